@@ -1,0 +1,28 @@
+# Two commands do all the set-up on a fresh clone: `make demo` and `make test`.
+# Both create .venv if missing and install the project into it (pip: torch and
+# torchvision are pinned to the releases this machine serves from local disk).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install test bench-smoke demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev,onnx,plot]'
+	touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q bench -m bench_smoke -p no:cacheprovider
+
+demo: $(STAMP)
+	$(BIN)/resgraph demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks build dist

@@ -1,0 +1,1 @@
+"""resgraph: ResNet spec -> graph -> PyTorch -> benchmarks."""

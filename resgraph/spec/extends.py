@@ -1,0 +1,55 @@
+"""``extends:``: build a spec on a bundled preset or another file.
+
+Merge rules (child over parent), applied recursively:
+
+* mapping + mapping: merged key by key; a key set to ``null`` in the child is
+  removed, so the field falls back to its default;
+* list of mappings + list of mappings (``stages``): merged item by item; the
+  result has the child's length (``stages: [{blocks: 3}, {blocks: 24}, ...]``
+  changes only the block counts; extra child items are taken as written;
+  parent items beyond the child's list are dropped);
+* anything else: the child's value replaces the parent's.
+
+``stem: imagenet`` is read as ``stem: {type: imagenet}`` before merging, so a
+child may change only ``stem.width``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resgraph.errors import FieldPath, Location
+
+
+def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Child spec data laid over parent spec data, by the rules above."""
+    return _merge_value(_normalise(parent), _normalise(child))
+
+
+def merge_positions(parent: dict[FieldPath, Location], child: dict[FieldPath, Location]) -> dict[FieldPath, Location]:
+    """Where each merged field was written: the child's file wins where it wrote the field."""
+    return {**parent, **child}
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(data.get("stem"), str):
+        return {**data, "stem": {"type": data["stem"]}}
+    return data
+
+
+def _merge_value(parent: Any, child: Any) -> Any:
+    if isinstance(parent, dict) and isinstance(child, dict):
+        out = dict(parent)
+        for key, value in child.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = _merge_value(parent.get(key), value)
+        return out
+    if _is_list_of_maps(parent) and _is_list_of_maps(child):
+        return [_merge_value(parent[i], item) if i < len(parent) else item for i, item in enumerate(child)]
+    return child
+
+
+def _is_list_of_maps(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)

@@ -1,0 +1,200 @@
+"""Load a spec: read the file, resolve ``extends:``, validate types, then semantic checks.
+
+Every problem becomes a :class:`~resgraph.errors.Diagnostic` with the file,
+line and column where the offending field was written (in the child or in
+the parent it came from).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from resgraph.errors import Diagnostic, FieldPath, Location, SpecError
+from resgraph.spec.checks import check_spec
+from resgraph.spec.extends import merge, merge_positions
+from resgraph.spec.model import HeadSpec, InputSpec, ResNetSpec, StageSpec, StemSpec
+from resgraph.spec.presets import SPEC_SUFFIXES, preset_names, preset_path, suggest
+from resgraph.spec.source import Source, read_source
+
+MAX_EXTENDS_DEPTH = 16
+
+
+class SpecWarning(UserWarning):
+    """A spec that loads but is probably not what the author meant."""
+
+
+@dataclass
+class LoadResult:
+    """The outcome of loading one spec: the spec (None on error) and every diagnostic found."""
+
+    ref: str
+    spec: ResNetSpec | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity != "error"]
+
+
+def load_spec(ref: str | Path | ResNetSpec) -> ResNetSpec:
+    """A validated spec from a file path or a bundled preset name; raises :class:`SpecError`.
+
+    Warnings (e.g. a feature map collapsed to 1x1) are issued as :class:`SpecWarning`.
+    """
+    if isinstance(ref, ResNetSpec):
+        return ref
+    result = check_ref(ref)
+    if result.errors:
+        raise SpecError(result.errors)
+    for w in result.warnings:
+        warnings.warn(str(w), SpecWarning, stacklevel=2)
+    assert result.spec is not None
+    return result.spec
+
+
+def check_ref(ref: str | Path) -> LoadResult:
+    """Load ``ref`` and collect every diagnostic instead of raising on the first."""
+    try:
+        src = resolve(ref)
+    except SpecError as exc:
+        return LoadResult(str(ref), None, exc.diagnostics)
+    return validate_source(src, str(ref))
+
+
+def validate_source(src: Source, ref: str = "<string>") -> LoadResult:
+    """Type-check then semantically check already-merged spec data."""
+    try:
+        spec = ResNetSpec.model_validate(src.data)
+    except ValidationError as exc:
+        return LoadResult(ref, None, pydantic_diagnostics(exc, src))
+    diags = [Diagnostic(src.locate(f.path), f.path, f.message, f.received, f.has_received, f.severity)
+             for f in check_spec(spec)]
+    errors = [d for d in diags if d.severity == "error"]
+    return LoadResult(ref, None if errors else spec, diags)
+
+
+def looks_like_path(ref: str) -> bool:
+    """A ref with a folder separator or a spec suffix names a file; anything else a preset."""
+    return "/" in ref or "\\" in ref or ref.endswith(SPEC_SUFFIXES)
+
+
+def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] = (),
+            where: Location | None = None) -> Source:
+    """Read ``ref`` (file or preset) and merge its ``extends:`` chain into one :class:`Source`."""
+    text = str(ref)
+    if isinstance(ref, Path) or looks_like_path(text) or Path(text).is_file():
+        path = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
+        display = text if base is None else str(path)
+        if not path.is_file():
+            raise _not_found(where, display, f"no such spec file: {display}")
+    else:
+        found = preset_path(text)
+        if found is None:
+            hint = suggest(text, preset_names())
+            raise _not_found(where, text, f"unknown preset '{text}'{hint}; 'resgraph presets' lists them")
+        path, display = found, f"preset:{text}"
+    key = path.resolve()
+    if key in chain:
+        cycle = " -> ".join(p.name for p in (*chain, key))
+        raise _not_found(where, display, f"extends cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise _not_found(where, display, f"extends chain is more than {MAX_EXTENDS_DEPTH} files deep")
+    src = read_source(path, display)
+    parent_ref = src.data.pop("extends", None)
+    if parent_ref is None:
+        return src
+    ext_loc = src.positions[("extends",)]
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise SpecError.single(display, "must be a preset name or a path to a spec file", ext_loc.line,
+                               ext_loc.column, ("extends",), received=parent_ref)
+    parent = resolve(parent_ref, path.parent, (*chain, key), ext_loc)
+    return Source(merge(parent.data, src.data), merge_positions(parent.positions, src.positions), display)
+
+
+def _not_found(where: Location | None, display: str, message: str) -> SpecError:
+    if where is None:
+        return SpecError.single(display, message)
+    return SpecError.single(where.file, message, where.line, where.column, ("extends",))
+
+
+# --- pydantic errors -> one-line diagnostics ---------------------------------------------------
+
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+    (): ResNetSpec, ("input",): InputSpec, ("stem",): StemSpec, ("head",): HeadSpec, ("stages", "*"): StageSpec,
+}
+
+
+def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
+    """One diagnostic per distinct field path, worded for a spec author."""
+    out: dict[FieldPath, Diagnostic] = {}
+    for err in exc.errors(include_url=False):
+        path = _real_path(src.data, tuple(err["loc"]))
+        if path in out:
+            continue  # a union reports once per branch: the first is enough
+        message, show_received = _message(err, path)
+        out[path] = Diagnostic(src.locate(path), path, message, err.get("input"), show_received)
+    return list(out.values())
+
+
+def _real_path(data: Any, loc: FieldPath) -> FieldPath:
+    """Drop pydantic's internal loc parts (union branch names, validator tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str):
+            path.append(part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif node is None and isinstance(part, str) and len(path) == len(loc) - 1:
+            path.append(part)  # a missing field: name it
+        else:
+            break
+    return tuple(path)
+
+
+def _allowed_keys(parent: FieldPath) -> list[str]:
+    key = tuple("*" if isinstance(p, int) else p for p in parent)
+    model = _MODELS.get(key)
+    return list(model.model_fields) if model else []
+
+
+def _message(err: dict[str, Any], path: FieldPath) -> tuple[str, bool]:
+    kind, ctx = err["type"], err.get("ctx", {})
+    if kind == "missing":
+        return "required field is missing", False
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1])
+        return f"unknown key{suggest(str(path[-1]), allowed)}; expected one of: {', '.join(allowed)}", False
+    if kind == "literal_error":
+        hint = suggest(str(err.get("input")), [s.strip("' ") for s in ctx["expected"].replace(" or ", ", ").split(",")])
+        return f"must be one of {ctx['expected']}{hint}", True
+    bounds = {"greater_than_equal": ">= {ge}", "less_than_equal": "<= {le}", "greater_than": "> {gt}",
+              "less_than": "< {lt}"}
+    if kind in bounds:
+        return "must be " + bounds[kind].format(**ctx), True
+    words = {
+        "int_type": "must be a whole number", "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number", "bool_type": "must be true or false",
+        "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
+        "dict_type": "must be a mapping", "model_type": "must be a mapping", "model_attributes_type": "must be a mapping",
+    }
+    if kind in words:
+        return words[kind], True
+    if kind in ("too_short", "too_long"):
+        n = ctx.get("min_length", ctx.get("max_length"))
+        return f"must have {'at least' if kind == 'too_short' else 'at most'} {n} item{'s' if n != 1 else ''}", True
+    if kind in ("string_too_short", "string_too_long"):
+        return err["msg"].replace("String should", "must"), True
+    msg = err["msg"].removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:], True

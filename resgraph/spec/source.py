@@ -1,0 +1,172 @@
+"""Read a YAML or JSON spec file into plain data plus the line/column of every field.
+
+PyYAML's composer gives each node a position; we build the Python values
+ourselves from the node tree so that (a) every field path maps to where it was
+written, (b) duplicate keys are errors instead of silent overwrites, and (c)
+only plain data tags (map, list, str, int, float, bool, null) are accepted:
+a tag that would construct a Python object is refused, not executed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resgraph.errors import FieldPath, Location, SpecError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 200_000
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+@dataclass
+class Source:
+    """Parsed spec data with a map from field path to where it was written."""
+
+    data: dict[str, Any]
+    positions: dict[FieldPath, Location] = field(default_factory=dict)
+    file: str = "<string>"
+    built: int = 0  # values built so far: bounds YAML alias expansion ("billion laughs")
+
+    def locate(self, path: FieldPath) -> Location:
+        """Position of the deepest written prefix of ``path`` (the field, or its parent)."""
+        for n in range(len(path), -1, -1):
+            loc = self.positions.get(tuple(path[:n]))
+            if loc is not None:
+                return loc
+        return Location(self.file)
+
+
+def read_source(path: Path, display: str | None = None) -> Source:
+    """Read and parse one spec file; every failure is a one-line :class:`SpecError`."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError.single(name, f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a spec")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError.single(name, f"cannot read file: {exc.strerror or exc}") from None
+    return parse_source(raw, name)
+
+
+def parse_source(raw: bytes, name: str) -> Source:
+    """Parse spec bytes (YAML or JSON, which YAML reads too) into a :class:`Source`."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError.single(name, f"spec is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError.single(name, f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                               line, col) from None
+    text = text.removeprefix("\ufeff")
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
+    if name.endswith(".json"):
+        _check_json(text, name)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(exc.problem or exc.context or "invalid syntax").split())
+        ctx = f" {exc.context}" if exc.context and exc.problem else ""
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise SpecError.single(name, f"invalid YAML/JSON syntax: {what}{ctx}", line, col) from None
+    except yaml.YAMLError as exc:
+        raise SpecError.single(name, f"invalid YAML/JSON: {' '.join(str(exc).split())}") from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
+    if len(nodes) > 1:
+        m = nodes[1].start_mark
+        raise SpecError.single(name, "file holds several YAML documents; a spec is exactly one", m.line + 1, m.column + 1)
+    root = nodes[0]
+    if not isinstance(root, yaml.MappingNode):
+        m = root.start_mark
+        raise SpecError.single(name, f"top level must be a mapping of fields, not a {_kind(root)}", m.line + 1,
+                               m.column + 1)
+    src = Source({}, {}, name)
+    src.positions[()] = _loc(name, root)
+    src.data = _build(root, (), src)
+    return src
+
+
+def _check_json(text: str, name: str) -> None:
+    """Hold .json files to strict JSON (YAML alone would forgive trailing commas and comments)."""
+    try:
+        json.loads(text, object_pairs_hook=lambda pairs: None)
+    except json.JSONDecodeError as exc:
+        raise SpecError.single(name, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return "scalar value"
+
+
+def _loc(name: str, node: yaml.Node) -> Location:
+    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any:
+    if depth > 32:
+        raise SpecError.single(src.file, "nesting is more than 32 levels deep", *_pos(node))
+    src.built += 1
+    if src.built > MAX_VALUES:
+        raise SpecError.single(src.file, f"spec expands to more than {MAX_VALUES:,} values (YAML aliases?)",
+                               *_pos(node))
+    if isinstance(node, yaml.MappingNode):
+        _check_tag(node, {_MAP}, path, src)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError.single(src.file, "YAML merge keys ('<<') are not supported; use 'extends:'",
+                                       *_pos(key_node), path=path)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError.single(src.file, "mapping keys must be plain names", *_pos(key_node), path=path)
+            key = key_node.value
+            if key in out:
+                first = src.positions[path + (key,)]
+                raise SpecError.single(src.file, f"duplicate key '{key}' (first written on line {first.line})",
+                                       *_pos(key_node), path=path + (key,))
+            src.positions[path + (key,)] = _loc(src.file, key_node)
+            out[key] = _build(value_node, path + (key,), src, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        _check_tag(node, {_SEQ}, path, src)
+        items = []
+        for i, item in enumerate(node.value):
+            src.positions[path + (i,)] = _loc(src.file, item)
+            items.append(_build(item, path + (i,), src, depth + 1))
+        return items
+    if node.tag == _TIMESTAMP:
+        return node.value  # an unquoted date is text to us, not a datetime
+    _check_tag(node, _SCALAR_TAGS, path, src)
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
+def _check_tag(node: yaml.Node, allowed: set[str], path: FieldPath, src: Source) -> None:
+    if node.tag not in allowed:
+        raise SpecError.single(src.file, f"YAML tag '{node.tag}' is not allowed: specs hold plain data only",
+                               *_pos(node), path=path)
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
