@@ -1,0 +1,73 @@
+"""The click group: turns every :class:`ResgraphError` into one-line messages and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from resgraph.errors import ResgraphError
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+class ResgraphGroup(click.Group):
+    """A group whose commands report user errors as one line each, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except ResgraphError as exc:
+                for line in exc.lines():
+                    click.echo(line, err=True)
+                ctx.exit(2)
+            except KeyboardInterrupt:
+                click.echo("interrupted", err=True)
+                ctx.exit(130)
+            except BrokenPipeError:  # output piped into `head` and closed: not an error
+                sys.stderr.close()
+                ctx.exit(0)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
+                raise
+            except Exception as exc:  # a bug in resgraph, not in the user's input
+                if os.environ.get("RESGRAPH_DEBUG"):
+                    raise
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                click.echo(f"resgraph: internal error: {type(exc).__name__}: {first} "
+                           "(set RESGRAPH_DEBUG=1 for the traceback)", err=True)
+                ctx.exit(1)
+
+
+@click.group(cls=ResgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="resgraph")
+def main() -> None:
+    """resgraph: ResNet specs -> graph -> PyTorch/ONNX/TensorRT -> benchmarks.
+
+    SPEC arguments are spec files (.yaml/.yml/.json) or bundled preset names
+    (see `resgraph presets`).
+    """
+
+
+def _register() -> None:
+    # Each module adds its commands to `main`; imported here so `resgraph --help` lists them all.
+    from resgraph.cli import spec_cmds  # noqa: F401
+
+    for optional in ("graph_cmds", "lower_cmds", "bench_cmds"):
+        try:
+            __import__(f"resgraph.cli.{optional}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"resgraph.cli.{optional}":
+                raise
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Commands about spec files: validate, schema, presets, show."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from resgraph.cli.main import main
+from resgraph.spec import check_ref, dump_spec, load_spec, preset_names
+from resgraph.spec.schema import spec_json_schema
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("-q", "--quiet", is_flag=True, help="print only failures")
+def validate(specs: tuple[str, ...], quiet: bool) -> None:
+    """Check spec files or presets; report every problem; exit 0 only if all are valid."""
+    failed = 0
+    for ref in specs:
+        result = check_ref(ref)
+        for diag in result.diagnostics:
+            click.echo(str(diag), err=True)
+        if result.errors:
+            failed += 1
+            n = len(result.errors)
+            click.echo(f"FAIL  {ref}: {n} error{'s' if n != 1 else ''}")
+        elif not quiet:
+            spec = result.spec
+            assert spec is not None
+            note = f", {len(result.warnings)} warning(s)" if result.warnings else ""
+            click.echo(f"ok    {ref}: {spec.name}, depth {spec.depth}, {len(spec.stages)} stages{note}")
+    if len(specs) > 1 and not quiet:
+        click.echo(f"{len(specs) - failed} of {len(specs)} valid")
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files (for editors such as yaml-language-server)."""
+    click.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+@main.command()
+def presets() -> None:
+    """List the bundled presets."""
+    click.echo(f"{'name':<12} {'depth':>5}  {'block':<10} {'shortcut':<8} {'input':<10} classes")
+    for name in preset_names():
+        s = load_spec(name)
+        shortcut = s.shortcut if s.residual else "plain"
+        size = "x".join(map(str, s.input.hw))
+        click.echo(f"{name:<12} {s.depth:>5}  {s.block:<10} {shortcut:<8} {size:<10} {s.head.classes}")
+
+
+@main.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of YAML")
+def show(spec: str, as_json: bool) -> None:
+    """Print a spec with its `extends:` chain resolved and every default filled in."""
+    click.echo(dump_spec(load_spec(spec), "json" if as_json else "yaml"), nl=False)
