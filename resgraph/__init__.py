@@ -1,1 +1,38 @@
-"""resgraph: ResNet spec -> graph -> PyTorch -> benchmarks."""
+"""resgraph: a ResNet spec compiler and benchmark harness.
+
+Pipeline (each arrow a pure function)::
+
+    load_spec(path_or_preset) -> ResNetSpec
+    compile_spec(spec)        -> networkx.DiGraph (one node per op)
+    analyze(graph)            -> GraphSummary (params, MACs, depth, activations)
+    build_model(spec_or_graph)-> torch.fx.GraphModule (torchvision-compatible names)
+
+Names are imported lazily so that `resgraph validate` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import version
+from typing import Any
+
+__version__ = version("resgraph")
+
+_EXPORTS = {
+    "load_spec": "resgraph.spec",
+    "dump_spec": "resgraph.spec",
+    "ResNetSpec": "resgraph.spec",
+    "SpecError": "resgraph.errors",
+    "ResgraphError": "resgraph.errors",
+    "compile_spec": "resgraph.graph",
+    "analyze": "resgraph.graph.analyze",
+    "build_model": "resgraph.lower",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'resgraph' has no attribute {name!r}")
