@@ -39,5 +39,6 @@ def preset_path(name: str) -> Path | None:
 
 def suggest(word: str, choices: list[str]) -> str:
     """' (did you mean X?)' for a close match, else ''."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    same_case = [c for c in choices if c.lower() == word.lower()]
+    close = same_case or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
