@@ -1,0 +1,341 @@
+"""Backend registry: each backend states what it needs and turns an eval fp32 module into a runnable.
+
+A backend never crashes on an unsupported combination: `prepare` returns a
+`Skip` with the reason instead (wrong device, missing package, precision it
+doesn't do). Input conversion (dtype, memory format, numpy) happens once in
+`build`, outside the timed region; `Prepared.input` is what the runnable takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from resgraph.bench.fold import fold_bn
+
+__all__ = [
+    "DTYPES",
+    "Skip",
+    "Prepared",
+    "Context",
+    "Backend",
+    "register",
+    "get_backend",
+    "backend_names",
+    "unmet_requirement",
+    "prepare",
+    "export_onnx",
+]
+
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_EXTRAS = {"onnxruntime": "onnx", "onnx": "onnx", "onnxscript": "onnx", "torch_tensorrt": "tensorrt"}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why a backend cannot run here; recorded as a 'skipped' row."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A ready runnable and the input it expects (already in its dtype, layout and array type)."""
+
+    fn: Callable[[Any], Any]
+    input: Any
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a backend is built for."""
+
+    device: str  # "cpu", "cuda", "cuda:1"
+    precision: str  # "fp32" | "fp16" | "bf16"
+    threads: int  # intra-op threads (torch's, and ONNX Runtime's)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of the precision."""
+        return DTYPES[self.precision]
+
+    @property
+    def device_type(self) -> str:
+        """'cpu' or 'cuda', without the index."""
+        return self.device.split(":")[0]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A named way to run a module, with its requirements stated up front."""
+
+    name: str
+    build: Callable[[nn.Module, torch.Tensor, Context], Prepared]
+    precisions: Mapping[str, tuple[str, ...]]  # device type -> supported precisions
+    packages: tuple[str, ...] = ()  # importable modules it needs
+    extra_check: Callable[[Context], str | None] | None = None  # further requirement; returns a reason
+    doc: str = ""
+    notes: Mapping[str, str] = field(default_factory=dict)  # precision -> why it's unsupported
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register(backend: Backend) -> Backend:
+    """Add a backend to the registry (a later one with the same name replaces it)."""
+    _REGISTRY[backend.name] = backend
+    return backend
+
+
+def get_backend(name: str) -> Backend:
+    """The backend of that name, or a ValueError listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(backend_names())}") from None
+
+
+def backend_names() -> list[str]:
+    """Registered backend names, in registration order."""
+    return list(_REGISTRY)
+
+
+def unmet_requirement(name: str, device: str, precision: str) -> str | None:
+    """The reason this backend can't run this device/precision here, or None if it can."""
+    b = get_backend(name)
+    if precision not in DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(DTYPES)}")
+    dev = device.split(":")[0]
+    if dev not in b.precisions:
+        return f"backend {name!r} runs on {', '.join(b.precisions)}; device is {device}"
+    if dev == "cuda" and not torch.cuda.is_available():
+        return "CUDA is not available (torch.cuda.is_available() is False)"
+    if precision not in b.precisions[dev]:
+        why = b.notes.get(precision, "")
+        supported = ", ".join(b.precisions[dev])
+        return f"backend {name!r} on {dev} supports {supported}, not {precision}" + (f": {why}" if why else "")
+    for pkg in b.packages:
+        if importlib.util.find_spec(pkg) is None:
+            extra = _EXTRAS.get(pkg)
+            hint = f" (pip install 'resgraph[{extra}]')" if extra else ""
+            return f"backend {name!r} needs the package {pkg!r}, which is not installed{hint}"
+    if b.extra_check is not None:
+        return b.extra_check(Context(device, precision, 1))
+    return None
+
+
+def prepare(
+    name: str,
+    model: nn.Module,
+    example: torch.Tensor,
+    device: str = "cpu",
+    precision: str = "fp32",
+    threads: int | None = None,
+) -> Prepared | Skip:
+    """Build backend `name` from an eval fp32 module already on `device`; Skip when unsupported.
+
+    The backend may modify `model` (cast, re-layout): pass a fresh one.
+    Errors while building propagate: a sweep records them as 'failed'.
+    """
+    reason = unmet_requirement(name, device, precision)
+    if reason is not None:
+        return Skip(reason)
+    ctx = Context(device, precision, threads or torch.get_num_threads())
+    return get_backend(name).build(model, example.to(device), ctx)
+
+
+def _run_inference(model: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor], Any]:
+    """Wrap a module so each call runs without autograd bookkeeping."""
+
+    def fn(x: torch.Tensor) -> Any:
+        with torch.inference_mode():
+            return model(x)
+
+    return fn
+
+
+def _cast(model: nn.Module, x: torch.Tensor, ctx: Context) -> tuple[nn.Module, torch.Tensor]:
+    """Weights and input in the row's precision (fp32 stays as is)."""
+    if ctx.precision == "fp32":
+        return model, x
+    return model.to(ctx.dtype), x.to(ctx.dtype)
+
+
+def _build_eager(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """The baseline: the module as given, NCHW."""
+    model, x = _cast(model, x, ctx)
+    return Prepared(_run_inference(model), x)
+
+
+def _build_channels_last(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """NHWC weights and input: the layout oneDNN and cuDNN convolutions prefer."""
+    model, x = _cast(model, x, ctx)
+    model = model.to(memory_format=torch.channels_last)
+    return Prepared(_run_inference(model), x.contiguous(memory_format=torch.channels_last))
+
+
+def _build_folded(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """BN folded into the preceding conv (in fp32, then cast), NCHW."""
+    model, x = _cast(fold_bn(model), x, ctx)
+    return Prepared(_run_inference(model), x)
+
+
+def _needs_cxx(ctx: Context) -> str | None:
+    """Inductor's CPU code generation needs a C++ compiler."""
+    if ctx.device_type == "cpu" and not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
+        return "backend 'inductor' on cpu needs a C++ compiler (g++/clang++) on PATH"
+    return None
+
+
+def _build_inductor(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """torch.compile with inductor; on the CPU weights are frozen (constant-folded) during compilation."""
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+
+    model, x = _cast(model, x, ctx)
+    # A fresh cache per build: otherwise many rows compiling the same forward
+    # hit dynamo's recompile limit and silently fall back to eager.
+    torch._dynamo.reset()
+    compiled = torch.compile(model, dynamic=False)
+    fn = _run_inference(compiled)
+    # Compilation is lazy: run once here, with freezing scoped to this call, so
+    # the compile is part of first_result_s and the setting doesn't leak.
+    with inductor_config.patch(freezing=ctx.device_type == "cpu"):
+        fn(x)
+    return Prepared(fn, x)
+
+
+def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
+    """ONNX bytes with a dynamic batch axis: the dynamo exporter, else the legacy TorchScript one."""
+    model = model.float()
+    x2 = example[:1].float().expand(2, *example.shape[1:]).contiguous()  # batch 2: export specializes 0/1
+    errors: list[str] = []
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            prog = torch.onnx.export(
+                model, (x2,), dynamo=True, input_names=["x"], output_names=["y"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+            )
+            return prog.model_proto.SerializeToString()
+        except Exception as e:  # noqa: BLE001 - fall back to the other exporter
+            errors.append(f"dynamo: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        try:
+            buf = io.BytesIO()
+            torch.onnx.export(
+                model, (x2,), buf, dynamo=False, input_names=["x"], output_names=["y"],
+                dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+            )
+            return buf.getvalue()
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"legacy: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    raise RuntimeError("ONNX export failed; " + "; ".join(errors))
+
+
+def _ort_cuda_check(ctx: Context) -> str | None:
+    """The CUDA provider ships only in onnxruntime-gpu."""
+    if ctx.device_type != "cuda":
+        return None
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
+def _build_onnxruntime(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """Export to ONNX, run in an InferenceSession with torch's thread count; numpy in, numpy out."""
+    import onnxruntime as ort
+
+    data = export_onnx(model, x)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = ctx.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if ctx.device_type == "cuda" else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(data, so, providers=providers)
+    name = sess.get_inputs()[0].name
+    run = sess.run
+
+    def fn(a: Any) -> Any:
+        return run(None, {name: a})[0]
+
+    # On CUDA the numpy input means each call includes host<->device copies.
+    return Prepared(fn, x.detach().cpu().numpy())
+
+
+def _build_tensorrt(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """torch-tensorrt (dynamo frontend) engine for this exact input shape."""
+    import torch_tensorrt
+
+    model, x = _cast(model, x, ctx)
+    trt = torch_tensorrt.compile(model, ir="dynamo", inputs=[x], enabled_precisions={ctx.dtype})
+    return Prepared(_run_inference(trt), x)
+
+
+def _build_amp(dtype: torch.dtype) -> Callable[[nn.Module, torch.Tensor, Context], Prepared]:
+    """fp32 weights, autocast to `dtype` on CUDA."""
+
+    def build(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+        def fn(a: torch.Tensor) -> Any:
+            with torch.inference_mode(), torch.autocast("cuda", dtype=dtype):
+                return model(a)
+
+        return Prepared(fn, x)
+
+    return build
+
+
+def _build_cuda_graphs(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
+    """Capture one forward into a CUDA graph; each call is a replay on a static input buffer."""
+    model, x = _cast(model, x, ctx)
+    static_in = x.clone()
+    side = torch.cuda.Stream(device=ctx.device)
+    side.wait_stream(torch.cuda.current_stream(ctx.device))
+    with torch.cuda.stream(side), torch.inference_mode():
+        for _ in range(3):  # warm up cuDNN autotuning and the allocator outside capture
+            model(static_in)
+    torch.cuda.current_stream(ctx.device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        static_out = model(static_in)
+
+    def fn(a: torch.Tensor) -> torch.Tensor:
+        if a is not static_in:
+            static_in.copy_(a)
+        graph.replay()
+        return static_out
+
+    return Prepared(fn, static_in)
+
+
+_ALL = ("fp32", "fp16", "bf16")
+_CPU_NOTE = {"fp16": "no fast fp16 convolution kernels on the CPU; use bf16"}
+
+register(Backend("eager", _build_eager, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="the module as given, NCHW"))
+register(Backend("channels_last", _build_channels_last, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="NHWC weights and input"))
+register(Backend("folded", _build_folded, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="BatchNorm folded into convs"))
+register(Backend("inductor", _build_inductor, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, extra_check=_needs_cxx, notes=_CPU_NOTE, doc="torch.compile (inductor); weight freezing on CPU"))
+register(Backend(
+    "onnxruntime", _build_onnxruntime, {"cpu": ("fp32",), "cuda": ("fp32",)},
+    packages=("onnxruntime", "onnx", "onnxscript"), extra_check=_ort_cuda_check,
+    notes={"fp16": "the model is exported in fp32", "bf16": "the model is exported in fp32"},
+    doc="ONNX export + ONNX Runtime session",
+))
+register(Backend(
+    "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),
+    notes={"bf16": "not offered by this backend"}, doc="torch-tensorrt engine",
+))
+register(Backend("amp_fp16", _build_amp(torch.float16), {"cuda": ("fp16",)}, notes={"fp32": "AMP runs in fp16", "bf16": "use amp_bf16"}, doc="CUDA autocast fp16"))
+register(Backend("amp_bf16", _build_amp(torch.bfloat16), {"cuda": ("bf16",)}, notes={"fp32": "AMP runs in bf16", "fp16": "use amp_fp16"}, doc="CUDA autocast bf16"))
+register(Backend("cuda_graphs", _build_cuda_graphs, {"cuda": _ALL}, doc="one forward captured as a CUDA graph"))
