@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import sys
 
 try:
@@ -18,8 +20,9 @@ class PeakMemory:
     """Context manager; after exit, `.peak_bytes` is the row's peak memory and `.method` how it was read.
 
     CUDA: torch.cuda.max_memory_allocated after a reset (tensors only).
-    CPU, Linux: reset the kernel's peak-RSS mark (/proc/self/clear_refs, "5"),
-    then peak RSS (VmHWM) minus RSS at entry. Elsewhere: growth of ru_maxrss,
+    CPU, Linux: return freed heap to the OS (malloc_trim), reset the kernel's
+    peak-RSS mark (/proc/self/clear_refs, "5"), then peak RSS (VmHWM) minus
+    RSS at entry. Elsewhere: growth of ru_maxrss,
     which only shows memory above the process's previous peak (a lower bound).
     """
 
@@ -34,7 +37,7 @@ class PeakMemory:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self.method = "cuda_max_memory_allocated"
-        elif _reset_hwm():
+        elif _trim_heap() and _reset_hwm():
             self._start = _status_bytes("VmRSS") or 0
             self.method = "vmhwm"
         else:
@@ -51,6 +54,19 @@ class PeakMemory:
             self.peak_bytes = max(0, hwm - self._start) if hwm is not None else None
         else:
             self.peak_bytes = max(0, _maxrss_bytes() - self._start)
+
+
+def _trim_heap() -> bool:
+    """Collect garbage and hand freed heap pages back to the OS (glibc), so RSS at entry is the live set.
+
+    Without this, a row that reuses memory freed by the previous row shows no growth.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return True
 
 
 def _reset_hwm() -> bool:

@@ -1,0 +1,66 @@
+"""Benchmark harness: honest timing of a torch.nn.Module or callable, sweeps, reports, comparisons.
+
+The harness never sees a spec or a graph: callers hand it a `ModelEntry`
+whose `factory()` returns a fresh fp32 eval-mode module on the CPU, plus the
+numbers it cannot know (spec hash, MACs per image, depth).
+
+Public entry points
+-------------------
+ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, input_shape=(3, 224, 224))
+Job(model, backend, device="cpu", batch=1, precision="fp32")
+TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000)
+
+plan(models, backends, batches, precisions=("fp32",), device="cpu") -> list[Job]
+    The product models x backends x precisions x batches, validated.
+run_sweep(jobs, out_path, resume=False, progress=True, *, timing=TimingConfig(),
+          threads=None, roofline=True, peak_cache=None) -> list[dict]
+    One JSON record per row appended to out_path (fsynced as it finishes);
+    resume=True skips rows already in the file. Returns every job's record.
+run_row(job, timing=TimingConfig(), threads=None, env=None, peak=None) -> dict
+    Measure a single row (what run_sweep does per job).
+compare(entries, backend="eager", batch=1, device="cpu", precision="fp32", *,
+        timing=TimingConfig(), threads=None, roofline=False) -> list[dict]
+    Records plus `relative` (speed vs the first entry).
+format_table(rows, columns=COMPARE_COLUMNS) -> str
+    Plain-text side-by-side table of compare() rows.
+write_report(results_path, out_dir, *, bar_batch=None, plots=True,
+             formats=("png", "svg")) -> list[Path]
+    results.md, results.csv and plots from a results file.
+load_results(path) -> list[dict]
+    Latest record per row key of a results file.
+
+Building blocks
+---------------
+time_callable(fn, warmup, iters, min_time_s=None, device="cpu", max_iters=100_000) -> np.ndarray (seconds)
+measure_overhead(iters=100_000, warmup=1000) -> float (seconds per no-op iteration)
+summarize(samples_s, batch=1) -> Stats
+prepare(name, model, example, device="cpu", precision="fp32", threads=None) -> Prepared | Skip
+backend_names() -> list[str];  unmet_requirement(name, device, precision) -> str | None
+check_output(out, ref, precision, device="cpu") -> CheckResult
+fold_bn(module) -> torch.fx.GraphModule
+peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False) -> float
+environment(device, threads) -> dict
+
+See docs/bench-harness.md for how timing works and what each record field means.
+"""
+
+from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
+from resgraph.bench.check import CheckResult, check_output
+from resgraph.bench.compare import COMPARE_COLUMNS, compare, format_table
+from resgraph.bench.env import environment
+from resgraph.bench.fold import fold_bn
+from resgraph.bench.report import load_results, write_report
+from resgraph.bench.results import KEY_FIELDS, RECORD_FIELDS, read_records
+from resgraph.bench.roofline import peak_gflops
+from resgraph.bench.row import Job, ModelEntry, run_row
+from resgraph.bench.stats import Stats, summarize
+from resgraph.bench.sweep import plan, run_sweep
+from resgraph.bench.timing import TimingConfig, measure_overhead, time_callable
+
+__all__ = [
+    "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS",
+    "CheckResult", "Job", "ModelEntry", "Prepared", "Skip", "Stats", "TimingConfig",
+    "backend_names", "check_output", "compare", "environment", "fold_bn", "format_table",
+    "load_results", "measure_overhead", "peak_gflops", "plan", "prepare", "read_records",
+    "run_row", "run_sweep", "summarize", "time_callable", "unmet_requirement", "write_report",
+]

@@ -1,0 +1,94 @@
+"""Side-by-side comparison of several models on one backend and batch, and a plain-text table."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from resgraph.bench.env import default_threads, environment, fixed_threads
+from resgraph.bench.roofline import peak_gflops
+from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
+from resgraph.bench.timing import TimingConfig
+
+__all__ = ["COMPARE_COLUMNS", "compare", "format_table", "human"]
+
+# (record field, header) of the comparison table, in order.
+COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("spec", "model"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
+    ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs first"), ("status", "status"),
+)
+
+
+def compare(
+    entries: Sequence[ModelEntry],
+    backend: str = "eager",
+    batch: int = 1,
+    device: str = "cpu",
+    precision: str = "fp32",
+    *,
+    timing: TimingConfig = TimingConfig(),
+    threads: int | None = None,
+    roofline: bool = False,
+) -> list[dict[str, Any]]:
+    """Benchmark each entry on one backend/batch; rows are full records plus `relative`.
+
+    `relative` is the first entry's p50 divided by this entry's p50 (2.0: twice
+    as fast as the first); None where either row is not 'ok'.
+    """
+    if not entries:
+        raise ValueError("compare needs at least one model entry")
+    jobs = [Job(e, backend, device, batch, precision) for e in entries]
+    for j in jobs:
+        validate_job(j)
+    threads = threads or default_threads()
+    env = environment(device, threads)
+
+    def peak(dev: str, prec: str) -> float | None:
+        """The cached matmul peak, only when asked for."""
+        return peak_gflops(dev, threads, prec) if roofline else None
+
+    with fixed_threads(threads):
+        rows = [run_row(j, timing, threads, env, peak) for j in jobs]
+    base = rows[0]["p50_ms"] if rows[0]["status"] == "ok" else None
+    for r in rows:
+        r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
+    return rows
+
+
+def human(v: float | int | None, unit: str = "") -> str:
+    """Large counts with a k/M/G suffix (11.69M params, 1.81G MACs)."""
+    if v is None:
+        return "-"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.2f}{suffix}{unit}"
+    return f"{v:g}{unit}"
+
+
+def _cell(key: str, v: Any) -> str:
+    """Format one comparison cell by column."""
+    if v is None:
+        return "-"
+    if key in ("params", "macs"):
+        return human(v)
+    if key == "relative":
+        return f"{v:.2f}x"
+    if key == "p50_ms":
+        return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    if key == "throughput":
+        return f"{v:.1f}"
+    return str(v)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = COMPARE_COLUMNS) -> str:
+    """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned."""
+    header = [h for _, h in columns]
+    body = [[_cell(k, r.get(k)) for k, _ in columns] for r in rows]
+    numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) and k != "spec" for k, _ in columns]
+    widths = [max(len(x) for x in col) for col in zip(header, *body)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    out = [line(header), line(["-" * w for w in widths])] + [line(b) for b in body]
+    notes = [f"{r.get('spec')}: {r.get('status')}: {r.get('reason')}" for r in rows if r.get("status") != "ok"]
+    return "\n".join(out + notes) + "\n"

@@ -1,0 +1,253 @@
+"""Reports from a results file: Markdown and CSV tables, and latency/throughput/MACs plots (PNG, SVG)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from resgraph.bench.results import RECORD_FIELDS, latest_by_key, read_records
+
+__all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
+
+_MD_COLUMNS = (
+    ("spec", "spec"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("batch", "batch"),
+    ("status", "status"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"),
+    ("throughput", "img/s"), ("gflops", "GFLOP/s"), ("pct_peak", "% peak"), ("max_rel_err", "max rel err"),
+    ("first_result_s", "first result s"), ("reason", "reason"),
+)
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """The latest record of every row in a results file, in file order."""
+    return list(latest_by_key(read_records(path)).values())
+
+
+def _fmt(v: Any) -> str:
+    """A table cell: numbers to 3-4 significant digits, None as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e5):
+            return f"{v:.2e}"
+        return f"{v:.4g}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+def markdown_table(records: Sequence[dict[str, Any]]) -> str:
+    """One Markdown table row per record; a row that isn't 'ok' says so in its status column."""
+    head = "| " + " | ".join(h for _, h in _MD_COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in _MD_COLUMNS) + "|"
+    lines = [head, rule]
+    for r in records:
+        cells = [_fmt(r.get(k)).replace("|", "\\|").replace("\n", " ") for k, _ in _MD_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _env_summary(records: Sequence[dict[str, Any]]) -> str:
+    """The environment lines of a report: one per distinct (device, torch, threads)."""
+    seen: dict[tuple[Any, ...], str] = {}
+    for r in records:
+        env = r.get("env") or {}
+        key = (env.get("device_name"), env.get("torch"), env.get("onnxruntime"), r.get("threads"))
+        seen.setdefault(key, (
+            f"- {env.get('device_name')} ({env.get('device')}), CPU {env.get('cpu_model')}, threads {r.get('threads')}; "
+            f"python {env.get('python')}, torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}, "
+            f"tensorrt {env.get('tensorrt')}"
+        ))
+    return "\n".join(seen.values())
+
+
+def write_csv(records: Sequence[dict[str, Any]], path: Path) -> Path:
+    """All record fields as CSV columns; `env` is flattened to env.<key> columns."""
+    env_keys = sorted({k for r in records for k in (r.get("env") or {})})
+    extra = sorted({k for r in records for k in r} - set(RECORD_FIELDS))
+    fields = [f for f in RECORD_FIELDS if f != "env"] + extra + [f"env.{k}" for k in env_keys]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in records:
+            row = {k: v for k, v in r.items() if k != "env"}
+            row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
+            row.update({f"env.{k}": v for k, v in (r.get("env") or {}).items()})
+            w.writerow(row)
+    return path
+
+
+def _series_label(r: dict[str, Any], multi_device: bool) -> str:
+    """Plot legend text for a row: backend, plus precision/device when they vary."""
+    label = r["backend"] if r.get("precision") == "fp32" else f"{r['backend']} {r['precision']}"
+    return f"{label} [{r['device']}]" if multi_device else label
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe version of a label."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "x"
+
+
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on the Agg canvas, without touching pyplot's global state."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError("plots need matplotlib: pip install 'resgraph[plot]'") from e
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _null_locator() -> Any:
+    """No minor ticks: batch sizes are labelled exactly."""
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def _save(fig: Any, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Save one figure in each format; SVGs without a date, so re-runs diff cleanly."""
+    paths = []
+    for ext in formats:
+        p = out_dir / f"{stem}.{ext}"
+        meta = {"Date": None} if ext == "svg" else None
+        fig.savefig(p, dpi=120, metadata=meta)
+        paths.append(p)
+    return paths
+
+
+def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """One panel per spec, one line per backend: `field` against batch size."""
+    specs = list(dict.fromkeys(r["spec"] for r in ok))
+    multi = len({r["device"] for r in ok}) > 1
+    cols = min(3, len(specs))
+    rows = math.ceil(len(specs) / cols)
+    fig = _figure(4.2 * cols, 3.2 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, spec in zip(axes.flat, specs):
+        lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for r in ok:
+            if r["spec"] == spec and r.get(field) is not None:
+                lines[_series_label(r, multi)].append((r["batch"], r[field]))
+        for label, pts in lines.items():
+            pts.sort()
+            ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=label)
+        ax.set_xscale("log", base=2)
+        batches = sorted({b for pts in lines.values() for b, _ in pts})
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.xaxis.set_minor_locator(_null_locator())
+        ax.set_yscale("log")
+        ax.set_title(spec)
+        ax.set_xlabel("batch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    for ax in list(axes.flat)[len(specs):]:
+        ax.set_visible(False)
+    return _save(fig, out_dir, stem, formats)
+
+
+def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """Grouped bars: p50 latency of each spec at one batch, one bar per backend (A/B/C, plain vs residual)."""
+    rows = [r for r in ok if r["batch"] == batch]
+    if not rows:
+        return []
+    specs = list(dict.fromkeys(r["spec"] for r in rows))
+    multi = len({r["device"] for r in rows}) > 1
+    labels = list(dict.fromkeys(_series_label(r, multi) for r in rows))
+    value = {(r["spec"], _series_label(r, multi)): r["p50_ms"] for r in rows}
+    fig = _figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
+    ax = fig.subplots()
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(specs))]
+        ys = [value.get((s, label), math.nan) for s in specs]
+        bars = ax.bar(xs, ys, width, label=label)
+        ax.bar_label(bars, fmt="%.3g", fontsize="x-small")
+    ax.set_xticks(range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center")
+    ax.set_ylabel("p50 latency (ms)")
+    ax.set_title(f"p50 latency at batch {batch}")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, out_dir, f"specs_batch{batch}", formats)
+
+
+def _macs_scatter(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """MACs per image against p50 latency at one batch, one marker series per backend, specs annotated."""
+    rows = [r for r in ok if r["batch"] == batch and r.get("macs")]
+    if not rows:
+        return []
+    multi = len({r["device"] for r in rows}) > 1
+    fig = _figure(5.5, 4.0)
+    ax = fig.subplots()
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[_series_label(r, multi)].append(r)
+    for label, rs in series.items():
+        ax.scatter([r["macs"] / 1e9 for r in rs], [r["p50_ms"] for r in rs], label=label)
+    for r in next(iter(series.values())):
+        ax.annotate(r["spec"], (r["macs"] / 1e9, r["p50_ms"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("GMACs per image")
+    ax.set_ylabel("p50 latency (ms)")
+    ax.set_title(f"MACs vs latency, batch {batch}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, out_dir, f"macs_vs_latency_batch{batch}", formats)
+
+
+def write_plots(
+    records: Iterable[dict[str, Any]], out_dir: Path, bar_batch: int | None = None, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """All plots from the 'ok' rows (mismatched, failed and skipped rows are left out of plots)."""
+    ok = [r for r in records if r.get("status") == "ok" and r.get("p50_ms")]
+    if not ok:
+        return []
+    batch = bar_batch if bar_batch is not None else min(r["batch"] for r in ok)
+    paths = _vs_batch(ok, "p50_ms", "p50 latency (ms)", out_dir, "latency_vs_batch", formats)
+    paths += _vs_batch(ok, "throughput", "throughput (images/s)", out_dir, "throughput_vs_batch", formats)
+    paths += _specs_bar(ok, batch, out_dir, formats)
+    paths += _macs_scatter(ok, batch, out_dir, formats)
+    return paths
+
+
+def write_report(
+    results_path: str | Path,
+    out_dir: str | Path,
+    *,
+    bar_batch: int | None = None,
+    plots: bool = True,
+    formats: Sequence[str] = ("png", "svg"),
+) -> list[Path]:
+    """Write results.md, results.csv and (plots=True) the PNG/SVG plots; return the paths written.
+
+    `bar_batch` is the batch the spec-comparison bars and the MACs scatter use
+    (default: the smallest batch with a successful row).
+    """
+    records = load_results(results_path)
+    if not records:
+        raise ValueError(f"{results_path}: no records to report")
+    if plots:
+        _figure(1, 1)  # fail before writing anything if matplotlib is missing
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "results.md"
+    counts = defaultdict(int)
+    for r in records:
+        counts[r.get("status")] += 1
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    md.write_text(
+        f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"
+        "Latency in milliseconds per batch; throughput = batch / p50. Rows with status other than "
+        "`ok` are not successes: `mismatch` failed the numerical check against fp32 eager.\n\n"
+        f"{_env_summary(records)}\n\n{markdown_table(records)}",
+        encoding="utf-8",
+    )
+    paths = [md, write_csv(records, out / "results.csv")]
+    if plots:
+        paths += write_plots(records, out, bar_batch, formats)
+    return paths

@@ -1,0 +1,110 @@
+"""The results file: one JSON record per line, appended whole, read back tolerantly."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+__all__ = ["KEY_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "append_record", "read_records", "latest_by_key"]
+
+STATUSES = ("ok", "skipped", "failed", "mismatch")
+KEY_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision")  # identifies a row for --resume
+RECORD_FIELDS = (
+    *KEY_FIELDS,
+    "status", "reason",
+    "min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput", "samples",
+    "first_result_s", "peak_mem_bytes", "mem_method",
+    "max_abs_err", "max_rel_err", "tolerance",
+    "gflops", "pct_peak", "peak_gflops",
+    "macs", "params", "depth", "input_shape",
+    "threads", "warmup", "iters", "min_time_s",
+    "env", "timestamp",
+)
+
+
+def row_key(rec: dict[str, Any]) -> tuple[Any, ...]:
+    """The identity of a row: same key, same measurement."""
+    return tuple(rec.get(k) for k in KEY_FIELDS)
+
+
+def _plain(o: Any) -> Any:
+    """JSON fallback for numpy scalars/arrays, tuples and paths."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _finite(o: Any) -> Any:
+    """NaN and inf aren't JSON: store them as null."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
+
+
+def encode(rec: dict[str, Any]) -> bytes:
+    """One record as one UTF-8 line, newline included."""
+    return (json.dumps(_finite(rec), default=_plain, allow_nan=False) + "\n").encode("utf-8")
+
+
+def append_record(path: str | os.PathLike[str], rec: dict[str, Any]) -> None:
+    """Append one record as a whole line in a single write, then fsync, so a crash never leaves half a row."""
+    line = encode(rec)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _needs_newline(fd):
+            line = b"\n" + line  # a previous writer was killed mid-line: start a fresh one
+        written = os.write(fd, line)
+        while written < len(line):  # a short write on a regular file is rare (disk full): finish it
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _needs_newline(fd: int) -> bool:
+    """Whether the file is non-empty and its last byte is not a newline."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All records in file order; a line that isn't a JSON object is skipped with a warning."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                warnings.warn(f"{path}:{n}: skipping a line that is not valid JSON (an interrupted write?)", stacklevel=2)
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+            else:
+                warnings.warn(f"{path}:{n}: skipping a line that is not a JSON object", stacklevel=2)
+    return out
+
+
+def latest_by_key(records: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The last record of each row key (a re-run supersedes an earlier one)."""
+    return {row_key(r): r for r in records}

@@ -1,0 +1,182 @@
+"""One benchmark row: build, check against fp32 eager, time, summarize, into one record."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from resgraph.bench.backends import DTYPES, Skip, get_backend, prepare, unmet_requirement
+from resgraph.bench.check import check_output
+from resgraph.bench.memory import PeakMemory
+from resgraph.bench.results import RECORD_FIELDS
+from resgraph.bench.roofline import achieved_gflops
+from resgraph.bench.stats import summarize
+from resgraph.bench.timing import TimingConfig, time_callable
+
+__all__ = ["ModelEntry", "Job", "example_input", "run_row", "validate_job", "one_line"]
+
+INPUT_SEED = 0
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model to benchmark, as the caller knows it; the harness only calls `factory`."""
+
+    name: str  # the spec's name, e.g. "resnet50"
+    factory: Callable[[], nn.Module]  # returns a fresh fp32 eval-mode module on the CPU
+    spec_hash: str = ""  # identifies the spec's content, so --resume never mixes versions
+    macs: float | None = None  # multiply-adds per image (for GFLOP/s); the harness never counts them
+    params: int | None = None  # counted from the module when not given
+    depth: int | None = None  # weighted layers, for comparison tables
+    input_shape: tuple[int, int, int] = (3, 224, 224)  # C, H, W of one image
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of a sweep: a model on a backend, device, batch size and precision."""
+
+    model: ModelEntry
+    backend: str
+    device: str = "cpu"
+    batch: int = 1
+    precision: str = "fp32"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Same fields, same order as results.row_key."""
+        return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision)
+
+    @property
+    def label(self) -> str:
+        """Short human name for progress bars and messages."""
+        return f"{self.model.name}/{self.backend}/{self.precision}/b{self.batch}"
+
+
+def example_input(shape: tuple[int, int, int], batch: int, device: str = "cpu") -> torch.Tensor:
+    """The row's input: seeded normal noise, identical for every backend (so references can be shared)."""
+    g = torch.Generator().manual_seed(INPUT_SEED)
+    return torch.randn(batch, *shape, generator=g).to(device)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as 'Type: first line of message'."""
+    msg = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {msg[0]}" if msg else type(e).__name__
+
+
+def _sync(device: str) -> None:
+    """Wait for queued GPU work, so wall-clock spans are real."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def run_row(
+    job: Job,
+    timing: TimingConfig = TimingConfig(),
+    threads: int | None = None,
+    env: dict[str, Any] | None = None,
+    peak: Callable[[str, str], float | None] | None = None,
+) -> dict[str, Any]:
+    """Measure one row and return its record; never raises for a backend's failure (status 'failed').
+
+    `peak(device, precision)` gives the matmul peak in GFLOP/s (None: no roofline).
+    KeyboardInterrupt is not caught.
+    """
+    threads = threads or torch.get_num_threads()
+    rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    m = job.model
+    rec.update(
+        spec=m.name, spec_hash=m.spec_hash, backend=job.backend, device=job.device, batch=job.batch,
+        precision=job.precision, macs=m.macs, params=m.params, depth=m.depth, input_shape=list(m.input_shape),
+        threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
+    )
+    try:
+        reason = unmet_requirement(job.backend, job.device, job.precision)
+        if reason is None:
+            _measure(job, timing, threads, rec)
+            if rec["status"] in ("ok", "mismatch") and m.macs and rec["p50_ms"]:
+                rec["gflops"] = achieved_gflops(m.macs, job.batch, rec["p50_ms"] / 1e3)
+                rec["peak_gflops"] = peak(job.device, job.precision) if peak else None
+                if rec["peak_gflops"]:
+                    rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
+        else:
+            rec.update(status="skipped", reason=reason)
+    except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
+        rec.update(status="failed", reason=one_line(e))
+    finally:
+        gc.collect()
+        if job.device.startswith("cuda") and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    rec["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return rec
+
+
+def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) -> None:
+    """Build, reference, compile, first run, check and time; writes into `rec`."""
+    m = job.model
+    with PeakMemory(job.device) as mem:
+        t0 = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):  # random-init factories give the same weights every run
+            torch.manual_seed(INPUT_SEED)
+            model = m.factory()
+        build_s = time.perf_counter() - t0
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model factory for {m.name!r} returned {type(model).__name__}, not a torch.nn.Module")
+        model = model.eval().to(job.device)
+        if rec["params"] is None:
+            rec["params"] = sum(p.numel() for p in model.parameters())
+        x = example_input(m.input_shape, job.batch, job.device)
+        ref = _reference(model, x)  # from this row's own model; not part of first_result_s
+
+        t1 = time.perf_counter()
+        prepared = prepare(job.backend, model, x, job.device, job.precision, threads)
+        if isinstance(prepared, Skip):  # requirements were checked; kept for safety
+            rec.update(status="skipped", reason=prepared.reason)
+            return
+        out = prepared.fn(prepared.input)
+        _sync(job.device)
+        rec["first_result_s"] = build_s + time.perf_counter() - t1
+
+        check = check_output(out, ref, job.precision, job.device)
+        del out
+        samples = time_callable(
+            functools.partial(prepared.fn, prepared.input),
+            warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s,
+            device=job.device, max_iters=timing.max_iters,
+        )
+    stats = summarize(samples, job.batch)
+    rec.update(stats.as_ms())
+    rec.update(
+        max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance,
+        peak_mem_bytes=mem.peak_bytes, mem_method=mem.method,
+        status="ok" if check.ok else "mismatch", reason=check.reason,
+    )
+
+
+def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """fp32 eager output of the unmodified model, on the CPU."""
+    with torch.inference_mode():
+        ref = model(x)
+    ref = ref[0] if isinstance(ref, (list, tuple)) else ref
+    return ref.detach().to("cpu", torch.float32)
+
+
+def _check_precision(precision: str) -> None:
+    """Reject an unknown precision name early, with the known ones listed."""
+    if precision not in DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(DTYPES)}")
+
+
+def validate_job(job: Job) -> None:
+    """Catch a typo before a long sweep starts: unknown backend or precision, bad batch."""
+    get_backend(job.backend)
+    _check_precision(job.precision)
+    if job.batch < 1:
+        raise ValueError(f"batch must be >= 1, got {job.batch}")

@@ -1,0 +1,92 @@
+"""Sweeps: the product of models x backends x batches x precisions, one appended record per row."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from tqdm import tqdm
+
+from resgraph.bench.env import default_threads, environment, fixed_threads
+from resgraph.bench.results import append_record, latest_by_key, read_records
+from resgraph.bench.roofline import peak_gflops
+from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
+from resgraph.bench.timing import TimingConfig
+
+__all__ = ["plan", "run_sweep"]
+
+
+def plan(
+    models: Sequence[ModelEntry],
+    backends: Sequence[str],
+    batches: Sequence[int],
+    precisions: Sequence[str] = ("fp32",),
+    device: str = "cpu",
+) -> list[Job]:
+    """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped."""
+    jobs: list[Job] = []
+    seen: set[tuple[Any, ...]] = set()
+    for m, b, p, n in itertools.product(models, backends, precisions, batches):
+        job = Job(m, b, device, int(n), p)
+        validate_job(job)
+        if job.key not in seen:
+            seen.add(job.key)
+            jobs.append(job)
+    return jobs
+
+
+def run_sweep(
+    jobs: Iterable[Job],
+    out_path: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+    *,
+    timing: TimingConfig = TimingConfig(),
+    threads: int | None = None,
+    roofline: bool = True,
+    peak_cache: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
+
+    resume=True skips jobs whose key already has a record in the file and
+    returns that record instead. A failing row becomes a 'failed' record and
+    the sweep goes on. On KeyboardInterrupt the finished rows are on disk; the
+    progress bar is closed and the interrupt re-raised.
+    """
+    jobs = list(jobs)
+    for job in jobs:
+        validate_job(job)
+    out_path = Path(out_path)
+    done = latest_by_key(read_records(out_path)) if resume else {}
+    todo = [j for j in jobs if j.key not in done]
+    threads = threads or default_threads()
+    envs: dict[str, dict[str, Any]] = {}
+    peaks: dict[tuple[str, str], float | None] = {}
+
+    def peak(device: str, precision: str) -> float | None:
+        """Matmul peak for the roofline, measured at most once per sweep (and cached on disk)."""
+        if not roofline:
+            return None
+        if (device, precision) not in peaks:
+            try:
+                peaks[device, precision] = peak_gflops(device, threads, precision, cache_path=peak_cache)
+            except Exception:  # noqa: BLE001 - a roofline is a bonus, never a reason to lose a row
+                peaks[device, precision] = None
+        return peaks[device, precision]
+
+    new: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with fixed_threads(threads), tqdm(
+        total=len(todo), unit="row", file=sys.stderr, disable=not progress, dynamic_ncols=True
+    ) as bar:
+        for job in todo:
+            bar.set_postfix_str(job.label, refresh=True)
+            if job.device not in envs:
+                envs[job.device] = environment(job.device, threads)
+            rec = run_row(job, timing, threads, envs[job.device], peak)
+            append_record(out_path, rec)
+            new[job.key] = rec
+            bar.update(1)
+    return [new.get(j.key) or done[j.key] for j in jobs]
