@@ -1,0 +1,154 @@
+"""Commands that lower a spec to PyTorch and export it: lower, export.
+
+torch is imported inside the commands, so `resgraph validate` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from resgraph.cli.main import main
+from resgraph.errors import UsageError
+from resgraph.graph import compile_spec
+from resgraph.graph.ir import operands
+from resgraph.spec import load_spec
+
+
+@main.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--code", is_flag=True, help="print the generated forward (the GraphModule's Python code)")
+@click.option("--fold-bn", is_flag=True, help="fold every BatchNorm into its conv first (inference form)")
+@click.option("--seed", type=int, default=None, help="seed for the weight initialisation (with --state-dict)")
+@click.option("--state-dict", "state_dict", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the initialised weights here (torch.save of the state_dict, torchvision's key names)")
+def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Path | None) -> None:
+    """Lower SPEC to a torch.fx GraphModule; print a summary, or its code with --code."""
+    from resgraph.lower import build_model
+    from resgraph.lower import fold_bn as fold
+
+    s = load_spec(spec)
+    g = compile_spec(s)
+    # Without --state-dict no weight is needed: build on the meta device (no allocation, no init).
+    model = build_model(g, seed=seed, device="cpu" if state_dict else "meta")
+    if fold_bn:
+        model = fold(model)
+    if code:
+        click.echo(model.code.strip("\n"))
+    else:
+        nodes = sum(1 for _ in model.graph.nodes)
+        params = sum(p.numel() for p in model.parameters())
+        c, h, w = g.graph["input_shape"]
+        classes = g.nodes[operands(g, "output")[0]]["c_out"]
+        click.echo(f"{s.name}: torch.fx.GraphModule, {nodes} fx nodes, {len(model.state_dict())} tensors, "
+                   f"{params:,} parameters; (N, {c}, {h}, {w}) -> (N, {classes})"
+                   + (", BN folded" if fold_bn else ""))
+    if state_dict:
+        _save_atomic(model.state_dict(), state_dict)
+        click.echo(f"wrote {state_dict}", err=code)
+
+
+@main.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write an ONNX file (dynamic batch), checked in ONNX Runtime against PyTorch")
+@click.option("--tensorrt", "trt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write a TensorRT-compiled ExportedProgram (.ep); needs CUDA and torch_tensorrt")
+@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+              help="TensorRT precision (the ONNX file is always float32)")
+@click.option("--batch-range", default="1,8,32", show_default=True, metavar="MIN,OPT,MAX",
+              help="TensorRT batch profile; ONNX is checked at MIN and OPT")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="load this state_dict (e.g. torchvision's, or `lower --state-dict`) strictly before export")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed for the random weights (no --weights)")
+def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: str, batch_range: str,
+           weights: Path | None, seed: int) -> None:
+    """Export SPEC as ONNX and/or a TensorRT engine (random weights unless --weights)."""
+    if onnx_path is None and trt_path is None:
+        raise UsageError("export: nothing to do: give --onnx PATH and/or --tensorrt PATH")
+    if precision != "fp32" and trt_path is None:
+        raise UsageError(f"export: --precision {precision} applies to --tensorrt only; the ONNX file is float32")
+    lo, opt, hi = _batch_range(batch_range)
+    from resgraph.lower.export import ExportCheckError, export_onnx, export_tensorrt, tensorrt_missing
+
+    if trt_path is not None and (why := tensorrt_missing()):  # before spending minutes on ONNX
+        raise UsageError(f"export --tensorrt needs CUDA and torch_tensorrt: {why}")
+    s = load_spec(spec)
+    g = compile_spec(s)
+    model = _model(g, weights, seed)
+    shape = g.graph["input_shape"]
+    if onnx_path is not None:
+        try:
+            r = export_onnx(model, onnx_path, shape, check_batches=sorted({lo, opt}))
+        except ExportCheckError as exc:
+            click.echo(str(exc), err=True)
+            raise click.exceptions.Exit(1) from None
+        size = sum(f.stat().st_size for f in (onnx_path, Path(f"{onnx_path}.data")) if f.is_file())
+        click.echo(f"wrote {onnx_path} ({size / 1e6:.1f} MB, opset {r.opset}, dynamic batch); ONNX Runtime vs "
+                   f"PyTorch at batch {', '.join(map(str, r.batches))}: max abs error {r.max_abs_error:.1e} "
+                   f"(relative {r.max_rel_error:.1e}), within 1e-4")
+    if trt_path is not None:
+        t = export_tensorrt(model, trt_path, shape, precision=precision, batch_range=(lo, opt, hi))
+        click.echo(f"wrote {trt_path} (TensorRT {precision}, batch {lo}..{hi}, optimised for {opt}); TensorRT vs "
+                   f"PyTorch at batch {opt}: max abs error {t.max_abs_error:.1e} (relative {t.max_rel_error:.1e})")
+
+
+def _batch_range(text: str) -> tuple[int, int, int]:
+    """``"1,8,32"`` -> (1, 8, 32), checked 1 <= MIN <= OPT <= MAX."""
+    try:
+        lo, opt, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--batch-range: expected MIN,OPT,MAX, three integers (received {text!r})") from None
+    if not 1 <= lo <= opt <= hi:
+        raise UsageError(f"--batch-range: expected 1 <= MIN <= OPT <= MAX (received {text!r})")
+    return lo, opt, hi
+
+
+def _model(g, weights: Path | None, seed: int):  # type: ignore[no-untyped-def]
+    """The lowered module, with ``weights`` loaded strictly when given."""
+    import torch
+
+    from resgraph.lower import build_model
+
+    if weights is None:
+        return build_model(g, seed=seed)
+    model = build_model(g, device="meta")
+    try:
+        sd = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise UsageError(f"{weights}: not a state_dict file torch.load can read ({type(exc).__name__})") from None
+    if not isinstance(sd, dict):
+        raise UsageError(f"{weights}: expected a state_dict (a dict of tensors), got a {type(sd).__name__}")
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
+    if missing or unexpected:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
+        parts += [f"{len(unexpected)} unexpected (e.g. {unexpected[0]})"] if unexpected else []
+        raise UsageError(f"{weights}: keys do not match {g.graph['name']}: {', '.join(parts)}")
+    bad = next((k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)), None)
+    if bad is not None:
+        raise UsageError(f"{weights}: {bad}: shape {tuple(sd[bad].shape)} does not match "
+                         f"{g.graph['name']}'s {tuple(expected[bad].shape)}")
+    model.load_state_dict(sd, strict=True, assign=True)
+    return model
+
+
+def _save_atomic(obj: object, path: Path) -> None:
+    """torch.save into a temporary file beside ``path``, then os.replace it into place."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
