@@ -1,0 +1,130 @@
+"""Commands about the compiled graph: summary (per-stage counts) and graph (export a picture or data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from resgraph.cli.main import main
+from resgraph.graph import compile_spec
+from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
+from resgraph.graph.export import FORMATS, check_format, export_graph
+from resgraph.spec import load_spec
+
+_UNITS = (("G", 1e9), ("M", 1e6), ("K", 1e3))
+_BYTE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+
+
+def human(n: int, units: tuple[tuple[str, float], ...] = _UNITS) -> str:
+    """Four significant digits and a unit: 25557032 -> '25.56 M', 4089184256 -> '4.089 G', 464 -> '464'."""
+    for i, (unit, scale) in enumerate(units):
+        if n >= scale:
+            text = f"{n / scale:#.4g}"
+            if i > 0 and float(text) * scale >= units[i - 1][1]:  # 999.96 K rounds up: say 1.000 M
+                unit, scale = units[i - 1]
+                text = f"{n / scale:#.4g}"
+            return f"{text.rstrip('.')} {unit}"
+    return str(n)
+
+
+def human_bytes(n: int) -> str:
+    """Binary units: 150247328 -> '143.3 MiB'."""
+    return human(n, _BYTE_UNITS) if n >= 1024 else f"{n} B"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _table(rows: list[list[str]], right: set[int]) -> str:
+    """Left-align column 0 and those not in ``right``; pad to the widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        for r in rows)
+
+
+def format_summary(s: GraphSummary, dtype: str = "fp32") -> str:
+    """The per-stage table of one network, with a totals row."""
+    rows = [["stage", "output", "blocks", "params", "MACs", "activations"]]
+    for st in s.stages:
+        rows.append([st.name, _shape(st.output_shape), str(st.blocks) if st.blocks else "-", human(st.params),
+                     human(st.macs), human_bytes(st.activations_bytes)])
+    rows.append(["total", "", str(s.blocks), human(s.params), human(s.macs), human_bytes(s.activations_bytes)])
+    head = (f"{s.name}: input {_shape(s.input_shape)} -> {_shape(s.output_shape)}, depth {s.depth}, "
+            f"activations at batch {s.batch}, {dtype}")
+    return head + "\n" + _table(rows, right={2, 3, 4, 5})
+
+
+def _stage_rows(summaries: list[GraphSummary]) -> list[list[str]]:
+    """Per-stage rows (out, blocks, params, MACs) for every stage name any network has, stem first, head last."""
+    def order(st: StageSummary) -> tuple[int, int]:
+        return (2, 0) if st.name == "head" else (0, 0) if st.name == "stem" else (1, st.index)
+
+    names: dict[str, tuple[int, int]] = {}
+    for s in summaries:
+        for st in s.stages:
+            names.setdefault(st.name, order(st))
+    by_name = [{st.name: st for st in s.stages} for s in summaries]
+    rows: list[list[str]] = []
+    for name in sorted(names, key=names.__getitem__):
+        cells = [b.get(name) for b in by_name]
+        fields = [("out", lambda st: _shape(st.output_shape))]
+        if name not in ("stem", "head"):
+            fields.append(("blocks", lambda st: str(st.blocks)))
+        fields += [("params", lambda st: human(st.params)), ("MACs", lambda st: human(st.macs))]
+        for label, get in fields:
+            rows.append([f"{name} {label}"] + [get(st) if st else "-" for st in cells])
+    return rows
+
+
+def format_side_by_side(summaries: list[GraphSummary], dtype: str = "fp32") -> str:
+    """One column per network: totals first, then the per-stage rows."""
+    rows = [[""] + [s.name for s in summaries],
+            ["input"] + [_shape(s.input_shape) for s in summaries],
+            ["params"] + [human(s.params) for s in summaries],
+            ["MACs (G)"] + [f"{s.macs / 1e9:#.4g}" for s in summaries],
+            ["depth"] + [str(s.depth) for s in summaries],
+            ["blocks"] + [str(s.blocks) for s in summaries],
+            [f"activations ({dtype}, batch {summaries[0].batch})"] + [human_bytes(s.activations_bytes)
+                                                                    for s in summaries]]
+    rows += _stage_rows(summaries)
+    return _table(rows, right=set(range(1, len(summaries) + 1)))
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (exact integers); a list for several specs")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="batch size for the activation bytes")
+@click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
+              help="element type for the activation bytes")
+def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> None:
+    """Params, MACs (conv + fc multiply-accumulates), depth and activations, per stage and in total.
+
+    Several SPECs print side by side, one column each.
+    """
+    results = [analyze(compile_spec(load_spec(ref)), batch, DTYPE_BYTES[dtype]) for ref in specs]
+    if as_json:
+        data = [r.to_dict() | {"dtype": dtype} for r in results]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    elif len(results) == 1:
+        click.echo(format_summary(results[0], dtype))
+    else:
+        click.echo(format_side_by_side(results, dtype))
+
+
+@main.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help=f"file to write; its extension picks the format: {', '.join(FORMATS)}")
+@click.option("--view", type=click.Choice(["op", "block"]), default="op", show_default=True,
+              help="op: one node per operation; block: one node per residual block, stages as clusters")
+def graph(spec: str, output: Path, view: str) -> None:
+    """Export the graph of SPEC: DOT, SVG/PNG (needs Graphviz), GraphML or node-link JSON."""
+    check_format(output)  # before compiling: a typo in the name fails fast
+    g = compile_spec(load_spec(spec))
+    export_graph(g, output, view)  # type: ignore[arg-type]
+    click.echo(f"wrote {output} ({view} view of {g.graph['name']})")
