@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import platform
@@ -59,16 +60,20 @@ def fixed_threads(n: int) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str | None], ...]:
+    """Package versions, looked up once per process (importing them is slow)."""
+    return (
+        ("python", platform.python_version()),
+        ("torch", torch.__version__),
+        *((name, package_version(name)) for name in ("torchvision", "onnxruntime", "tensorrt", "torch_tensorrt", "numpy")),
+    )
+
+
 def environment(device: str, threads: int) -> dict[str, object]:
     """Versions, device and CPU model, and threads; deliberately no hostname or user."""
     return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": package_version("torchvision"),
-        "onnxruntime": package_version("onnxruntime"),
-        "tensorrt": package_version("tensorrt"),
-        "torch_tensorrt": package_version("torch_tensorrt"),
-        "numpy": package_version("numpy"),
+        **dict(_versions()),
         "device": device,
         "device_name": device_name(device),
         "cpu_model": cpu_model(),

@@ -111,8 +111,8 @@ def run_row(
     except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
         rec.update(status="failed", reason=one_line(e))
     finally:
-        gc.collect()
         if job.device.startswith("cuda") and torch.cuda.is_available():
+            gc.collect()  # drop the row's tensors (an OOM's too) before handing cached blocks back
             torch.cuda.empty_cache()
     rec["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return rec

@@ -1,0 +1,92 @@
+"""Reports: Markdown, CSV and plot files that exist and parse."""
+
+import csv
+import sys
+
+import pytest
+
+from resgraph.bench.report import load_results, write_report
+from resgraph.bench.results import append_record
+
+
+def _record(spec, backend, batch, p50, status="ok", macs=1.8e9, precision="fp32"):
+    return {
+        "spec": spec, "spec_hash": "h", "backend": backend, "device": "cpu", "batch": batch, "precision": precision,
+        "status": status, "reason": None if status == "ok" else "max rel err 0.1 > 0.0001 (fp32)",
+        "min_ms": p50 * 0.9, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.2, "mean_ms": p50, "std_ms": 0.1,
+        "cv": 0.01, "throughput": batch / (p50 / 1e3), "macs": macs, "params": 11_689_512, "threads": 2,
+        "input_shape": [3, 224, 224], "env": {"torch": "2.x", "device_name": "cpu0", "device": "cpu"},
+    }
+
+
+@pytest.fixture
+def results(tmp_path):
+    path = tmp_path / "results.jsonl"
+    for spec, scale, macs in (("resnet20_A", 1.0, 41e6), ("resnet20_B", 1.1, 42e6), ("plain20", 0.9, 40e6)):
+        for backend in ("eager", "folded"):
+            for batch in (1, 8, 32):
+                append_record(path, _record(spec, backend, batch, scale * batch ** 0.8, macs=macs))
+    append_record(path, _record("resnet20_A", "onnxruntime", 1, 0.1, status="mismatch"))
+    append_record(path, _record("resnet20_A", "eager", 1, 1.5))  # a re-run supersedes the first record
+    return path
+
+
+def test_report_writes_tables_and_plots(results, tmp_path):
+    pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'resgraph[plot]')")
+    from matplotlib.image import imread
+
+    out = tmp_path / "report"
+    paths = write_report(results, out)
+    names = {p.name for p in paths}
+    for stem in ("latency_vs_batch", "throughput_vs_batch", "specs_batch1", "macs_vs_latency_batch1"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert {"results.md", "results.csv"} <= names
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 19  # 3 specs x 2 backends x 3 batches + 1 mismatch; the re-run replaced a row
+    first = next(r for r in rows if (r["spec"], r["backend"], r["batch"]) == ("resnet20_A", "eager", "1"))
+    assert float(first["p50_ms"]) == 1.5
+    assert first["env.torch"] == "2.x" and first["input_shape"] == "3x224x224"
+
+    md = (out / "results.md").read_text()
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 19
+    assert any("mismatch" in line and "onnxruntime" in line for line in table)
+
+    img = imread(out / "specs_batch1.png")
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+    assert (out / "latency_vs_batch.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_bar_batch_selects_the_compared_batch(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    paths = write_report(results, tmp_path / "r8", bar_batch=8, formats=("png",))
+    assert {"specs_batch8.png", "macs_vs_latency_batch8.png"} <= {p.name for p in paths}
+    assert not any(p.suffix == ".svg" for p in paths)
+
+
+def test_tables_only_without_plots(results, tmp_path):
+    paths = write_report(results, tmp_path / "t", plots=False)
+    assert [p.name for p in paths] == ["results.md", "results.csv"]
+
+
+def test_missing_matplotlib_names_the_plot_extra(results, tmp_path, monkeypatch):
+    for mod in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    with pytest.raises(ImportError, match=r"resgraph\[plot\]"):
+        write_report(results, tmp_path / "x")
+    assert not (tmp_path / "x").exists()  # failed before writing anything
+
+
+def test_load_results_keeps_the_latest_record_per_row(results):
+    recs = load_results(results)
+    assert len(recs) == 19
+    assert next(r for r in recs if (r["spec"], r["backend"], r["batch"]) == ("resnet20_A", "eager", 1))["p50_ms"] == 1.5
+
+
+def test_empty_results_file_is_an_error(tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    with pytest.raises(ValueError, match="no records"):
+        write_report(tmp_path / "e.jsonl", tmp_path / "o", plots=False)

@@ -1,0 +1,75 @@
+"""Roofline peak caching and arithmetic; compare() rows and the plain-text table."""
+
+import json
+
+import pytest
+
+from resgraph.bench import roofline
+from resgraph.bench.compare import compare, format_table, human
+from resgraph.bench.env import environment
+from resgraph.bench.row import ModelEntry
+from resgraph.bench.timing import TimingConfig
+from resgraph.bench.toy import tiny_resnet
+
+
+def test_peak_is_measured_once_and_cached_under_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def fake_measure(device, precision):
+        calls.append((device, precision))
+        return 123.0
+
+    monkeypatch.setattr(roofline, "measure_peak_gflops", fake_measure)
+    assert roofline.peak_gflops("cpu", threads=2) == 123.0
+    assert roofline.peak_gflops("cpu", threads=2) == 123.0
+    assert calls == [("cpu", "fp32")]
+    cache = json.loads((tmp_path / "resgraph" / "peak.json").read_text())
+    assert cache == {roofline.peak_key("cpu", 2, "fp32"): 123.0}
+    assert "threads=2" in next(iter(cache)) and "torch=" in next(iter(cache))
+    roofline.peak_gflops("cpu", threads=1)  # another thread count is another key
+    roofline.peak_gflops("cpu", threads=2, refresh=True)
+    assert len(calls) == 3
+
+
+def test_real_peak_measurement_is_plausible():
+    gflops = roofline.measure_peak_gflops("cpu", n=256, min_time_s=0.05)
+    assert 0.1 < gflops < 1e5
+
+
+def test_achieved_gflops_is_two_flops_per_mac():
+    assert roofline.achieved_gflops(1.814e9, 8, 0.1) == pytest.approx(2 * 1.814e9 * 8 / 0.1 / 1e9)
+
+
+def test_environment_has_versions_and_no_hostname():
+    env = environment("cpu", 2)
+    assert env["threads"] == 2 and env["torch"] and env["cpu_model"]
+    assert "hostname" not in env and "node" not in env
+
+
+def test_compare_rows_and_relative_speed():
+    entries = [
+        ModelEntry("narrow", lambda: tiny_resnet(4), macs=1e6, depth=4, input_shape=(3, 32, 32)),
+        ModelEntry("wide", lambda: tiny_resnet(16), macs=9e6, depth=4, input_shape=(3, 32, 32)),
+        ModelEntry("broken", lambda: 1 / 0, input_shape=(3, 32, 32)),
+    ]
+    rows = compare(entries, "eager", batch=2, timing=TimingConfig(warmup=1, iters=5, min_time_s=None), threads=1)
+    assert [r["spec"] for r in rows] == ["narrow", "wide", "broken"]
+    assert rows[0]["relative"] == 1.0
+    assert rows[1]["relative"] == pytest.approx(rows[0]["p50_ms"] / rows[1]["p50_ms"])
+    assert rows[2]["status"] == "failed" and rows[2]["relative"] is None
+    assert rows[1]["params"] == sum(p.numel() for p in tiny_resnet(16).parameters())
+
+    text = format_table(rows)
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["model", "params", "MACs", "depth"]
+    assert lines[2].startswith("narrow") and "1.00x" in lines[2] and "1.00M" in lines[2]
+    assert "broken: failed: ZeroDivisionError" in text
+
+
+def test_human_suffixes():
+    assert human(11_689_512) == "11.69M"
+    assert human(1.814e9) == "1.81G"
+    assert human(269_722) == "269.72k"
+    assert human(12) == "12"
+    assert human(None) == "-"
