@@ -1,0 +1,132 @@
+"""Exports parse back: GraphML and node-link JSON round-trip through networkx; DOT through pydot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import networkx as nx
+import pytest
+
+from resgraph.errors import UsageError
+from resgraph.graph import compile_spec, run_passes
+from resgraph.graph.blockview import block_graph
+from resgraph.graph.export import export_graph, graphml_safe, write_atomic
+from resgraph.spec import load_spec
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz 'dot' binary not on PATH (apt-get install graphviz)")
+
+
+@pytest.fixture(scope="module")
+def r34() -> nx.DiGraph:
+    return run_passes(compile_spec(load_spec("resnet34")))
+
+
+def test_graphml_round_trip_op_view(r34, tmp_path):
+    path = export_graph(r34, tmp_path / "r34.graphml")
+    h = nx.read_graphml(path)
+    assert (h.number_of_nodes(), h.number_of_edges()) == (r34.number_of_nodes(), r34.number_of_edges())
+    assert set(h) == set(r34)
+    ds = h.nodes["layer2.0.downsample.0"]
+    assert (ds["op"], ds["c_in"], ds["c_out"], ds["stride"], ds["role"]) == ("conv", 64, 128, 2, "shortcut")
+    assert json.loads(ds["shape"]) == [128, 28, 28]
+    assert ds["params"] == 64 * 128 and ds["bias"] == 0
+    assert "block" not in h.nodes["conv1"]  # None is left out, GraphML's "no value"
+    assert h.edges["layer1.0.bn2", "layer1.0.add"]["port"] == 0
+    assert h.edges["maxpool", "layer1.0.add"]["port"] == 1
+    assert h.graph["params"] == 21_797_672 and h.graph["depth"] == 34
+    assert len(json.loads(h.graph["blocks"])) == 16
+    assert sum(a["params"] for _, a in h.nodes(data=True)) == 21_797_672
+
+
+def test_json_round_trip(r34, tmp_path):
+    path = export_graph(r34, tmp_path / "r34.json")
+    h = nx.node_link_graph(json.loads(path.read_text()), edges="edges")
+    assert h.is_directed()
+    assert nx.utils.graphs_equal(h, _jsonish(r34))
+
+
+def _jsonish(g: nx.DiGraph) -> nx.DiGraph:
+    """``g`` with tuples as lists, as JSON gives them back."""
+    return nx.node_link_graph(json.loads(json.dumps(nx.node_link_data(g, edges="edges"))), edges="edges")
+
+
+def test_block_view(r34, tmp_path):
+    bg = block_graph(r34)
+    assert list(bg)[0] == "stem" and list(bg)[-1] == "head"
+    assert bg.number_of_nodes() == 16 + 2 and nx.is_path(bg, list(bg))
+    kinds = [bg.nodes[b]["shortcut"] for b in bg if bg.nodes[b]["kind"] == "block"]
+    assert kinds.count("projection") == 3 and kinds.count("identity") == 13
+    assert sum(a["params"] for _, a in bg.nodes(data=True)) == 21_797_672
+    assert bg.nodes["layer3.0"]["c_in"] == 128 and bg.nodes["layer3.0"]["stride"] == 2
+    h = nx.read_graphml(export_graph(r34, tmp_path / "b.graphml", view="block"))
+    assert list(h) == list(bg) and h.nodes["layer2.0"]["shortcut"] == "projection"
+
+
+def test_option_a_block_view_says_so():
+    bg = block_graph(compile_spec(load_spec("resnet20")))
+    assert [bg.nodes[b]["shortcut"] for b in ("layer1.0", "layer2.0", "layer3.0")] == ["identity", "A", "A"]
+    assert "A: zero-pad" in bg.nodes["layer2.0"]["label"]
+
+
+@pytest.mark.filterwarnings("ignore:.*setParseAction.*:DeprecationWarning")  # pydot on new pyparsing
+def test_dot_text_parses_back_with_clusters(r34, tmp_path):
+    pydot = pytest.importorskip("pydot")
+    path = export_graph(r34, tmp_path / "block.dot", view="block")
+    (dot,) = pydot.graph_from_dot_file(str(path))
+    clusters = dot.get_subgraphs()
+    assert [c.get_name() for c in clusters] == [f"cluster_layer{i}" for i in range(1, 5)]
+    assert [len(c.get_nodes()) for c in clusters] == [3, 4, 6, 3]
+    assert {n.get_name().strip('"') for n in dot.get_nodes()} >= {"stem", "head", "legend"}
+    text = path.read_text()
+    assert text.count("xlabel=proj") == 3  # the three projection shortcuts are labelled edges
+    # The op view (pydot's parser is slow on 127 nodes: check the text) nests blocks in stages.
+    op = export_graph(r34, tmp_path / "op.dot").read_text()
+    assert "subgraph cluster_layer2 {" in op and "subgraph cluster_layer2_0 {" in op
+    assert '"layer2.0.downsample.0"' in op
+
+
+@needs_dot
+@pytest.mark.parametrize("ext", [".svg", ".png"])
+def test_rendered(r34, tmp_path, ext):
+    path = export_graph(r34, tmp_path / f"r34{ext}", view="block")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") if ext == ".png" else b"<svg" in data[:2000]
+    if ext == ".svg":
+        assert b"layer2.0" in data and b"projection" in data
+
+
+def test_missing_dot_binary_is_a_usage_error(r34, tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(UsageError, match=r"Graphviz 'dot' not found on PATH; install graphviz"):
+        export_graph(r34, tmp_path / "x.svg")
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_extension_lists_supported(r34, tmp_path):
+    with pytest.raises(UsageError, match=r"'\.txt'.*\.dot, \.svg, \.png, \.graphml, \.json"):
+        export_graph(r34, tmp_path / "x.txt")
+
+
+def test_write_atomic_leaves_no_half_file(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    import os
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(UsageError, match="No space left"):
+        write_atomic(target, b"new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_graphml_safe_values():
+    g = nx.DiGraph(t=(1, 2), none=None)
+    g.add_node("a", flag=True, shape=(3, 4, 5), missing=None, x=1.5)
+    h = graphml_safe(g)
+    assert h.graph == {"t": "[1, 2]"}
+    assert h.nodes["a"] == {"flag": 1, "shape": "[3, 4, 5]", "x": 1.5}
