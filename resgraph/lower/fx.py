@@ -19,7 +19,6 @@ import networkx as nx
 import torch
 import torch.fx as fx
 from torch import nn
-from torch.nn.utils import skip_init
 
 from resgraph.graph.compile import compile_spec
 from resgraph.graph.ir import OPS, operands, ops_in_order
@@ -76,7 +75,7 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
         elif op == "output":
             graph.output(args[0])
         elif op in _MODULES:
-            modules[name] = _MODULES[op](attrs, device)
+            modules[name] = _MODULES[op](attrs)
             env[name] = graph.call_module(name, tuple(args))
         else:
             env[name] = _FUNCTIONS[op](graph, g, name, args)
@@ -88,17 +87,21 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
     root = nn.Module()
     for name, module in modules.items():
         _set_nested(root, name, module)
+    if device.type != "meta":
+        _allocate(root, device)
     return fx.GraphModule(root, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
 
 
-# Modules with weights are allocated uninitialised (skip_init): init_weights draws each tensor once.
-_MODULES: dict[str, Callable[[dict, Device], nn.Module]] = {
-    "conv": lambda a, d: skip_init(nn.Conv2d, a["c_in"], a["c_out"], a["kernel"], stride=a["stride"],
-                                   padding=a["padding"], groups=a["groups"], bias=a["bias"], device=d),
-    "bn": lambda a, d: skip_init(nn.BatchNorm2d, a["c_out"], device=d),
-    "linear": lambda a, d: skip_init(nn.Linear, a["c_in"], a["c_out"], bias=a["bias"], device=d),
-    "maxpool": lambda a, d: nn.MaxPool2d(a["kernel"], a["stride"], a["padding"]),
-    "avgpool": lambda a, d: nn.AdaptiveAvgPool2d((1, 1)),
+# Modules are created on the meta device (no memory, and their own reset_parameters costs nothing);
+# lower_graph then allocates them on the target device in one go, uninitialised: init_weights
+# draws each tensor once.
+_MODULES: dict[str, Callable[[dict], nn.Module]] = {
+    "conv": lambda a: nn.Conv2d(a["c_in"], a["c_out"], a["kernel"], stride=a["stride"], padding=a["padding"],
+                                groups=a["groups"], bias=a["bias"], device="meta"),
+    "bn": lambda a: nn.BatchNorm2d(a["c_out"], device="meta"),
+    "linear": lambda a: nn.Linear(a["c_in"], a["c_out"], bias=a["bias"], device="meta"),
+    "maxpool": lambda a: nn.MaxPool2d(a["kernel"], a["stride"], a["padding"]),
+    "avgpool": lambda a: nn.AdaptiveAvgPool2d((1, 1)),
 }
 
 
@@ -140,6 +143,22 @@ def _node(graph: fx.Graph, op: str, target: Callable | str, args: tuple, kwargs:
           name: str) -> fx.Node:
     """An fx node named after its IR scope: ``layer1.0.relu1`` -> ``layer1_0_relu1``."""
     return graph.create_node(op, target, args, kwargs, name=name.replace(".", "_"))
+
+
+def _allocate(root: nn.Module, device: torch.device) -> None:
+    """Replace every meta parameter and buffer with uninitialised memory on ``device``.
+
+    ``Module.to_empty`` does the same, but through ``empty_like``'s Python reference
+    implementation for meta tensors: several times slower on deep nets.
+    """
+    for m in root.modules():
+        for key, p in m._parameters.items():
+            if p is not None:
+                m._parameters[key] = nn.Parameter(torch.empty(p.shape, dtype=p.dtype, device=device),
+                                                  requires_grad=p.requires_grad)
+        for key, b in m._buffers.items():
+            if b is not None:
+                m._buffers[key] = torch.empty(b.shape, dtype=b.dtype, device=device)
 
 
 def _set_nested(root: nn.Module, name: str, module: nn.Module) -> None:
