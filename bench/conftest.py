@@ -1,0 +1,81 @@
+"""pytest-benchmark suites for resgraph: model construction and the parameter grid.
+
+The grid comes from environment variables (comma-separated), so a run can be
+widened without editing code:
+
+    RESGRAPH_BENCH_MODELS    default "resnet18"
+    RESGRAPH_BENCH_BACKENDS  default "eager,channels_last,folded"
+    RESGRAPH_BENCH_BATCHES   default "1"
+    RESGRAPH_BENCH_PRECISION default "fp32"
+    RESGRAPH_BENCH_DEVICE    default "cpu"
+    RESGRAPH_BENCH_THREADS   default: torch's current thread count
+
+The `bench_smoke` slice (tiny model, eager, batch 1) is always added.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from resgraph.bench.toy import tiny_resnet
+
+SMOKE = ("tiny", "eager", 1)
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    """A comma-separated environment variable as a list."""
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+def build_model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
+    """An fp32 eval-mode model and its (C, H, W) input: resgraph's own builder, else torchvision's."""
+    if name == "tiny":
+        return tiny_resnet(), (3, 32, 32)
+    try:
+        import resgraph
+
+        spec = resgraph.load_spec(name)
+        model = resgraph.build_model(spec)
+        shape = (spec.input.channels, spec.input.size, spec.input.size)
+    except (ImportError, AttributeError):
+        import torchvision
+
+        model = getattr(torchvision.models, name)(weights=None)
+        shape = (3, 224, 224)
+    return model.eval(), shape
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test taking (model_name, backend, batch) over the configured grid."""
+    if {"model_name", "backend", "batch"} <= set(metafunc.fixturenames):
+        grid = [
+            (m, b, int(n))
+            for m in _env_list("RESGRAPH_BENCH_MODELS", "resnet18")
+            for b in _env_list("RESGRAPH_BENCH_BACKENDS", "eager,channels_last,folded")
+            for n in _env_list("RESGRAPH_BENCH_BATCHES", "1")
+        ]
+        params = [pytest.param(*SMOKE, marks=pytest.mark.bench_smoke, id="-".join(map(str, SMOKE)))]
+        params += [pytest.param(*p, id="-".join(map(str, p))) for p in grid if p != SMOKE]
+        metafunc.parametrize(("model_name", "backend", "batch"), params)
+
+
+@pytest.fixture(scope="session")
+def settings() -> dict[str, object]:
+    """Device, precision and threads of this run; threads are fixed for the whole session."""
+    threads = int(os.environ.get("RESGRAPH_BENCH_THREADS", torch.get_num_threads()))
+    torch.set_num_threads(threads)
+    return {
+        "device": os.environ.get("RESGRAPH_BENCH_DEVICE", "cpu"),
+        "precision": os.environ.get("RESGRAPH_BENCH_PRECISION", "fp32"),
+        "threads": threads,
+    }
+
+
+@pytest.fixture
+def model_and_shape(model_name: str) -> tuple[nn.Module, tuple[int, int, int]]:
+    """The parametrized model, freshly built, and its input shape."""
+    return build_model(model_name)
