@@ -1,0 +1,211 @@
+"""Commands that measure: bench (sweeps), compare (side by side), report (tables, plots), demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from resgraph.cli.main import main
+from resgraph.errors import UsageError
+
+
+def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    """A click callback parsing a comma-separated list (`--batch 1,8,32`)."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> list[Any]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if not items:
+            raise click.BadParameter(f"expected a comma-separated list of {what}")
+        try:
+            out = [kind(v) for v in items]
+        except ValueError:
+            raise click.BadParameter(f"expected a comma-separated list of {what} (received {value!r})") from None
+        if kind is int and any(v < 1 for v in out):
+            raise click.BadParameter(f"every {what[:-1]} must be >= 1 (received {value!r})")
+        return out
+
+    return parse
+
+
+def _check_names(backends: list[str], precisions: list[str]) -> None:
+    from resgraph.bench.backends import DTYPES, backend_names
+
+    for b in backends:
+        if b not in backend_names():
+            raise UsageError(f"--backend: unknown backend {b!r}; known: {', '.join(backend_names())}")
+    for p in precisions:
+        if p not in DTYPES:
+            raise UsageError(f"--precision: unknown precision {p!r}; known: {', '.join(DTYPES)}")
+
+
+def _timing(warmup: int, iters: int, min_time: float) -> Any:
+    from resgraph.bench.timing import TimingConfig
+
+    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time)
+
+
+def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every measuring command."""
+    f = click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="intra-op threads for torch and ONNX Runtime [default: torch's]")(f)
+    f = click.option("--min-time", type=click.FloatRange(min=0), default=0.5, show_default=True,
+                     help="keep timing until this many seconds have been sampled")(f)
+    f = click.option("--iters", type=click.IntRange(min=1), default=30, show_default=True,
+                     help="timed iterations per row (at least)")(f)
+    f = click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
+                     help="untimed iterations before timing")(f)
+    return f
+
+
+def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
+    from resgraph.entries import spec_entry, torchvision_entry
+    from resgraph.spec import load_spec
+
+    out = []
+    for ref in specs:
+        spec = load_spec(ref)
+        if torchvision:
+            out.append(torchvision_entry(spec))
+        out.append(spec_entry(spec))
+    return out
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--backend", "backends", default="eager", show_default=True,
+              callback=_csv(str, "backend names"), help="comma-separated backends (see --list-backends)")
+@click.option("--batch", "batches", default="1", show_default=True, callback=_csv(int, "batch sizes"),
+              help="comma-separated batch sizes")
+@click.option("--precision", "precisions", default="fp32", show_default=True,
+              callback=_csv(str, "precisions"), help="comma-separated: fp32, fp16, bf16")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("results.jsonl"),
+              show_default=True, help="JSON-lines results file; each finished row is appended")
+@click.option("--resume", is_flag=True, help="skip rows that already have a record in --out")
+@click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
+@click.option("--no-roofline", is_flag=True, help="don't measure the matmul peak for %-of-peak")
+@timing_options
+def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
+          out: Path, resume: bool, torchvision: bool, no_roofline: bool, warmup: int, iters: int,
+          min_time: float, threads: int | None) -> None:
+    """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
+    from resgraph.bench import format_table, plan, run_sweep
+
+    _check_names(backends, precisions)
+    if out.exists() and not resume and out.stat().st_size:
+        click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
+    jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
+    records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time), threads=threads,
+                        roofline=not no_roofline)
+    click.echo(format_table(records, BENCH_COLUMNS))
+    click.echo(f"{len(records)} rows in {out}")
+    bad = [r for r in records if r["status"] in ("failed", "mismatch")]
+    for r in bad:
+        click.echo(f"{r['status']}: {r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}: {r['reason']}",
+                   err=True)
+
+
+BENCH_COLUMNS = (
+    ("spec", "model"), ("backend", "backend"), ("precision", "prec"), ("batch", "batch"), ("p50_ms", "p50 ms"),
+    ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"), ("throughput", "img/s"), ("pct_peak", "% peak"),
+    ("status", "status"),
+)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--backend", default="eager", show_default=True, help="one backend")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--precision", default="fp32", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--shortcuts", is_flag=True, help="compare options A, B, C and the plain twin of each SPEC")
+@click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
+@timing_options
+def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
+            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None) -> None:
+    """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
+    from resgraph.bench import compare as run_compare
+    from resgraph.bench import format_table
+
+    _check_names([backend], [precision])
+    refs: list[Any] = list(specs)
+    if shortcuts:
+        from resgraph.entries import shortcut_variants
+        from resgraph.spec import load_spec
+
+        refs = [v for ref in specs for v in shortcut_variants(load_spec(ref))]
+    entries = _entries(tuple(refs), torchvision)
+    rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time),
+                       threads=threads)
+    click.echo(format_table(rows))
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
+              show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="batch for the spec-comparison bars and MACs scatter [default: smallest]")
+@click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
+def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> None:
+    """Write Markdown and CSV tables and PNG/SVG plots from a results file."""
+    from resgraph.bench import write_report
+
+    for path in _report(results, out_dir, batch, not no_plots, write_report):
+        click.echo(str(path))
+
+
+def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write: Callable[..., Any]) -> list[Path]:
+    try:
+        return write(results, out_dir, bar_batch=batch, plots=plots)
+    except (ValueError, ImportError) as exc:
+        raise UsageError(f"{results}: {exc}") from None
+
+
+@main.command()
+@click.option("--network", default="resnet18", show_default=True,
+              help="the spec (file or preset) whose shortcut options are compared")
+@click.option("--backend", "backends", default="eager,channels_last", show_default=True,
+              callback=_csv(str, "backend names"))
+@click.option("--batch", "batches", default="1,8", show_default=True, callback=_csv(int, "batch sizes"))
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True)
+@timing_options
+def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
+         min_time: float, threads: int | None) -> None:
+    """The main job on the CPU: shortcut options A, B, C and the plain twin of one network, side by side.
+
+    Summarises the four variants, benchmarks them, prints the comparison and
+    writes results.jsonl, Markdown/CSV tables and plots to --out-dir.
+    """
+    from resgraph.bench import format_table, plan, run_sweep, write_report
+    from resgraph.entries import shortcut_variants, spec_entry
+    from resgraph.spec import load_spec
+
+    _check_names(backends, ["fp32"])
+    variants = shortcut_variants(load_spec(network))
+    entries = [spec_entry(v) for v in variants]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.jsonl"
+    results.unlink(missing_ok=True)
+    click.echo(f"resgraph demo: {network} with shortcut options A, B, C and without shortcuts (plain), "
+               f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
+    records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
+                        timing=_timing(warmup, iters, min_time), threads=threads)
+    first = {(r["backend"], r["batch"]): r for r in records if r["spec"] == entries[0].name}
+    for r in records:
+        base = first.get((r["backend"], r["batch"]))
+        ok = base and base["status"] == "ok" and r["status"] == "ok"
+        r["relative"] = base["p50_ms"] / r["p50_ms"] if ok else None
+    click.echo(format_table(records, DEMO_COLUMNS))
+    for path in _report(results, out_dir, min(batches), True, write_report):
+        click.echo(f"wrote {path}")
+
+
+DEMO_COLUMNS = (
+    ("spec", "model"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"), ("backend", "backend"),
+    ("batch", "batch"), ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs A"),
+    ("status", "status"),
+)

@@ -1,0 +1,70 @@
+"""Glue from specs to the bench harness: a ModelEntry per spec (the harness never sees a spec)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from resgraph.bench.row import ModelEntry
+from resgraph.errors import SpecError, UsageError
+from resgraph.graph import compile_spec
+from resgraph.graph.analyze import analyze
+from resgraph.spec import ResNetSpec, dump_spec, load_spec
+from resgraph.spec.dump import spec_data
+from resgraph.spec.loader import validate_source
+from resgraph.spec.source import Source
+
+# Specs whose networks torchvision also builds, for a same-run baseline.
+TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def spec_hash(spec: ResNetSpec) -> str:
+    """Short content hash: --resume never mixes rows of two versions of a spec."""
+    return hashlib.sha256(dump_spec(spec, "json").encode()).hexdigest()[:12]
+
+
+def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
+    """A harness entry for a spec: factory builds the lowered module; counts come from the IR."""
+    from resgraph.lower import build_model
+
+    spec = load_spec(spec_or_ref)
+    summary = analyze(compile_spec(spec))
+    c, (h, w) = spec.input.channels, spec.input.hw
+    return ModelEntry(spec.name, lambda: build_model(spec).eval(), spec_hash(spec), summary.macs, summary.params,
+                      summary.depth, (c, h, w))
+
+
+def torchvision_entry(spec: ResNetSpec) -> ModelEntry:
+    """torchvision's own model of the same network, for a same-run eager baseline."""
+    base = spec_entry(spec)
+    if spec.name not in TORCHVISION_NAMES:
+        raise UsageError(f"--torchvision: torchvision has no model named {spec.name!r}; "
+                         f"available: {', '.join(TORCHVISION_NAMES)}")
+
+    def factory() -> Any:
+        import torchvision
+
+        return getattr(torchvision.models, spec.name)(weights=None).eval()
+
+    return ModelEntry(f"torchvision:{spec.name}", factory, base.spec_hash, base.macs, base.params, base.depth,
+                      base.input_shape)
+
+
+def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:
+    """The network with shortcut options A, B, C and its plain twin, each re-validated.
+
+    Per-stage shortcut overrides are cleared so the option applies throughout.
+    """
+    base = spec.name.removesuffix("_A").removesuffix("_B").removesuffix("_C")
+    changes = [{"shortcut": o, "residual": True, "name": f"{base}_{o}"} for o in "ABC"]
+    changes.append({"residual": False, "name": f"{base}_plain"})
+    out = []
+    for change in changes:
+        data = {**spec_data(spec), **change}
+        data["stages"] = [{k: v for k, v in st.items() if k != "shortcut"} for st in data["stages"]]
+        result = validate_source(Source(data, {}, f"<{change['name']}>"))
+        if result.errors:
+            raise SpecError(result.errors)
+        assert result.spec is not None
+        out.append(result.spec)
+    return out
