@@ -7,6 +7,7 @@ the parent it came from).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,10 +92,10 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
             where: Location | None = None) -> Source:
     """Read ``ref`` (file or preset) and merge its ``extends:`` chain into one :class:`Source`."""
     text = str(ref)
-    if isinstance(ref, Path) or looks_like_path(text) or Path(text).is_file():
+    if isinstance(ref, Path) or looks_like_path(text) or _is_file(Path(text)):
         path = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
-        display = text if base is None else str(path)
-        if not path.is_file():
+        display = text if base is None else os.path.normpath(path)
+        if not _is_file(path):
             raise _not_found(where, display, f"no such spec file: {display}")
     else:
         found = preset_path(text)
@@ -120,6 +121,13 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
     return Source(merge(parent.data, src.data), merge_positions(parent.positions, src.positions), display)
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system: no such file either
+        return False
+
+
 def _not_found(where: Location | None, display: str, message: str) -> SpecError:
     if where is None:
         return SpecError.single(display, message)
@@ -136,8 +144,7 @@ _MODELS: dict[tuple[str, ...], type[BaseModel]] = {
 def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
     """One diagnostic per distinct field path, worded for a spec author."""
     out: dict[FieldPath, Diagnostic] = {}
-    for err in exc.errors(include_url=False):
-        path = _real_path(src.data, tuple(err["loc"]))
+    for err, path in _drop_mismatched_branches(exc.errors(include_url=False), src.data):
         if path in out:
             continue  # a union reports once per branch: the first is enough
         message, show_received = _message(err, path)
@@ -145,12 +152,38 @@ def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
     return list(out.values())
 
 
+_TYPE_MISMATCH = {"int_type", "bool_type", "string_type", "list_type", "tuple_type", "dict_type", "model_type",
+                  "model_attributes_type"}
+
+
+def _drop_mismatched_branches(errors: list[Any], data: Any) -> list[tuple[Any, FieldPath]]:
+    """Each error with its real field path; of a union's branches, keep those that took the value's type.
+
+    ``size: int | [h, w]`` given ``[0, 32]`` fails both branches; "must be a whole number" is the
+    wrong complaint, "size[0]: must be >= 1" the right one.
+    """
+    walked = [(e, *_walk(data, tuple(e["loc"]))) for e in errors]
+
+    def mismatch(e: Any, path: FieldPath, union: FieldPath | None) -> bool:
+        return union is not None and path == union and e["type"] in _TYPE_MISMATCH
+
+    matched = {u for e, p, u in walked if u is not None and not mismatch(e, p, u)}
+    return [(e, p) for e, p, u in walked if not (u in matched and mismatch(e, p, u))]
+
+
 def _real_path(data: Any, loc: FieldPath) -> FieldPath:
     """Drop pydantic's internal loc parts (union branch names, validator tags)."""
+    return _walk(data, loc)[0]
+
+
+def _walk(data: Any, loc: FieldPath) -> tuple[FieldPath, FieldPath | None]:
+    """(field path of ``loc``, path of the union whose branch name ``loc`` passes through, or None)."""
     path: list[str | int] = []
     node = data
-    for part in loc:
-        if isinstance(node, dict) and isinstance(part, str):
+    for i, part in enumerate(loc):
+        field = isinstance(part, str) and isinstance(node, dict) and (
+            part in node or part in _allowed_keys(tuple(path)) or tuple(path) == ())
+        if field:
             path.append(part)
             node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
@@ -158,9 +191,14 @@ def _real_path(data: Any, loc: FieldPath) -> FieldPath:
             node = node[part]
         elif node is None and isinstance(part, str) and len(path) == len(loc) - 1:
             path.append(part)  # a missing field: name it
+        elif isinstance(part, str) and node is not None:
+            # a union branch's name (``int``, ``tuple[...]``): not a field; the error may lie deeper
+            union = tuple(path)
+            rest, _ = _walk(node, loc[i + 1:]) if i + 1 < len(loc) else ((), None)
+            return union + rest, union
         else:
             break
-    return tuple(path)
+    return tuple(path), None
 
 
 def _allowed_keys(parent: FieldPath) -> list[str]:

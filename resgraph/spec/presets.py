@@ -32,8 +32,11 @@ def preset_path(name: str) -> Path | None:
     """The file of preset ``name``, or None if there is no such preset."""
     for suffix in SPEC_SUFFIXES:
         path = presets_dir() / f"{name}{suffix}"
-        if path.is_file():
-            return path
+        try:
+            if path.is_file():
+                return path
+        except OSError:  # a name too long for the file system
+            return None
     return None
 
 

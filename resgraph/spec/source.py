@@ -86,10 +86,20 @@ def parse_source(raw: bytes, name: str) -> Source:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(exc.problem or exc.context or "invalid syntax").split())
         ctx = f" {exc.context}" if exc.context and exc.problem else ""
+        if ctx and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            ctx += f" opened on line {exc.context_mark.line + 1}"  # an unclosed bracket: say where it opened
+        if "'\\t'" in what:
+            ctx += " (indent YAML with spaces, not tabs)"
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         raise SpecError.single(name, f"invalid YAML/JSON syntax: {what}{ctx}", line, col) from None
+    except yaml.reader.ReaderError as exc:  # a control character; the reader gives only an offset
+        line, col = text.count("\n", 0, exc.position) + 1, exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise SpecError.single(name, f"invalid YAML/JSON: control character U+{exc.character:04X} is not "
+                               "allowed in a spec file", line, col) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(name, f"invalid YAML/JSON: {' '.join(str(exc).split())}") from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise SpecError.single(name, "nesting is far too deep for a spec") from None
     nodes = [n for n in nodes if n is not None]
     if not nodes:
         raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
@@ -112,7 +122,10 @@ def _check_json(text: str, name: str) -> None:
     try:
         json.loads(text, object_pairs_hook=lambda pairs: None)
     except json.JSONDecodeError as exc:
-        raise SpecError.single(name, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+        hint = " (a trailing comma?)" if text[: exc.pos].rstrip().endswith(",") else ""
+        raise SpecError.single(name, f"invalid JSON: {exc.msg}{hint}", exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise SpecError.single(name, "nesting is far too deep for a spec") from None
 
 
 def _kind(node: yaml.Node) -> str:
@@ -159,7 +172,16 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
     if node.tag == _TIMESTAMP:
         return node.value  # an unquoted date is text to us, not a datetime
     _check_tag(node, _SCALAR_TAGS, path, src)
-    return yaml.constructor.SafeConstructor().construct_object(node)
+    try:
+        value = yaml.constructor.SafeConstructor().construct_object(node)
+    except (ValueError, KeyError, IndexError):  # an explicit tag on the wrong text (`!!int abc`), or 5,000 digits
+        kind = node.tag.rsplit(":", 1)[-1]
+        raise SpecError.single(src.file, f"cannot read this as {kind}", *_pos(node), path=path,
+                               received=node.value) from None
+    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        # JSON (and YAML "\u" escapes) write characters beyond U+FFFF as surrogate pairs: join them
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return value
 
 
 def _check_tag(node: yaml.Node, allowed: set[str], path: FieldPath, src: Source) -> None:

@@ -1,0 +1,357 @@
+"""Bad input: every case exits 2 with a one-line error naming the file, the line and the field; no traceback."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from resgraph.errors import SpecError
+from resgraph.spec import SpecWarning, check_ref, load_spec
+from resgraph.spec.source import MAX_FILE_BYTES
+from spec_helpers import BASE, diag_regex, edit, run_cli
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A bad spec file: its content, and the diagnostic it must produce."""
+
+    id: str
+    content: str | bytes
+    line: int | None  # None: a whole-file problem with no line to point at
+    field: str
+    message: str
+    file: str = "bad.yaml"
+
+
+MB_PLUS = "name: big\nstages: [{blocks: 1, width: 8}]\n# " + "x" * MAX_FILE_BYTES + "\n"
+BOMB = "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
+    for p, c in zip(["", *"abcdefgh"], "abcdefghi")
+)
+
+CASES = [
+    # --- ranges ------------------------------------------------------------------------------
+    Bad("blocks-zero", edit("blocks: 2, width: 256", "blocks: 0, width: 256"), 9, "stages[2].blocks",
+        "must be >= 1 (received 0)"),
+    Bad("stride-negative", edit("width: 128, stride: 2", "width: 128, stride: -1"), 8, "stages[1].stride",
+        "must be >= 1 (received -1)"),
+    Bad("stride-zero", edit("width: 256, stride: 2", "width: 256, stride: 0"), 9, "stages[2].stride",
+        "must be >= 1 (received 0)"),
+    Bad("stride-huge", edit("width: 256, stride: 2", "width: 256, stride: 100"), 9, "stages[2].stride",
+        "must be <= 8 (received 100)"),
+    Bad("width-zero", edit("width: 64}", "width: 0}"), 7, "stages[0].width", "must be >= 1 (received 0)"),
+    Bad("channels-zero", edit("channels: 3", "channels: 0"), 2, "input.channels", "must be >= 1 (received 0)"),
+    Bad("classes-negative", edit("classes: 10", "classes: -5"), 10, "head.classes", "must be >= 1 (received -5)"),
+    Bad("expansion-zero", BASE + "expansion: 0\n", 11, "expansion", "must be >= 1 (received 0)"),
+    Bad("name-empty", edit("name: t", "name: ''"), 1, "name", "must have at least 1 character (received '')"),
+    # --- unknown keys and enums ----------------------------------------------------------------
+    Bad("unknown-top-key", edit("shortcut: B", "shortcuts: B"), 5, "shortcuts",
+        "unknown key (did you mean 'shortcut'?); expected one of: name,"),
+    Bad("unknown-stage-key", edit("blocks: 2, width: 128", "blcks: 2, width: 128"), 8, "stages[1].blcks",
+        "unknown key (did you mean 'blocks'?); expected one of: blocks, width, stride, block, shortcut"),
+    Bad("unknown-head-key", edit("classes: 10", "clases: 10"), 10, "head.clases",
+        "unknown key (did you mean 'classes'?)"),
+    Bad("unknown-stem-key", edit("stem: imagenet", "stem: {type: imagenet, widht: 32}"), 3, "stem.widht",
+        "unknown key (did you mean 'width'?)"),
+    Bad("shortcut-D", edit("shortcut: B", "shortcut: D"), 5, "shortcut",
+        "must be one of 'A', 'B' or 'C' (received 'D')"),
+    Bad("shortcut-lowercase", edit("shortcut: B", "shortcut: b"), 5, "shortcut",
+        "must be one of 'A', 'B' or 'C' (did you mean 'B'?) (received 'b')"),
+    Bad("stage-shortcut-E", edit("width: 64}", "width: 64, shortcut: E}"), 7, "stages[0].shortcut",
+        "must be one of 'A', 'B' or 'C' (received 'E')"),
+    Bad("block-typo", edit("block: basic", "block: bottlenek"), 4, "block",
+        "must be one of 'basic' or 'bottleneck' (did you mean 'bottleneck'?) (received 'bottlenek')"),
+    Bad("stem-typo", edit("stem: imagenet", "stem: imgnet"), 3, "stem",
+        "must be one of 'imagenet' or 'cifar' (did you mean 'imagenet'?) (received 'imgnet')"),
+    Bad("bottleneck-stride", BASE + "bottleneck_stride: 2x2\n", 11, "bottleneck_stride",
+        "must be one of '3x3' or '1x1' (received '2x2')"),
+    # --- types -----------------------------------------------------------------------------------
+    Bad("blocks-word", edit("blocks: 2, width: 128", "blocks: three, width: 128"), 8, "stages[1].blocks",
+        "must be a whole number (received 'three')"),
+    Bad("blocks-float", edit("blocks: 2, width: 128", "blocks: 2.5, width: 128"), 8, "stages[1].blocks",
+        "must be a whole number (received 2.5)"),
+    Bad("blocks-bool", edit("blocks: 2, width: 128", "blocks: true, width: 128"), 8, "stages[1].blocks",
+        "must be a whole number (received true)"),
+    Bad("blocks-quoted", edit("blocks: 2, width: 128", "blocks: '2', width: 128"), 8, "stages[1].blocks",
+        "must be a whole number (received '2')"),
+    Bad("residual-string", BASE + "residual: 'no'\n", 11, "residual", "must be true or false (received 'no')"),
+    Bad("name-null", edit("name: t", "name: null"), 1, "name", "must be a string (received null)"),
+    Bad("stage-not-mapping", edit("  - {blocks: 2, width: 64}", "  - 64"), 7, "stages[0]",
+        "must be a mapping (received 64)"),
+    Bad("input-not-mapping", edit("input: {channels: 3, size: 224}", "input: 224"), 2, "input",
+        "must be a mapping (received 224)"),
+    # --- required fields, stages -----------------------------------------------------------------
+    Bad("missing-name", "# no name here\nstages: [{blocks: 1, width: 64}]\n", 2, "name",
+        "required field is missing"),
+    Bad("missing-stages", "name: x\nhead: {classes: 3}\n", 1, "stages", "required field is missing"),
+    Bad("missing-stage-width", edit("{blocks: 2, width: 64}", "{blocks: 2}"), 7, "stages[0].width",
+        "required field is missing"),
+    Bad("stages-empty", "name: x\n\nstages: []\n", 3, "stages", "must have at least 1 item (received [])"),
+    Bad("stages-mapping", "name: x\nstages: {blocks: 2, width: 3}\n", 2, "stages", "must be a list"),
+    Bad("stages-scalar", "name: x\nstages: 3\n", 2, "stages", "must be a list (received 3)"),
+    # --- input size --------------------------------------------------------------------------------
+    Bad("size-zero", edit("size: 224", "size: 0"), 2, "input.size", "must be between 1 and 16384 (received 0)"),
+    Bad("size-too-small-for-stem", edit("size: 224", "size: 4"), 2, "input.size",
+        "input is too small: the imagenet stem leaves a 1x1 feature map before the first stage (received 4)"),
+    Bad("size-three-numbers", edit("size: 224", "size: [32, 32, 3]"), 2, "input.size",
+        "must have at most 2 items (received [32, 32, 3])"),
+    Bad("size-pair-zero", edit("size: 224", "size: [0, 32]"), 2, "input.size[0]", "must be >= 1 (received 0)"),
+    Bad("size-pair-word", edit("size: 224", "size: [32, big]"), 2, "input.size[1]",
+        "must be a whole number (received 'big')"),
+    Bad("size-string", edit("size: 224", "size: '224'"), 2, "input.size", "must be a whole number (received '224')"),
+    # --- semantic rules ----------------------------------------------------------------------------
+    Bad("option-A-shrinks", edit("shortcut: B", "shortcut: A", edit("width: 128,", "width: 32,")), 8,
+        "stages[1].width", "shortcut A cannot shrink channels (64 -> 32)"),
+    Bad("groups-with-basic", BASE + "groups: 32\n", 11, "groups",
+        "basic blocks support only groups=1 (stages [0, 1, 2] are basic) (received 32)"),
+    Bad("base-width-with-basic", BASE + "base_width: 128\n", 11, "base_width",
+        "basic blocks support only base_width=64"),
+    Bad("million-blocks", edit("blocks: 2, width: 128", "blocks: 1000000, width: 128"), 8, "stages[1].blocks",
+        "must be <= 10000 (received 1000000)"),
+    Bad("too-many-blocks-in-all", edit("blocks: 2, width: 128", "blocks: 9999, width: 128",
+                                       edit("blocks: 2, width: 256", "blocks: 9999, width: 256")), 6, "stages",
+        "20,000 blocks in all, over the limit of 10,000"),
+    Bad("width-terabytes", edit("width: 256,", "width: 1000000000000,"), 9, "stages[2].width",
+        "must be <= 65536 (received 1000000000000)"),
+    Bad("params-hundreds-of-gib", edit("width: 256,", "width: 60000,"), 6, "stages",
+        "GiB at fp32), over the limit of 4,000,000,000"),
+    Bad("activations-too-big", "name: x\ninput: {size: 16384}\nstem: cifar\nstages: [{blocks: 100, width: 512}]\n",
+        2, "input.size", "feature maps of one image would need about"),
+    # --- malformed files ---------------------------------------------------------------------------
+    Bad("unclosed-bracket", "name: x\nstages: [{blocks: 1, width: 64}\n", 3, "",
+        "invalid YAML/JSON syntax: expected ',' or ']', but got '<stream end>' while parsing a flow sequence "
+        "opened on line 2"),
+    Bad("tab-indentation", "name: x\nstages:\n\t- {blocks: 1, width: 64}\n", 3, "",
+        "(indent YAML with spaces, not tabs)"),
+    Bad("bad-indentation", "name: x\nstages:\n  - blocks: 1\n   width: 64\n", 4, "", "invalid YAML/JSON syntax"),
+    Bad("json-trailing-comma", '{"name": "x",\n "stages": [{"blocks": 1, "width": 64}],\n}\n', 3, "",
+        "invalid JSON: Expecting property name enclosed in double quotes (a trailing comma?)", file="bad.json"),
+    Bad("json-comment", '{"name": "x", // net\n "stages": [{"blocks": 1, "width": 64}]}\n', 1, "",
+        "invalid JSON", file="bad.json"),
+    Bad("empty-file", "", 1, "", "file is empty: expected a mapping"),
+    Bad("whitespace-only", "\n  \n\n", 1, "", "file is empty"),
+    Bad("comment-only", "# a spec\n\n# to be written\n", 1, "", "file is empty"),
+    Bad("top-level-list", "- name: x\n- stages: []\n", 1, "", "top level must be a mapping of fields, not a list"),
+    Bad("top-level-scalar", "\nresnet50\n", 2, "", "top level must be a mapping of fields, not a scalar value"),
+    Bad("top-level-json-list", "[1, 2]", 1, "", "top level must be a mapping of fields, not a list", file="bad.json"),
+    Bad("duplicate-key", "name: x\nstages: [{blocks: 1, width: 64}]\nname: y\n", 3, "name",
+        "duplicate key 'name' (first written on line 1)"),
+    Bad("duplicate-stage-key", "name: x\nstages:\n  - {blocks: 1, width: 64, blocks: 2}\n", 3, "stages[0].blocks",
+        "duplicate key 'blocks' (first written on line 3)"),
+    Bad("duplicate-json-key", '{"name": "x",\n "name": "y", "stages": []}', 2, "name", "duplicate key 'name'",
+        file="bad.json"),
+    Bad("unknown-preset", "name: x\nextends: resnet-50\n", 2, "extends",
+        "unknown preset 'resnet-50' (did you mean 'resnet50'?)"),
+    Bad("not-utf8", b"name: caf\xe9\nstages: [{blocks: 1, width: 64}]\n", 1, "",
+        "file is not UTF-8 text (byte 0xe9 at offset 9)"),
+    Bad("utf16", "name: x\nstages: [{blocks: 1, width: 64}]\n".encode("utf-16"), 1, "", "file is not UTF-8 text"),
+    Bad("control-char", "name: x\nstages: [{blocks: 1,\x07 width: 64}]\n", 2, "",
+        "control character U+0007 is not allowed"),
+    Bad("over-size-limit", MB_PLUS, None, "", f"over the {MAX_FILE_BYTES:,}-byte limit for a spec"),
+    Bad("python-tag", "name: !!python/object/apply:os.system ['touch {pwned}']\nstages: [{blocks: 1, width: 64}]\n",
+        1, "name", "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed: specs hold plain data"),
+    Bad("python-name-tag", "name: x\nstages: !!python/name:os.system\n", 2, "stages", "is not allowed"),
+    Bad("binary-tag", "name: !!binary aGVsbG8=\nstages: [{blocks: 1, width: 64}]\n", 1, "name",
+        "YAML tag 'tag:yaml.org,2002:binary' is not allowed"),
+    Bad("int-tag-on-text", "name: x\nstages: [{blocks: !!int abc, width: 64}]\n", 2, "stages[0].blocks",
+        "cannot read this as int (received 'abc')"),
+    Bad("bool-tag-on-text", "name: x\nresidual: !!bool maybe\nstages: [{blocks: 1, width: 64}]\n", 2, "residual",
+        "cannot read this as bool (received 'maybe')"),
+    Bad("5000-digit-number", "name: x\nstages: [{blocks: " + "9" * 5000 + ", width: 64}]\n", 2, "stages[0].blocks",
+        "cannot read this as int (received '9999"),
+    Bad("merge-key", "x: &s {blocks: 1, width: 64}\nname: n\nstages: [{<<: *s}]\n", 3, "stages[0]",
+        "YAML merge keys ('<<') are not supported; use 'extends:'"),
+    Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 200,000 values (YAML aliases?)"),
+    Bad("deep-nesting", "name: x\nstages: " + "[" * 50 + "]" * 50 + "\n", 2, "",
+        "nesting is more than 32 levels deep"),
+    Bad("very-deep-nesting", "name: x\nstages: " + "[" * 20000 + "\n", None, "", "nesting is far too deep for a spec"),
+    Bad("multi-document", "name: x\nstages: [{blocks: 1, width: 64}]\n---\nname: y\n", 4, "",
+        "file holds several YAML documents; a spec is exactly one"),
+    Bad("complex-key", "name: x\n? [a, b]\n: 1\nstages: [{blocks: 1, width: 64}]\n", 2, "",
+        "mapping keys must be plain names"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_clear_line_and_exit_2(write, tmp_path, case):
+    content = case.content.replace("{pwned}", str(tmp_path / "PWNED")) if isinstance(case.content, str) else case.content
+    path = write(case.file, content)
+    run = run_cli("validate", str(path))
+    assert run.code == 2, run.output
+    assert "Traceback" not in run.output and "internal error" not in run.output
+    assert diag_regex(path, case.line, case.field, case.message).search(run.stderr), run.stderr
+    if case.line is None:
+        assert run.stderr.startswith(f"{path}: ")
+    assert run.stdout.startswith(f"FAIL  {path}: ")
+    for line in run.stderr.splitlines():  # every diagnostic is one line that starts with the file
+        assert line.startswith(f"{path}:")
+        assert len(line) < 400
+    assert not (tmp_path / "PWNED").exists()  # a python tag is refused, never executed
+
+
+def test_there_are_at_least_25_distinct_bad_inputs():
+    assert len({c.id for c in CASES}) == len(CASES) >= 25
+    assert len({c.content for c in CASES}) == len(CASES)
+
+
+def test_the_issue_example_message_exactly(write):
+    path = write("bad.yaml", edit("blocks: 2, width: 256", "blocks: 0, width: 256"))
+    run = run_cli("validate", str(path))
+    assert run.stderr == f"{path}:9:6: stages[2].blocks: must be >= 1 (received 0)\n"
+    assert run.stdout == f"FAIL  {path}: 1 error\n"
+
+
+def test_python_tag_is_not_executed_even_through_load_spec(tmp_path):
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n"
+                    "stages: [{blocks: 1, width: 64}]\n")
+    with pytest.raises(SpecError, match="is not allowed"):
+        load_spec(path)
+    path.write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(SpecError):
+        load_spec(path)
+    assert not marker.exists()
+
+
+def test_nonexistent_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    run = run_cli("validate", str(path))
+    assert run.code == 2 and "Traceback" not in run.output
+    assert run.stderr == f"{path}: no such spec file: {path}\n"
+
+
+def test_unknown_preset_name_on_the_command_line():
+    run = run_cli("validate", "resnet_50")
+    assert run.code == 2 and "Traceback" not in run.output
+    assert run.stderr == "resnet_50: unknown preset 'resnet_50' (did you mean 'resnet50'?); 'resgraph presets' lists them\n"
+
+
+def test_a_directory_is_not_a_spec(tmp_path):
+    (tmp_path / "d.yaml").mkdir()
+    run = run_cli("validate", str(tmp_path / "d.yaml"))
+    assert run.code == 2 and "Traceback" not in run.output
+    assert "no such spec file" in run.stderr
+
+
+def test_a_name_too_long_for_the_file_system():
+    run = run_cli("validate", "r" * 5000)
+    assert run.code == 2 and "Traceback" not in run.output
+    assert "unknown preset" in run.stderr
+
+
+def test_several_errors_in_one_file_are_all_reported(write):
+    text = "name: x\nshortcut: D\nstages:\n  - {blocks: 0, width: 64}\nhead: {classes: -1}\n"
+    path = write("three.yaml", text)
+    run = run_cli("validate", str(path))
+    assert run.code == 2
+    assert run.stderr.splitlines() == [
+        f"{path}:2:1: shortcut: must be one of 'A', 'B' or 'C' (received 'D')",
+        f"{path}:4:6: stages[0].blocks: must be >= 1 (received 0)",
+        f"{path}:5:8: head.classes: must be >= 1 (received -1)",
+    ]
+    assert run.stdout == f"FAIL  {path}: 3 errors\n"
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert len(info.value.diagnostics) == 3
+    assert str(info.value).splitlines() == run.stderr.splitlines()  # one line per diagnostic
+
+
+def test_semantic_errors_are_all_reported_too(write):
+    text = BASE.replace("shortcut: B", "shortcut: A").replace("width: 128,", "width: 32,") + "groups: 2\n"
+    path = write("two.yaml", text)
+    result = check_ref(str(path))
+    assert result.spec is None
+    assert [d.path for d in result.errors] == [("groups",), ("stages", 1, "width")]
+    assert [d.location.line for d in result.errors] == [11, 8]
+
+
+def test_good_and_bad_files_get_per_file_verdicts(write):
+    good = write("good.yaml", BASE)
+    bad = write("bad.yaml", edit("classes: 10", "classes: 0"))
+    run = run_cli("validate", str(good), str(bad), "resnet20")
+    assert run.code == 2
+    assert run.stdout.splitlines() == [
+        f"ok    {good}: t, depth 14, 3 stages",
+        f"FAIL  {bad}: 1 error",
+        "ok    resnet20: resnet20, depth 20, 3 stages",
+        "2 of 3 valid",
+    ]
+    assert run.stderr == f"{bad}:10:8: head.classes: must be >= 1 (received 0)\n"
+
+
+def test_only_good_files_exit_0(write):
+    good = write("good.yaml", BASE)
+    good_json = write("good.json", '{"name": "j", "stages": [{"blocks": 1, "width": 64}]}')
+    run = run_cli("validate", str(good), str(good_json), "resnet50")
+    assert run.code == 0, run.output
+    assert run.stdout.splitlines()[-1] == "3 of 3 valid"
+    assert run.stderr == ""
+
+
+def test_quiet_prints_only_failures(write):
+    good = write("good.yaml", BASE)
+    bad = write("bad.yaml", "name: x\n")
+    run = run_cli("validate", "-q", str(good), str(bad))
+    assert run.code == 2
+    assert run.stdout == f"FAIL  {bad}: 1 error\n"
+    assert run_cli("validate", "-q", str(good)).stdout == ""
+
+
+# --- warnings: the spec loads, the verdict is ok, exit 0 ---------------------------------------------
+
+FIVE_STRIDE_2 = "name: w\ninput: {{size: {size}}}\nstem: cifar\nstages:\n" + "  - {{blocks: 1, width: 16, stride: 2}}\n" * 5
+
+
+def test_collapsed_feature_map_warns_naming_the_stage(write):
+    # 16 -> 8 -> 4 -> 2 -> 1 after four stride-2 stages: the fifth sees a 1x1 map.
+    path = write("warn.yaml", FIVE_STRIDE_2.format(size=16))
+    run = run_cli("validate", str(path))
+    assert run.code == 0, run.output
+    assert run.stderr == (f"{path}:9:5: stages[4]: feature map has collapsed to 1x1 before this stage (input 16x16); "
+                          "it and later stages see no spatial context [warning]\n")
+    assert run.stdout == f"ok    {path}: w, depth 12, 5 stages, 1 warning(s)\n"
+    with pytest.warns(SpecWarning, match=r"stages\[4\]: feature map has collapsed"):
+        spec = load_spec(path)
+    assert len(spec.stages) == 5
+
+
+def test_input_32_warns_at_the_sixth_stride_2_stage(write):
+    path = write("warn6.yaml", FIVE_STRIDE_2.format(size=32) + "  - {blocks: 1, width: 16, stride: 2}\n")
+    run = run_cli("validate", str(path))
+    assert run.code == 0, run.output
+    assert diag_regex(path, 10, "stages[5]", "feature map has collapsed to 1x1 before this stage (input 32x32)"
+                      ).search(run.stderr), run.stderr
+
+
+def test_input_32_with_five_stride_2_stages_does_not_warn(write):
+    # 32 -> 16 -> 8 -> 4 -> 2 entering the last stage: the rule is "collapsed *before* the last stage".
+    path = write("nowarn.yaml", FIVE_STRIDE_2.format(size=32))
+    run = run_cli("validate", str(path))
+    assert run.code == 0 and run.stderr == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_spec(path)
+
+
+def test_warning_for_a_rectangular_input_names_its_size(write):
+    path = write("rect.yaml", "name: r\ninput: {size: [64, 16]}\nstages:\n  - {blocks: 1, width: 64}\n"
+                 "  - {blocks: 1, width: 64, stride: 2}\n  - {blocks: 1, width: 64, stride: 2}\n"
+                 "  - {blocks: 1, width: 64}\n")
+    result = check_ref(str(path))
+    assert result.errors == [] and result.spec is not None
+    # imagenet stem: 64x16 -> 16x4; stride 2 twice -> 4x1: not 1x1, so no warning
+    assert result.warnings == []
+
+
+def test_load_spec_error_is_one_line_per_diagnostic(write):
+    path = write("bad.yaml", "name: x\nstages: [{blocks: 0, width: 0}]\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(Path(path))
+    lines = str(info.value).split("\n")
+    assert lines == [f"{path}:2:11: stages[0].blocks: must be >= 1 (received 0)",
+                     f"{path}:2:22: stages[0].width: must be >= 1 (received 0)"]
+    assert info.value.lines() == lines
