@@ -37,7 +37,7 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
     if fold_bn:
         model = fold(model)
     if code:
-        click.echo(model.code.strip("\n"))
+        click.echo(model.code.strip())
     else:
         nodes = sum(1 for _ in model.graph.nodes)
         params = sum(p.numel() for p in model.parameters())
