@@ -8,6 +8,7 @@ are written atomically: a temporary file in the same directory, then
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 
 from resgraph.errors import UsageError
+from resgraph.graph.analyze import human
 from resgraph.graph.blockview import block_graph
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
 from resgraph.graph.passes import run_passes
@@ -127,7 +129,9 @@ def graphml_safe(g: nx.DiGraph) -> nx.DiGraph:
 
 
 def _graphml_bytes(g: nx.DiGraph) -> bytes:
-    return ("\n".join(nx.generate_graphml(graphml_safe(g))) + "\n").encode()
+    buf = io.BytesIO()
+    nx.write_graphml(graphml_safe(g), buf)
+    return buf.getvalue()
 
 
 # --- DOT --------------------------------------------------------------------------------------
@@ -172,13 +176,6 @@ def _shape_text(shape: Any) -> str:
     return "×".join(map(str, shape))
 
 
-def _human(n: int) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:#.4g} {unit}"
-    return str(n)
-
-
 def _stage_title(g: nx.DiGraph, stage: int | None) -> str:
     n = g.graph.get("stages", 0)
     if stage == -1:
@@ -210,7 +207,7 @@ def _op_label(n: str, a: dict[str, Any]) -> str:
 def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
     pydot = _pydot()
     name = g.graph.get("name", "graph")
-    dot = _new_dot(name, f"{name}: op graph · {_human(g.graph[PARAMS])} params · {_human(g.graph[MACS])} MACs")
+    dot = _new_dot(name, f"{name}: op graph · {human(g.graph[PARAMS])} params · {human(g.graph[MACS])} MACs")
     stages: dict[Any, Any] = {}
     blocks: dict[str, Any] = {}
     for n, a in g.nodes(data=True):
@@ -254,13 +251,13 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     name = bg.graph.get("name", "graph")
     total_p = sum(a[PARAMS] for _, a in bg.nodes(data=True))
     total_m = sum(a[MACS] for _, a in bg.nodes(data=True))
-    dot = _new_dot(name, f"{name}: residual blocks · {_human(total_p)} params · {_human(total_m)} MACs")
+    dot = _new_dot(name, f"{name}: residual blocks · {human(total_p)} params · {human(total_m)} MACs")
     clusters: dict[Any, Any] = {}
     order = list(bg)
     for n in order:
         a = bg.nodes[n]
         fill = SHORTCUT_COLOURS[a["shortcut"]] if a["kind"] == "block" else "#ead1dc"
-        label = f"{a['label']}\n{a['out']} · {_human(a[PARAMS])} params · {_human(a[MACS])} MACs"
+        label = f"{a['label']}\n{a['out']} · {human(a[PARAMS])} params · {human(a[MACS])} MACs"
         node = pydot.Node(_id(n), label=label, fillcolor=fill)
         if a["kind"] != "block":
             dot.add_node(node)

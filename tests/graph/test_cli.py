@@ -9,8 +9,8 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from resgraph.cli.graph_cmds import human, human_bytes
 from resgraph.cli.main import main
+from resgraph.graph.analyze import human, human_bytes
 
 
 def run(*args: str):
