@@ -22,7 +22,8 @@ compare(entries, backend="eager", batch=1, device="cpu", precision="fp32", *,
         timing=TimingConfig(), threads=None, roofline=False) -> list[dict]
     Records plus `relative` (speed vs the first entry).
 format_table(rows, columns=COMPARE_COLUMNS) -> str
-    Plain-text side-by-side table of compare() rows.
+    Plain-text side-by-side table of compare() rows; columns=SWEEP_COLUMNS
+    for run_sweep() records. Rows that aren't 'ok' get a footnote with the reason.
 write_report(results_path, out_dir, *, bar_batch=None, plots=True,
              formats=("png", "svg")) -> list[Path]
     results.md, results.csv and plots from a results file.
@@ -46,7 +47,7 @@ See docs/bench-harness.md for how timing works and what each record field means.
 
 from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
 from resgraph.bench.check import CheckResult, check_output
-from resgraph.bench.compare import COMPARE_COLUMNS, compare, format_table
+from resgraph.bench.compare import COMPARE_COLUMNS, SWEEP_COLUMNS, compare, format_table
 from resgraph.bench.env import environment
 from resgraph.bench.fold import fold_bn
 from resgraph.bench.report import load_results, write_report
@@ -58,7 +59,7 @@ from resgraph.bench.sweep import plan, run_sweep
 from resgraph.bench.timing import TimingConfig, measure_overhead, time_callable
 
 __all__ = [
-    "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS",
+    "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS", "SWEEP_COLUMNS",
     "CheckResult", "Job", "ModelEntry", "Prepared", "Skip", "Stats", "TimingConfig",
     "backend_names", "check_output", "compare", "environment", "fold_bn", "format_table",
     "load_results", "measure_overhead", "peak_gflops", "plan", "prepare", "read_records",

@@ -9,12 +9,19 @@ from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
 
-__all__ = ["COMPARE_COLUMNS", "compare", "format_table", "human"]
+__all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table", "human"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spec", "model"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
     ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs first"), ("status", "status"),
+)
+
+# A sweep's records (run_sweep's return value) as a table.
+SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("spec", "model"), ("backend", "backend"), ("precision", "precision"), ("batch", "batch"),
+    ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("throughput", "img/s"),
+    ("pct_peak", "% peak"), ("status", "status"),
 )
 
 
@@ -72,8 +79,10 @@ def _cell(key: str, v: Any) -> str:
         return human(v)
     if key == "relative":
         return f"{v:.2f}x"
-    if key == "p50_ms":
+    if key in ("p50_ms", "p90_ms", "p99_ms"):
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    if key == "pct_peak":
+        return f"{v:.1f}"
     if key == "throughput":
         return f"{v:.1f}"
     return str(v)
@@ -83,12 +92,18 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned."""
     header = [h for _, h in columns]
     body = [[_cell(k, r.get(k)) for k, _ in columns] for r in rows]
-    numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) and k != "spec" for k, _ in columns]
+    numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
 
     out = [line(header), line(["-" * w for w in widths])] + [line(b) for b in body]
-    notes = [f"{r.get('spec')}: {r.get('status')}: {r.get('reason')}" for r in rows if r.get("status") != "ok"]
+    notes = [_note(r) for r in rows if r.get("status") != "ok"]
     return "\n".join(out + notes) + "\n"
+
+
+def _note(r: dict[str, Any]) -> str:
+    """A footnote line for a row that isn't a plain success."""
+    where = "/".join(str(r.get(k)) for k in ("spec", "backend", "precision") if r.get(k) is not None)
+    return f"{where} b{r.get('batch')}: {r.get('status')}: {r.get('reason')}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from resgraph.bench.timing import TimingConfig, time_callable
 __all__ = ["ModelEntry", "Job", "example_input", "run_row", "validate_job", "one_line"]
 
 INPUT_SEED = 0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def run_row(
             rec.update(status="skipped", reason=reason)
     except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
         rec.update(status="failed", reason=one_line(e))
+        log.debug("row %s failed", job.label, exc_info=True)  # the full traceback, for whoever asks
     finally:
         if job.device.startswith("cuda") and torch.cuda.is_available():
             gc.collect()  # drop the row's tensors (an OOM's too) before handing cached blocks back

@@ -64,7 +64,7 @@ def test_compare_rows_and_relative_speed():
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["model", "params", "MACs", "depth"]
     assert lines[2].startswith("narrow") and "1.00x" in lines[2] and "1.00M" in lines[2]
-    assert "broken: failed: ZeroDivisionError" in text
+    assert "broken/eager/fp32 b2: failed: ZeroDivisionError" in text
 
 
 def test_human_suffixes():
@@ -73,3 +73,17 @@ def test_human_suffixes():
     assert human(269_722) == "269.72k"
     assert human(12) == "12"
     assert human(None) == "-"
+
+
+def test_sweep_columns_table():
+    from resgraph.bench.compare import SWEEP_COLUMNS
+
+    rows = [
+        {"spec": "r18", "backend": "eager", "precision": "fp32", "batch": 1, "p50_ms": 41.234, "p90_ms": 45.0,
+         "p99_ms": 50.0, "throughput": 24.25, "pct_peak": 53.71, "status": "ok"},
+        {"spec": "r18", "backend": "tensorrt", "precision": "fp32", "batch": 1, "status": "skipped", "reason": "needs cuda"},
+    ]
+    lines = format_table(rows, SWEEP_COLUMNS).splitlines()
+    assert lines[0].split() == ["model", "backend", "precision", "batch", "p50", "ms", "p90", "ms", "p99", "ms", "img/s", "%", "peak", "status"]
+    assert lines[2].split() == ["r18", "eager", "fp32", "1", "41.2", "45.0", "50.0", "24.2", "53.7", "ok"]
+    assert lines[-1] == "r18/tensorrt/fp32 b1: skipped: needs cuda"

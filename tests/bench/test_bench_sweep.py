@@ -6,7 +6,7 @@ import warnings
 import pytest
 import torch
 
-from resgraph.bench import backends
+from resgraph.bench import backends, roofline
 from resgraph.bench.backends import Backend, Prepared
 from resgraph.bench.results import KEY_FIELDS, RECORD_FIELDS, STATUSES, append_record, read_records
 from resgraph.bench.row import ModelEntry
@@ -30,7 +30,8 @@ def _sweep(jobs, path, **kw):
     return run_sweep(jobs, path, **kw)
 
 
-def test_sweep_writes_one_valid_record_per_row(tmp_path):
+def test_sweep_writes_one_valid_record_per_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision: 50.0)  # measured in its own test
     out = tmp_path / "r.jsonl"
     jobs = plan([_entry(depth=4)], ["eager", "folded", "cuda_graphs"], [1, 2], ["fp32"])
     rows = _sweep(jobs, out, threads=2, roofline=True, peak_cache=tmp_path / "peak.json")
@@ -50,7 +51,8 @@ def test_sweep_writes_one_valid_record_per_row(tmp_path):
         assert 0 < r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"]
         assert r["throughput"] == pytest.approx(r["batch"] / (r["p50_ms"] / 1e3))
         assert r["gflops"] == pytest.approx(2 * 1.2e6 * r["batch"] / (r["p50_ms"] / 1e3) / 1e9)
-        assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / r["peak_gflops"])
+        assert r["peak_gflops"] == 50.0
+        assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / 50.0)
         assert r["first_result_s"] > 0 and r["peak_mem_bytes"] is not None
         assert r["params"] == sum(p.numel() for p in tiny_resnet().parameters())
         assert r["max_rel_err"] <= 1e-4 and r["depth"] == 4 and r["samples"] == 3
