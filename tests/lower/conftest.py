@@ -27,7 +27,15 @@ def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
     return ((out.float() - ref.float()).abs().max() / ref.float().abs().max().clamp_min(1e-12)).item()
 
 
-@pytest.fixture(autouse=True)
-def _deterministic_threads():
-    # Tests run on 2-core CI machines; keep torch from oversubscribing when pytest-xdist is used.
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Run these correctness tests on one intra-op thread, restored afterwards.
+
+    On a 2-core machine shared with other processes, OpenMP's second thread spins
+    at every barrier while its core is taken: a ResNet-1202 forward went from
+    0.4 s on one thread to 6-20 s on two. Timing lives in bench/, not here.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
+    torch.set_num_threads(n)
