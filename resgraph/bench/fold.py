@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
 import torch.fx as fx
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
