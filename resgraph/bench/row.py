@@ -103,11 +103,6 @@ def run_row(
         reason = unmet_requirement(job.backend, job.device, job.precision)
         if reason is None:
             _measure(job, timing, threads, rec)
-            if rec["status"] in ("ok", "mismatch") and m.macs and rec["p50_ms"]:
-                rec["gflops"] = achieved_gflops(m.macs, job.batch, rec["p50_ms"] / 1e3)
-                rec["peak_gflops"] = peak(job.device, job.precision) if peak else None
-                if rec["peak_gflops"]:
-                    rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
         else:
             rec.update(status="skipped", reason=reason)
     except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
@@ -117,8 +112,22 @@ def run_row(
         if job.device.startswith("cuda") and torch.cuda.is_available():
             gc.collect()  # drop the row's tensors (an OOM's too) before handing cached blocks back
             torch.cuda.empty_cache()
+    if rec["status"] in ("ok", "mismatch") and m.macs and rec["p50_ms"]:
+        _roofline(rec, m.macs, job, peak)
     rec["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return rec
+
+
+def _roofline(rec: dict[str, Any], macs: float, job: Job, peak: Callable[[str, str], float | None] | None) -> None:
+    """Achieved GFLOP/s and % of the matmul peak; a peak that can't be measured leaves them unset, not the row failed."""
+    rec["gflops"] = achieved_gflops(macs, job.batch, rec["p50_ms"] / 1e3)
+    try:
+        rec["peak_gflops"] = peak(job.device, job.precision) if peak else None
+    except Exception:  # noqa: BLE001 - the roofline is a bonus
+        log.debug("no matmul peak for %s/%s", job.device, job.precision, exc_info=True)
+        rec["peak_gflops"] = None
+    if rec["peak_gflops"]:
+        rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
 
 
 def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) -> None:

@@ -73,7 +73,7 @@ def run_sweep(
         if (device, precision) not in peaks:
             try:
                 peaks[device, precision] = peak_gflops(device, threads, precision, cache_path=peak_cache)
-            except Exception:  # noqa: BLE001 - a roofline is a bonus, never a reason to lose a row
+            except Exception:  # noqa: BLE001 - don't retry a peak that can't be measured on every row
                 peaks[device, precision] = None
         return peaks[device, precision]
 

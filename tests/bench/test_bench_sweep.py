@@ -163,3 +163,13 @@ def test_plan_validates_before_anything_runs():
         plan([_entry()], ["eager"], [0])
     jobs = plan([_entry()], ["eager", "eager"], [1, 1], ["fp32"])
     assert len(jobs) == 1
+
+
+def test_a_roofline_that_cannot_be_measured_does_not_fail_the_row(tmp_path, monkeypatch):
+    def no_peak(device, precision):
+        raise RuntimeError("no matmul here")
+
+    monkeypatch.setattr(roofline, "measure_peak_gflops", no_peak)
+    (row,) = _sweep(plan([_entry()], ["eager"], [1]), tmp_path / "r.jsonl", roofline=True, peak_cache=tmp_path / "p.json")
+    assert row["status"] == "ok"
+    assert row["gflops"] > 0 and row["peak_gflops"] is None and row["pct_peak"] is None
