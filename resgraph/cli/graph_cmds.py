@@ -79,7 +79,7 @@ def format_side_by_side(summaries: list[GraphSummary], dtype: str = "fp32") -> s
 @click.option("--json", "as_json", is_flag=True, help="print JSON (exact integers); a list for several specs")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="batch size for the activation bytes")
-@click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
+@click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="fp32", show_default=True,
               help="element type for the activation bytes")
 def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> None:
     """Params, MACs (conv + fc multiply-accumulates), depth and activations, per stage and in total.

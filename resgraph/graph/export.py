@@ -39,7 +39,8 @@ OP_COLOURS = {"conv": "#cfe2f3", "linear": "#cfe2f3", "bn": "#fff2cc", "relu": "
 SHORTCUT_COLOURS = {"identity": "#ffffff", "A": "#fce5cd", "projection": "#cfe2f3", "none": "#f3f3f3"}
 SHORTCUT_EDGES = {"identity": ("#888888", "dashed", ""), "A": ("#e69138", "bold", "A"),
                   "projection": ("#3d85c6", "bold", "proj")}
-_EDGE_TEXT = {"identity": "- - - dashed", "A": "━━ orange, 'A'", "projection": "━━ blue, 'proj'", "none": "no edge"}
+_EDGE_TEXT = {"identity": "- - - dashed", "A": "━━ orange, 'A'", "projection": "━━ blue, 'proj'",
+              "none": "no edge"}
 _FONT = "Helvetica"
 
 
