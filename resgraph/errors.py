@@ -38,6 +38,10 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+# Characters that str.splitlines() (and so a reader of our one-line messages) takes as line breaks.
+_ESCAPE_BREAKS = {ord(c): c.encode("unicode_escape").decode() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 @dataclass(frozen=True)
 class Location:
     """A position in a source file; line and column are 1-based, 0 when unknown."""
@@ -68,6 +72,7 @@ class Diagnostic:
         text = f"{self.location}: " + (f"{field}: " if field else "") + self.message
         if self.has_received:
             text += f" (received {short_repr(self.received)})"
+        text = text.translate(_ESCAPE_BREAKS)  # a key or file name with a line break must not split the line
         return text if self.severity == "error" else f"{text} [{self.severity}]"
 
 

@@ -20,4 +20,7 @@ def dump_spec(spec: ResNetSpec, fmt: Literal["yaml", "json"] = "yaml") -> str:
     data = spec_data(spec)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
+    if yaml.safe_load(text) != data:  # PyYAML writes NEL (U+0085) raw in quoted text, where it reads back as a space
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100, allow_unicode=False)
+    return text

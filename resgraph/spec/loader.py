@@ -171,13 +171,8 @@ def _drop_mismatched_branches(errors: list[Any], data: Any) -> list[tuple[Any, F
     return [(e, p) for e, p, u in walked if not (u in matched and mismatch(e, p, u))]
 
 
-def _real_path(data: Any, loc: FieldPath) -> FieldPath:
-    """Drop pydantic's internal loc parts (union branch names, validator tags)."""
-    return _walk(data, loc)[0]
-
-
 def _walk(data: Any, loc: FieldPath) -> tuple[FieldPath, FieldPath | None]:
-    """(field path of ``loc``, path of the union whose branch name ``loc`` passes through, or None)."""
+    """(``loc`` without pydantic's internal parts, the path of the union whose branch ``loc`` took, or None)."""
     path: list[str | int] = []
     node = data
     for i, part in enumerate(loc):

@@ -19,7 +19,8 @@ import yaml
 from resgraph.errors import FieldPath, Location, SpecError
 
 MAX_FILE_BYTES = 1_000_000
-MAX_VALUES = 200_000
+MAX_VALUES = 20_000  # a real spec has a few hundred; more is garbage or an alias bomb, refused fast
+MAX_DEPTH = 32
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -81,6 +82,7 @@ def parse_source(raw: bytes, name: str) -> Source:
     if name.endswith(".json"):
         _check_json(text, name)
     try:
+        _check_nesting(text, name)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -98,8 +100,6 @@ def parse_source(raw: bytes, name: str) -> Source:
                                "allowed in a spec file", line, col) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(name, f"invalid YAML/JSON: {' '.join(str(exc).split())}") from None
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise SpecError.single(name, "nesting is far too deep for a spec") from None
     nodes = [n for n in nodes if n is not None]
     if not nodes:
         raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
@@ -128,6 +128,19 @@ def _check_json(text: str, name: str) -> None:
         raise SpecError.single(name, "nesting is far too deep for a spec") from None
 
 
+def _check_nesting(text: str, name: str) -> None:
+    """Refuse deep nesting from the event stream, before PyYAML's composer recurses (and its scanner slows down)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                m = event.start_mark
+                raise SpecError.single(name, f"nesting is more than {MAX_DEPTH} levels deep", m.line + 1, m.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "list"
@@ -139,8 +152,8 @@ def _loc(name: str, node: yaml.Node) -> Location:
 
 
 def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any:
-    if depth > 32:
-        raise SpecError.single(src.file, "nesting is more than 32 levels deep", *_pos(node))
+    if depth > MAX_DEPTH:
+        raise SpecError.single(src.file, f"nesting is more than {MAX_DEPTH} levels deep", *_pos(node))
     src.built += 1
     if src.built > MAX_VALUES:
         raise SpecError.single(src.file, f"spec expands to more than {MAX_VALUES:,} values (YAML aliases?)",
@@ -178,7 +191,7 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
         kind = node.tag.rsplit(":", 1)[-1]
         raise SpecError.single(src.file, f"cannot read this as {kind}", *_pos(node), path=path,
                                received=node.value) from None
-    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+    if isinstance(value, str) and not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
         # JSON (and YAML "\u" escapes) write characters beyond U+FFFF as surrogate pairs: join them
         value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
     return value

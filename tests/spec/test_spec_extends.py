@@ -128,7 +128,8 @@ def test_stem_shorthand_child_over_mapping_parent_keeps_the_width(write):
 
 
 def test_stage_override_in_a_child(write):
-    child = write("mixed.yaml", "extends: resnet18\nname: mixed\nstages: [{}, {}, {shortcut: C}, {block: bottleneck}]\n")
+    child = write("mixed.yaml",
+                  "extends: resnet18\nname: mixed\nstages: [{}, {}, {shortcut: C}, {block: bottleneck}]\n")
     spec = load_spec(child)
     assert [spec.stage_shortcut(i) for i in range(4)] == ["B", "B", "C", "B"]
     assert [spec.stage_block(i) for i in range(4)] == ["basic", "basic", "basic", "bottleneck"]

@@ -1,0 +1,89 @@
+"""`resgraph schema`: a valid JSON Schema that accepts every bundled preset file and rejects bad ones."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from jsonschema import Draft202012Validator
+
+from resgraph.spec import load_spec, preset_names
+from resgraph.spec.dump import spec_data
+from resgraph.spec.schema import spec_json_schema
+from spec_helpers import BASE, PRESET_FILES, edit, run_cli
+from spec_strategies import valid_specs
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft202012Validator:
+    run = run_cli("schema")
+    assert run.code == 0, run.output
+    schema = json.loads(run.stdout)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def errors(validator: Draft202012Validator, data: Any) -> list[str]:
+    return [e.message for e in validator.iter_errors(data)]
+
+
+def test_schema_command_prints_the_module_schema():
+    schema = json.loads(run_cli("schema").stdout)
+    assert schema == spec_json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["additionalProperties"] is False
+    props = schema["properties"]
+    assert {"name", "extends", "input", "stem", "block", "residual", "shortcut", "stages", "head",
+            "bottleneck_stride", "expansion", "zero_init_residual"} <= set(props)
+    assert all(p.get("description") for k, p in props.items()), "every field documents itself for editors"
+
+
+@pytest.mark.parametrize("path", PRESET_FILES, ids=[p.stem for p in PRESET_FILES])
+def test_every_raw_preset_file_validates(validator, path):
+    data = yaml.safe_load(path.read_text())
+    assert errors(validator, data) == []
+
+
+def test_raw_presets_include_extends_files():
+    assert sum("extends" in yaml.safe_load(p.read_text()) for p in PRESET_FILES) >= 10
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_resolved_preset_validates(validator, name):
+    assert errors(validator, spec_data(load_spec(name))) == []
+
+
+def test_readme_style_variant_validates(validator):
+    data = {"extends": "resnet50", "name": "resnet200",
+            "stages": [{"blocks": 3}, {"blocks": 24}, {"blocks": 36}, {"blocks": 3}]}
+    assert errors(validator, data) == []
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (yaml.safe_load(edit("shortcut: B", "shortcuts: B")), "'shortcuts' was unexpected"),
+    (yaml.safe_load(edit("blocks: 2, width: 128", "blcks: 2, width: 128")), "'blcks' was unexpected"),
+    (yaml.safe_load(edit("shortcut: B", "shortcut: D")), "'D' is not one of"),
+    (yaml.safe_load(edit("stem: imagenet", "stem: imgnet")), "is not valid under any of the given schemas"),
+    (yaml.safe_load(edit("blocks: 2, width: 128", "blocks: three, width: 128")), "'three' is not of type 'integer'"),
+    (yaml.safe_load(edit("blocks: 2, width: 128", "blocks: 0, width: 128")), "0 is less than the minimum of 1"),
+    (yaml.safe_load(edit("classes: 10", "classes: 10, extra: 1")), "'extra' was unexpected"),
+    ({"block": "basic"}, "is not valid under any of the given schemas"),  # neither extends nor name+stages
+    ({"extends": 5}, "5 is not of type 'string'"),
+])
+def test_bad_files_are_rejected(validator, data, fragment):
+    found = errors(validator, data)
+    assert any(fragment in m for m in found), found
+
+
+def test_base_test_spec_is_accepted(validator):
+    assert errors(validator, yaml.safe_load(BASE)) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=valid_specs)
+def test_every_dumped_valid_spec_validates(spec):
+    validator = Draft202012Validator(spec_json_schema())
+    assert errors(validator, spec_data(spec)) == []
