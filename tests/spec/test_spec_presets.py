@@ -45,7 +45,8 @@ def test_validate_all_preset_files_exits_0_with_one_ok_line_each():
 def test_validate_presets_by_name():
     run = run_cli("validate", *preset_names())
     assert run.code == 0, run.output
-    assert run.stdout.count("\nok ") + run.stdout.startswith("ok ") == len(preset_names())
+    ok_lines = [ln for ln in run.stdout.splitlines() if ln.startswith("ok ")]
+    assert [ln.split()[1].rstrip(":") for ln in ok_lines] == preset_names()
 
 
 @pytest.mark.parametrize("name", sorted({p.stem for p in PRESET_FILES}))
