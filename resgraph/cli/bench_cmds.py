@@ -92,6 +92,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
           min_time: float, threads: int | None) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
+    from resgraph.bench.compare import SWEEP_COLUMNS
 
     _check_names(backends, precisions)
     if out.exists() and not resume and out.stat().st_size:
@@ -99,19 +100,12 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
     records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time), threads=threads,
                         roofline=not no_roofline)
-    click.echo(format_table(records, BENCH_COLUMNS))
+    click.echo(format_table(records, SWEEP_COLUMNS))
     click.echo(f"{len(records)} rows in {out}")
     bad = [r for r in records if r["status"] in ("failed", "mismatch")]
     for r in bad:
         click.echo(f"{r['status']}: {r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}: {r['reason']}",
                    err=True)
-
-
-BENCH_COLUMNS = (
-    ("spec", "model"), ("backend", "backend"), ("precision", "prec"), ("batch", "batch"), ("p50_ms", "p50 ms"),
-    ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"), ("throughput", "img/s"), ("pct_peak", "% peak"),
-    ("status", "status"),
-)
 
 
 @main.command()
