@@ -70,6 +70,8 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
         args = [env[p] for p in operands(g, name)]
         if op not in OPS:
             raise ValueError(f"IR node {name!r}: unknown op {op!r}")
+        if op not in _MODULES and op not in _FUNCTIONS and op not in ("input", "output"):
+            raise ValueError(f"IR node {name!r}: op {op!r} has no lowering")
         if op == "input":
             env[name] = graph.placeholder("x")
         elif op == "output":

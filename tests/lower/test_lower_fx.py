@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import operator
 
+import networkx as nx
 import pytest
 import torch
 import torch.fx as fx
@@ -121,3 +122,20 @@ def test_deepcopy_pickle_and_retrace_keep_outputs():
         ref = model(x)
         assert torch.equal(copy.deepcopy(model)(x), ref)
         assert torch.equal(fx.symbolic_trace(model)(x), ref)  # other fx tools can re-trace it
+
+
+def test_values_with_other_readers_are_never_overwritten():
+    # x feeds both the ReLU and the add's branch port: both must run out of place.
+    g = nx.DiGraph(name="tiny", input_shape=(2, 3, 3))
+    for name, op in [("input", "input"), ("r", "relu"), ("sum", "add"), ("output", "output")]:
+        g.add_node(name, op=op, scope=name)
+    g.add_edge("input", "r", port=0)
+    g.add_edge("input", "sum", port=0)
+    g.add_edge("r", "sum", port=1)
+    g.add_edge("sum", "output", port=0)
+    gm = lower_graph(g)
+    assert "r = torch.relu(x)" in gm.code and "sum_1 = x + r" in gm.code
+    x = torch.randn(1, 2, 3, 3)
+    before = x.clone()
+    assert torch.equal(gm(x), before + before.relu())
+    assert torch.equal(x, before)
