@@ -73,9 +73,22 @@ def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
 
 
 @main.command()
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
+def backends(device: str) -> None:
+    """List the benchmark backends, and whether each can run here (with the reason when not)."""
+    from resgraph.bench.backends import DTYPES, backend_names, get_backend, unmet_requirement
+
+    for name in backend_names():
+        b = get_backend(name)
+        runs = [p for p in DTYPES if unmet_requirement(name, device, p) is None]
+        state = f"runs here: {', '.join(runs)}" if runs else f"skipped: {unmet_requirement(name, device, 'fp32')}"
+        click.echo(f"{name:<14} {b.doc:<50} {state}")
+
+
+@main.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", "backends", default="eager", show_default=True,
-              callback=_csv(str, "backend names"), help="comma-separated backends (see --list-backends)")
+              callback=_csv(str, "backend names"), help="comma-separated backends (see `resgraph backends`)")
 @click.option("--batch", "batches", default="1", show_default=True, callback=_csv(int, "batch sizes"),
               help="comma-separated batch sizes")
 @click.option("--precision", "precisions", default="fp32", show_default=True,

@@ -1,0 +1,132 @@
+"""The measuring commands end to end on a tiny CIFAR net: records, resume, report, demo, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from resgraph.bench.results import RECORD_FIELDS
+from resgraph.cli.main import main
+
+FAST = ["--warmup", "1", "--iters", "3", "--min-time", "0", "--threads", "1"]
+REQUIRED = ("spec", "backend", "device", "batch", "precision", "p50_ms", "p90_ms", "p99_ms", "throughput", "status")
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_bench_writes_a_valid_record(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    res = run("bench", "resnet20", "--backend", "eager", "--batch", "1", "--device", "cpu", "--out", str(out),
+              "--no-roofline", *FAST)
+    assert res.exit_code == 0, res.output
+    (rec,) = records(out)
+    assert set(REQUIRED) <= set(rec) and set(RECORD_FIELDS) <= set(rec)
+    assert rec["spec"] == "resnet20" and rec["status"] == "ok" and rec["batch"] == 1
+    assert rec["params"] == 269_722 and rec["depth"] == 20
+    assert 0 < rec["p50_ms"] <= rec["p90_ms"] <= rec["p99_ms"]
+    assert rec["throughput"] == pytest.approx(1000 / rec["p50_ms"])
+    assert rec["env"]["torch"] and rec["threads"] == 1
+    assert "resnet20" in res.output and "Traceback" not in res.output
+
+
+def test_interrupted_sweep_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    args = ["bench", "resnet20", "--backend", "eager,channels_last", "--batch", "1,2", "--out", str(out),
+            "--no-roofline", *FAST]
+    assert run(*args).exit_code == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 4
+    # An interruption after two rows: the finished rows stay, a half-written line may trail.
+    out.write_text("\n".join(rows[:2]) + "\n" + rows[2][:40])
+    res = run(*args, "--resume")
+    assert res.exit_code == 0, res.output
+    done = records_tolerant(out)
+    keys = {(r["backend"], r["batch"]) for r in done}
+    assert keys == {("eager", 1), ("eager", 2), ("channels_last", 1), ("channels_last", 2)}
+    assert len(done) == 4  # the two finished rows were not measured again
+    assert [r["timestamp"] for r in done[:2]] == [json.loads(x)["timestamp"] for x in rows[:2]]
+
+
+def records_tolerant(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["bench", "resnet20", "--backend", "eagre"], "--backend: unknown backend 'eagre'"),
+    (["bench", "resnet20", "--precision", "fp8"], "--precision: unknown precision 'fp8'"),
+    (["bench", "resnet51"], "unknown preset 'resnet51'"),
+    (["compare", "resnet20", "--backend", "nope"], "--backend: unknown backend 'nope'"),
+    (["bench", "resnet20", "--torchvision"], "torchvision has no model named 'resnet20'"),
+])
+def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_bad_batch_list_is_a_usage_error() -> None:
+    res = CliRunner().invoke(main, ["bench", "resnet20", "--batch", "1,x"])
+    assert res.exit_code == 2 and "comma-separated list of batch sizes" in res.output
+
+
+def test_compare_shortcut_options_side_by_side() -> None:
+    res = run("compare", "resnet20", "--shortcuts", *FAST)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    names = [ln.split()[0] for ln in lines[2:6]]
+    assert names == ["resnet20_A", "resnet20_B", "resnet20_C", "resnet20_plain"]
+    assert "1.00x" in lines[2]  # the first row is the reference
+    # Option A is parameter-free, so it and the plain twin have the same params.
+    assert lines[2].split()[1] == lines[5].split()[1]
+
+
+def test_report_writes_tables_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    assert run("bench", "resnet20", "plain20", "--batch", "1,2", "--out", str(out), "--no-roofline",
+               *FAST).exit_code == 0
+    res = run("report", str(out), "-o", str(tmp_path / "rep"))
+    assert res.exit_code == 0, res.output
+    written = {Path(p).name for p in res.output.split()}
+    assert {"results.md", "results.csv"} <= written
+    assert any(n.endswith(".png") for n in written) and any(n.endswith(".svg") for n in written)
+    assert len((tmp_path / "rep" / "results.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_report_of_empty_file_is_a_usage_error(tmp_path: Path) -> None:
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("")
+    res = CliRunner().invoke(main, ["report", str(empty), "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "no records" in res.output
+
+
+def test_demo_compares_a_b_c_and_plain(tmp_path: Path) -> None:
+    res = run("demo", "--network", "resnet20", "--backend", "eager", "--batch", "1", "-o", str(tmp_path), *FAST)
+    assert res.exit_code == 0, res.output
+    rows = records(tmp_path / "results.jsonl")
+    assert [r["spec"] for r in rows] == ["resnet20_A", "resnet20_B", "resnet20_C", "resnet20_plain"]
+    assert all(r["status"] == "ok" for r in rows)
+    params = {r["spec"]: r["params"] for r in rows}
+    assert params["resnet20_A"] == params["resnet20_plain"] == 269_722 < params["resnet20_B"] < params["resnet20_C"]
+    assert (tmp_path / "results.md").exists() and list(tmp_path.glob("*.png"))
+
+
+def test_backends_lists_every_backend_with_its_state() -> None:
+    res = run("backends")
+    assert res.exit_code == 0
+    assert "eager" in res.output and "runs here: fp32" in res.output
+    assert "tensorrt" in res.output and "skipped:" in res.output
