@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from conftest import randomize_bn, rel_err
+from lower_helpers import randomize_bn, rel_err
 from torch import nn
 
 from resgraph.lower import build_model, cast, fold_bn, to_channels_last

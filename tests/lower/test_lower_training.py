@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from conftest import rel_err
+from lower_helpers import rel_err
 from torch import nn
 
 from resgraph.lower import build_model
