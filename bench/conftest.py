@@ -40,7 +40,7 @@ def build_model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
 
         spec = resgraph.load_spec(name)
         model = resgraph.build_model(spec)
-        shape = (spec.input.channels, spec.input.size, spec.input.size)
+        shape = (spec.input.channels, *spec.input.hw)
     except (ImportError, AttributeError):
         import torchvision
 

@@ -38,7 +38,7 @@ summarize(samples_s, batch=1) -> Stats
 prepare(name, model, example, device="cpu", precision="fp32", threads=None) -> Prepared | Skip
 backend_names() -> list[str];  unmet_requirement(name, device, precision) -> str | None
 check_output(out, ref, precision, device="cpu") -> CheckResult
-fold_bn(module) -> torch.fx.GraphModule
+fold_bn(module) -> nn.Module   (resgraph.lower.inference: BN folded into convs, input untouched)
 peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False) -> float
 environment(device, threads) -> dict
 
@@ -49,7 +49,7 @@ from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unme
 from resgraph.bench.check import CheckResult, check_output
 from resgraph.bench.compare import COMPARE_COLUMNS, SWEEP_COLUMNS, compare, format_table
 from resgraph.bench.env import environment
-from resgraph.bench.fold import fold_bn
+from resgraph.lower.inference import fold_bn
 from resgraph.bench.report import load_results, write_report
 from resgraph.bench.results import KEY_FIELDS, RECORD_FIELDS, read_records
 from resgraph.bench.roofline import peak_gflops

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from resgraph.bench.fold import fold_bn
+from resgraph.lower.inference import fold_bn
 
 __all__ = [
     "DTYPES",

@@ -8,7 +8,7 @@ from torch import nn
 
 from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
 from resgraph.bench.check import check_output, to_tensor
-from resgraph.bench.fold import fold_bn
+from resgraph.lower.inference import fold_bn
 from resgraph.bench.toy import tiny_resnet
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -52,11 +52,6 @@ def test_fold_bn_keeps_bn_whose_conv_output_is_used_twice():
     folded = fold_bn(m)
     assert any(isinstance(x, nn.BatchNorm2d) for x in folded.modules())
     assert torch.allclose(_ref(folded), _ref(m), atol=1e-6)
-
-
-def test_fold_bn_refuses_training_mode():
-    with pytest.raises(ValueError, match="eval"):
-        fold_bn(tiny_resnet().train())
 
 
 @pytest.mark.parametrize("backend", ["eager", "channels_last", "folded"])
