@@ -50,7 +50,11 @@ def peak_gflops(
     cache_path: Path | None = None,
     refresh: bool = False,
 ) -> float:
-    """The device's matmul peak for this precision, measured once and cached in peak.json."""
+    """The device's matmul peak for this precision, measured once and cached in peak.json.
+
+    The cache keeps the best rate ever measured: a busy machine only ever
+    measures too low, so ``refresh`` re-measures and keeps the higher value.
+    """
     threads = threads or torch.get_num_threads()
     path = cache_path or cache_dir() / "peak.json"
     key = peak_key(device, threads, precision)
@@ -64,6 +68,8 @@ def peak_gflops(
     finally:
         torch.set_num_threads(before)
     cache = _read_json(path)  # re-read: another process may have written meanwhile
+    old = cache.get(key)
+    value = max(value, float(old)) if isinstance(old, (int, float)) else value
     cache[key] = value
     _write_json_atomic(path, cache)
     return value

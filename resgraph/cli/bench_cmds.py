@@ -99,10 +99,12 @@ def backends(device: str) -> None:
 @click.option("--resume", is_flag=True, help="skip rows that already have a record in --out")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @click.option("--no-roofline", is_flag=True, help="don't measure the matmul peak for %-of-peak")
+@click.option("--refresh-peak", is_flag=True,
+              help="re-measure the matmul peak now (the cache keeps the best rate ever measured)")
 @timing_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
-          out: Path, resume: bool, torchvision: bool, no_roofline: bool, warmup: int, iters: int,
-          min_time: float, threads: int | None) -> None:
+          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, warmup: int,
+          iters: int, min_time: float, threads: int | None) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
     from resgraph.bench.compare import SWEEP_COLUMNS
@@ -111,6 +113,13 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     if out.exists() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
     jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
+    if refresh_peak and not no_roofline:
+        from resgraph.bench.env import default_threads
+        from resgraph.bench.roofline import peak_gflops
+
+        for p in precisions:
+            peak = peak_gflops(device, threads or default_threads(), p, refresh=True)
+            click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time), threads=threads,
                         roofline=not no_roofline)
     click.echo(format_table(records, SWEEP_COLUMNS))

@@ -32,6 +32,17 @@ def test_peak_is_measured_once_and_cached_under_xdg_cache_home(tmp_path, monkeyp
     assert len(calls) == 3
 
 
+def test_cache_keeps_the_best_peak_ever_measured(tmp_path, monkeypatch):
+    # A busy machine measures too low: a refresh may raise the cached peak, never lower it.
+    rates = iter([100.0, 60.0, 150.0])
+    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision: next(rates))
+    path = tmp_path / "peak.json"
+    assert roofline.peak_gflops("cpu", threads=2, cache_path=path) == 100.0
+    assert roofline.peak_gflops("cpu", threads=2, cache_path=path, refresh=True) == 100.0
+    assert roofline.peak_gflops("cpu", threads=2, cache_path=path, refresh=True) == 150.0
+    assert roofline.peak_gflops("cpu", threads=2, cache_path=path) == 150.0
+
+
 def test_real_peak_measurement_is_plausible():
     gflops = roofline.measure_peak_gflops("cpu", n=256, min_time_s=0.05)
     assert 0.1 < gflops < 1e5
