@@ -129,8 +129,8 @@ def _roofline(rec: dict[str, Any], macs: float, job: Job, peak: Callable[[str, s
     if rec["peak_gflops"]:
         rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
         if rec["pct_peak"] > 100 and not rec["reason"]:
-            rec["reason"] = ("faster than the cached matmul peak, so the peak was measured on a busy machine: "
-                             "re-measure it with `resgraph bench --refresh-peak`")
+            rec["reason"] = ("faster than the cached torch.mm peak: this backend's kernels beat torch.mm, or the "
+                             "peak was measured on a busy machine (`resgraph bench --refresh-peak`)")
 
 
 def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) -> None:
