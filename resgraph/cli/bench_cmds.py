@@ -177,7 +177,8 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
     try:
         return write(results, out_dir, bar_batch=batch, plots=plots)
     except (ValueError, ImportError) as exc:
-        raise UsageError(f"{results}: {exc}") from None
+        message = str(exc)
+        raise UsageError(message if str(results) in message else f"{results}: {message}") from None
 
 
 @main.command()

@@ -8,6 +8,7 @@ the parent it came from).
 from __future__ import annotations
 
 import os
+import difflib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,12 +145,24 @@ _MODELS: dict[tuple[str, ...], type[BaseModel]] = {
 def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
     """One diagnostic per distinct field path, worded for a spec author."""
     out: dict[FieldPath, Diagnostic] = {}
-    for err, path in _drop_mismatched_branches(exc.errors(include_url=False), src.data):
-        if path in out:
-            continue  # a union reports once per branch: the first is enough
+    errors = _drop_mismatched_branches(exc.errors(include_url=False), src.data)
+    explained = _typo_targets(errors)
+    for err, path in errors:
+        if path in out or (err["type"] == "missing" and path in explained):
+            continue  # a union reports once per branch; a missing field whose typo is reported already
         message, show_received = _message(err, path)
         out[path] = Diagnostic(src.locate(path), path, message, err.get("input"), show_received)
     return list(out.values())
+
+
+def _typo_targets(errors: list[tuple[Any, FieldPath]]) -> set[FieldPath]:
+    """Fields that an unknown key beside them probably meant (``blcks`` -> ``blocks``)."""
+    out = set()
+    for err, path in errors:
+        if err["type"] == "extra_forbidden" and path:
+            close = difflib.get_close_matches(str(path[-1]), _allowed_keys(path[:-1]), n=1, cutoff=0.6)
+            out.update(path[:-1] + (c,) for c in close)
+    return out
 
 
 _TYPE_MISMATCH = {"int_type", "bool_type", "string_type", "list_type", "tuple_type", "dict_type", "model_type",

@@ -360,3 +360,13 @@ def test_load_spec_error_is_one_line_per_diagnostic(write):
     assert lines == [f"{path}:2:11: stages[0].blocks: must be >= 1 (received 0)",
                      f"{path}:2:22: stages[0].width: must be >= 1 (received 0)"]
     assert info.value.lines() == lines
+
+
+def test_a_typo_is_reported_once_not_also_as_a_missing_field(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(edit("blocks: 2, width: 128", "blcks: 2, width: 128"))
+    lines = [str(d) for d in check_ref(str(path)).errors]
+    assert len(lines) == 1 and "stages[1].blcks: unknown key (did you mean 'blocks'?)" in lines[0]
+    # A missing field with no look-alike key beside it is still reported.
+    path.write_text(edit("blocks: 2, width: 128", "width: 128"))
+    assert [d.message for d in check_ref(str(path)).errors] == ["required field is missing"]
