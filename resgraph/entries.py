@@ -34,12 +34,17 @@ def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
                       summary.depth, (c, h, w))
 
 
-def torchvision_entry(spec: ResNetSpec) -> ModelEntry:
-    """torchvision's own model of the same network, for a same-run eager baseline."""
-    base = spec_entry(spec)
+def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
+    """torchvision's own model of the same network (``base`` is the spec's entry), for a same-run baseline.
+
+    Only a spec equal to the bundled preset of that name qualifies: the row reuses its counts.
+    """
     if spec.name not in TORCHVISION_NAMES:
         raise UsageError(f"--torchvision: torchvision has no model named {spec.name!r}; "
                          f"available: {', '.join(TORCHVISION_NAMES)}")
+    if spec != load_spec(spec.name):
+        raise UsageError(f"--torchvision: spec {spec.name!r} differs from the preset of that name, "
+                         "so torchvision's model would not be the same network")
 
     def factory() -> Any:
         import torchvision

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +28,13 @@ def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, clic
         return out
 
     return parse
+
+
+def _check_device(device: str) -> str:
+    """cpu, cuda or cuda:N; anything else is a typo, not a sweep of skipped rows."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise UsageError(f"--device: expected cpu, cuda or cuda:N (received {device!r})")
+    return device
 
 
 def _check_names(backends: list[str], precisions: list[str]) -> None:
@@ -66,9 +74,10 @@ def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
     out = []
     for ref in specs:
         spec = load_spec(ref)
+        entry = spec_entry(spec)
         if torchvision:
-            out.append(torchvision_entry(spec))
-        out.append(spec_entry(spec))
+            out.append(torchvision_entry(spec, entry))
+        out.append(entry)
     return out
 
 
@@ -110,6 +119,10 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     from resgraph.bench.compare import SWEEP_COLUMNS
 
     _check_names(backends, precisions)
+    _check_device(device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a"):  # fail now, not after the first row has been measured
+        pass
     if out.exists() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
     jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
@@ -117,7 +130,10 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
 
-        for p in precisions:
+        from resgraph.bench.backends import unmet_requirement
+
+        runnable = {p for j in jobs for p in [j.precision] if unmet_requirement(j.backend, device, p) is None}
+        for p in sorted(runnable):
             peak = peak_gflops(device, threads or default_threads(), p, refresh=True)
             click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time), threads=threads,
@@ -146,6 +162,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     from resgraph.bench import format_table
 
     _check_names([backend], [precision])
+    _check_device(device)
     refs: list[Any] = list(specs)
     if shortcuts:
         from resgraph.entries import shortcut_variants
@@ -202,9 +219,9 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     from resgraph.spec import load_spec
 
     _check_names(backends, ["fp32"])
+    out_dir.mkdir(parents=True, exist_ok=True)
     variants = shortcut_variants(load_spec(network))
     entries = [spec_entry(v) for v in variants]
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
     results.unlink(missing_ok=True)
     click.echo(f"resgraph demo: {network} with shortcut options A, B, C and without shortcuts (plain), "

@@ -31,9 +31,17 @@ class ResgraphGroup(click.Group):
             except KeyboardInterrupt:
                 click.echo("interrupted", err=True)
                 ctx.exit(130)
+            except click.UsageError as exc:  # bad option or argument: one line, not click's usage block
+                name = f" {exc.ctx.command_path.split(' ', 1)[-1]}" if exc.ctx and exc.ctx.parent else ""
+                click.echo(f"resgraph{name}: {exc.format_message()}", err=True)
+                ctx.exit(2)
             except BrokenPipeError:  # output piped into `head` and closed: not an error
                 sys.stderr.close()
                 ctx.exit(0)
+            except OSError as exc:  # an output path that can't be written, a file that vanished
+                where = f"{exc.filename}: " if exc.filename else ""
+                click.echo(f"{where}{exc.strerror or exc}", err=True)
+                ctx.exit(2)
             except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
             except Exception as exc:  # a bug in resgraph, not in the user's input

@@ -93,8 +93,9 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
             where: Location | None = None) -> Source:
     """Read ``ref`` (file or preset) and merge its ``extends:`` chain into one :class:`Source`."""
     text = str(ref)
-    if isinstance(ref, Path) or looks_like_path(text) or _is_file(Path(text)):
-        path = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
+    candidate = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
+    if isinstance(ref, Path) or looks_like_path(text) or _is_file(candidate):
+        path = candidate  # relative to the extending file, never to the current directory
         display = text if base is None else os.path.normpath(path)
         if not _is_file(path):
             raise _not_found(where, display, f"no such spec file: {display}")

@@ -30,6 +30,9 @@ MAX_STRIDE = 8
 
 
 
+_Side = Annotated[int, Field(ge=1, le=MAX_SIZE)]
+
+
 class _Strict(BaseModel):
     """Base: unknown keys are errors, instances are immutable and hashable."""
 
@@ -40,7 +43,7 @@ class InputSpec(_Strict):
     """The input tensor of one image: channels and spatial size (square or [height, width])."""
 
     channels: int = Field(3, ge=1, le=MAX_CHANNELS, description="input channels (3 for RGB)")
-    size: int | tuple[Annotated[int, Field(ge=1, le=MAX_SIZE)], Annotated[int, Field(ge=1, le=MAX_SIZE)]] = Field(
+    size: _Side | tuple[_Side, _Side] = Field(
         224, description="spatial size: one number for a square input, or [height, width]"
     )
 
@@ -49,13 +52,6 @@ class InputSpec(_Strict):
     def _list_to_pair(cls, v: Any) -> Any:
         # YAML/JSON have no tuples: accept a 2-item list for [height, width].
         return tuple(v) if isinstance(v, list) else v
-
-    @field_validator("size")
-    @classmethod
-    def _size_range(cls, v: int | tuple[int, int]) -> int | tuple[int, int]:
-        if isinstance(v, int) and not 1 <= v <= MAX_SIZE:
-            raise ValueError(f"must be between 1 and {MAX_SIZE}")
-        return v
 
     @property
     def hw(self) -> tuple[int, int]:

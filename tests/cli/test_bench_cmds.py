@@ -130,3 +130,22 @@ def test_backends_lists_every_backend_with_its_state() -> None:
     assert res.exit_code == 0
     assert "eager" in res.output and "runs here: fp32" in res.output
     assert "tensorrt" in res.output and "skipped:" in res.output
+
+
+def test_torchvision_baseline_needs_the_same_network(tmp_path: Path) -> None:
+    spec = tmp_path / "small.yaml"
+    spec.write_text("extends: resnet18\nname: resnet18\nstages: [{blocks: 1}, {blocks: 1}, {blocks: 1}, {blocks: 1}]\n")
+    res = CliRunner().invoke(main, ["bench", str(spec), "--torchvision", "--out", str(tmp_path / "r.jsonl")])
+    assert res.exit_code == 2
+    assert "differs from the preset of that name" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["bench", "resnet20", "--device", "gpu"], "--device: expected cpu, cuda or cuda:N (received 'gpu')"),
+    (["summary", "resnet20", "--batch", "0"], "resgraph summary: Invalid value for '--batch'"),
+    (["bench", "resnet20", "--out", "/proc/r.jsonl"], "/proc/r.jsonl: No such file or directory"),
+])
+def test_bad_options_and_unwritable_outputs_are_one_line(args: list[str], message: str) -> None:
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [message] or message in res.output.strip().splitlines()[0]

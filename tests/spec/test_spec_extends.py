@@ -225,3 +225,16 @@ def test_error_in_a_grandparent_chain_is_reported_once(write):
     assert run.code == 2
     assert run.stderr.count("unknown preset 'no_such_preset_zz'") == 1
     assert run.stderr.startswith(f"{c.parent / 'a.yaml'}:1:1: extends:")
+
+
+def test_extends_is_resolved_beside_the_file_not_in_the_working_directory(tmp_path, monkeypatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "base").write_text("extends: resnet20\nname: base\n")  # no suffix: found only beside child.yaml
+    (sub / "child.yaml").write_text("extends: base\nname: child\n")
+    (tmp_path / "resnet20").write_text("not: a spec\n")  # a stray file must not shadow the preset
+    (sub / "uses_preset.yaml").write_text("extends: resnet20\nname: p\n")
+    preset = load_spec("resnet20")
+    monkeypatch.chdir(tmp_path)
+    assert load_spec("sub/child.yaml").stages == preset.stages
+    assert load_spec("sub/uses_preset.yaml").stages == preset.stages
