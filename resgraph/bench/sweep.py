@@ -51,8 +51,8 @@ def run_sweep(
 ) -> list[dict[str, Any]]:
     """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
 
-    resume=True skips jobs whose key already has a record in the file and
-    returns that record instead. A failing row becomes a 'failed' record and
+    resume=True skips jobs whose key already has a record (measured with the same
+    thread count) in the file and returns that record instead. A failing row becomes a 'failed' record and
     the sweep goes on. On KeyboardInterrupt the finished rows are on disk; the
     progress bar is closed and the interrupt re-raised.
     """
@@ -60,9 +60,11 @@ def run_sweep(
     for job in jobs:
         validate_job(job)
     out_path = Path(out_path)
-    done = latest_by_key(read_records(out_path)) if resume else {}
-    todo = [j for j in jobs if j.key not in done]
     threads = threads or default_threads()
+    done = latest_by_key(read_records(out_path)) if resume else {}
+    # A row measured with another thread count is not this row: measure it again.
+    done = {k: r for k, r in done.items() if r.get("threads") == threads}
+    todo = [j for j in jobs if j.key not in done]
     envs: dict[str, dict[str, Any]] = {}
     peaks: dict[tuple[str, str], float | None] = {}
 

@@ -149,3 +149,14 @@ def test_bad_options_and_unwritable_outputs_are_one_line(args: list[str], messag
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [message] or message in res.output.strip().splitlines()[0]
+
+
+def test_resume_remeasures_rows_of_another_thread_count(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    args = ["bench", "resnet20", "--out", str(out), "--no-roofline", "--warmup", "0", "--iters", "1",
+            "--min-time", "0"]
+    assert run(*args, "--threads", "1").exit_code == 0
+    assert run(*args, "--threads", "1", "--resume").exit_code == 0
+    assert len(records(out)) == 1  # same threads: resumed, not measured again
+    assert run(*args, "--threads", "2", "--resume").exit_code == 0
+    assert [r["threads"] for r in records(out)] == [1, 2]
