@@ -8,11 +8,8 @@ doesn't do). Input conversion (dtype, memory format, numpy) happens once in
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -214,30 +211,10 @@ def _build_inductor(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
-    """ONNX bytes with a dynamic batch axis: the dynamo exporter, else the legacy TorchScript one."""
-    model = model.float()
-    x2 = example[:1].float().expand(2, *example.shape[1:]).contiguous()  # batch 2: export specializes 0/1
-    errors: list[str] = []
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            prog = torch.onnx.export(
-                model, (x2,), dynamo=True, input_names=["x"], output_names=["y"],
-                dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-            )
-            return prog.model_proto.SerializeToString()
-        except Exception as e:  # noqa: BLE001 - fall back to the other exporter
-            errors.append(f"dynamo: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        try:
-            buf = io.BytesIO()
-            torch.onnx.export(
-                model, (x2,), buf, dynamo=False, input_names=["x"], output_names=["y"],
-                dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
-            )
-            return buf.getvalue()
-        except Exception as e:  # noqa: BLE001
-            errors.append(f"legacy: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    raise RuntimeError("ONNX export failed; " + "; ".join(errors))
+    """ONNX bytes with a dynamic batch axis, from the lowering's exporter (one ONNX path in resgraph)."""
+    from resgraph.lower.export import onnx_program
+
+    return onnx_program(model.float(), tuple(example.shape[1:])).model_proto.SerializeToString()
 
 
 def _ort_cuda_check(ctx: Context) -> str | None:

@@ -13,16 +13,19 @@ import io
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from resgraph.errors import ResgraphError, UsageError
 
-__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "check_onnx", "export_onnx", "export_tensorrt", "tensorrt_missing"]
+__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "check_onnx", "export_onnx", "export_tensorrt",
+           "onnx_program", "tensorrt_missing"]
 
 ONNX_TOLERANCE = 1e-4
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
@@ -83,14 +86,23 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], input_shape: Seq
         return _export_onnx(model, Path(path), tuple(input_shape), tuple(check_batches), opset)
 
 
-def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], check_batches: tuple[int, ...],
-                 opset: int | None) -> OnnxExport:
+def onnx_program(model: nn.Module, input_shape: Sequence[int], opset: int | None = None) -> Any:
+    """The model as a ``torch.onnx.ONNXProgram`` (dynamo exporter) with a dynamic batch axis, quietly.
+
+    Exported from a batch of 2: the exporter would specialise a batch of 0 or 1.
+    """
     example = torch.randn(2, *input_shape)
     batch = torch.export.Dim("batch")
-    quiet = io.StringIO()
-    with torch.no_grad(), contextlib.redirect_stdout(quiet):
-        program = torch.onnx.export(model, (example,), None, input_names=["input"], output_names=["logits"],
-                                    dynamic_shapes=({0: batch},), opset_version=opset, verbose=False)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.onnx.export(model, (example,), None, dynamo=True, input_names=["input"],
+                                 output_names=["logits"], dynamic_shapes=({0: batch},), opset_version=opset,
+                                 verbose=False)
+
+
+def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], check_batches: tuple[int, ...],
+                 opset: int | None) -> OnnxExport:
+    program = onnx_program(model, input_shape, opset)
     big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) >= 2**31
     with _atomic(target) as tmp:
         program.save(tmp, external_data=big)  # protobuf caps a file at 2 GiB: weights go beside it then
