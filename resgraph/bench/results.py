@@ -98,10 +98,13 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             except ValueError:
                 warnings.warn(f"{path}:{n}: skipping a line that is not valid JSON (an interrupted write?)", stacklevel=2)
                 continue
-            if isinstance(rec, dict):
-                out.append(rec)
-            else:
+            if not isinstance(rec, dict):
                 warnings.warn(f"{path}:{n}: skipping a line that is not a JSON object", stacklevel=2)
+            elif missing := [k for k in ("spec", "status") if k not in rec]:
+                warnings.warn(f"{path}:{n}: skipping a record without {', '.join(missing)} "
+                              "(not a resgraph bench record?)", stacklevel=2)
+            else:
+                out.append(rec)
     return out
 
 
