@@ -8,8 +8,9 @@ from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
+from resgraph.units import human
 
-__all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table", "human"]
+__all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -59,16 +60,6 @@ def compare(
     for r in rows:
         r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
     return rows
-
-
-def human(v: float | int | None, unit: str = "") -> str:
-    """Large counts with a k/M/G suffix (11.69M params, 1.81G MACs)."""
-    if v is None:
-        return "-"
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"{v / div:.2f}{suffix}{unit}"
-    return f"{v:g}{unit}"
 
 
 def _cell(key: str, v: Any) -> str:

@@ -9,7 +9,8 @@ import click
 
 from resgraph.cli.main import main
 from resgraph.graph import compile_spec
-from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze, human, human_bytes
+from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
+from resgraph.units import human, human_bytes
 from resgraph.graph.export import FORMATS, check_format, export_graph
 from resgraph.spec import load_spec
 

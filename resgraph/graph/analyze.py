@@ -89,24 +89,3 @@ def analyze(g: nx.DiGraph, batch: int = 1, dtype_bytes: int = 4) -> GraphSummary
         name=g.graph.get("name", ""), params=g.graph[PARAMS], macs=g.graph[MACS], depth=g.graph[DEPTH],
         activations_bytes=g.graph[ACT_BYTES], input_shape=tuple(g.nodes[in_node][SHAPE]),
         output_shape=tuple(g.nodes[out_node][SHAPE]), stages=stages, batch=batch, dtype_bytes=dtype_bytes)
-
-
-_UNITS = (("G", 1e9), ("M", 1e6), ("K", 1e3))
-_BYTE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
-
-
-def human(n: int, units: tuple[tuple[str, float], ...] = _UNITS) -> str:
-    """Four significant digits and a unit: 25557032 -> '25.56 M', 4089184256 -> '4.089 G', 464 -> '464'."""
-    for i, (unit, scale) in enumerate(units):
-        if n >= scale:
-            text = f"{n / scale:#.4g}"
-            if i > 0 and float(text) * scale >= units[i - 1][1]:  # 999.96 K rounds up: say 1.000 M
-                unit, scale = units[i - 1]
-                text = f"{n / scale:#.4g}"
-            return f"{text.rstrip('.')} {unit}"
-    return str(n)
-
-
-def human_bytes(n: int) -> str:
-    """Binary units: 150247328 -> '143.3 MiB'."""
-    return human(n, _BYTE_UNITS) if n >= 1024 else f"{n} B"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 
 from resgraph.errors import UsageError
-from resgraph.graph.analyze import human
+from resgraph.units import human
 from resgraph.graph.blockview import block_graph
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
 from resgraph.graph.passes import run_passes

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from resgraph.cli.main import main
-from resgraph.graph.analyze import human, human_bytes
+from resgraph.units import human, human_bytes
 
 
 def run(*args: str):
