@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from resgraph.atomic import write_bytes_atomic
 from resgraph.bench.env import device_name
 from resgraph.bench.timing import time_callable
 
@@ -93,7 +93,4 @@ def _write_json_atomic(path: Path, data: dict[str, object]) -> None:
     """Write via a temp file and rename, so a reader never sees half a cache."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peak-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode())

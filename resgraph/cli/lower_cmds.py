@@ -5,8 +5,6 @@ torch is imported inside the commands, so `resgraph validate` does not pay for i
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -137,18 +135,11 @@ def _model(g, weights: Path | None, seed: int):  # type: ignore[no-untyped-def]
 
 
 def _save_atomic(obj: object, path: Path) -> None:
-    """torch.save into a temporary file beside ``path``, then os.replace it into place."""
+    """torch.save, atomically: a reader never sees half a checkpoint."""
     import torch
 
+    from resgraph.atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

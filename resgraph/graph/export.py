@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import secrets
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
+from resgraph.atomic import write_bytes_atomic
 from resgraph.errors import UsageError
 from resgraph.units import human
 from resgraph.graph.blockview import block_graph
@@ -83,20 +82,11 @@ def _view(g: nx.DiGraph, view: View) -> nx.DiGraph:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling of ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Write ``data`` to ``path`` atomically; a folder that is missing or unwritable is a user error."""
     try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --- GraphML ----------------------------------------------------------------------------------

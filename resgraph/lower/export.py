@@ -11,8 +11,6 @@ import contextlib
 import copy
 import io
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from resgraph.atomic import atomic_path
 from resgraph.errors import ResgraphError, UsageError
 
 __all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "check_onnx", "export_onnx", "export_tensorrt",
@@ -104,7 +103,8 @@ def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], c
                  opset: int | None) -> OnnxExport:
     program = onnx_program(model, input_shape, opset)
     big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) >= 2**31
-    with _atomic(target) as tmp:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
         program.save(tmp, external_data=big)  # protobuf caps a file at 2 GiB: weights go beside it then
         result = check_onnx(tmp, model, input_shape, check_batches)
         if not result.ok:
@@ -185,7 +185,8 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     abs_err = (out - ref).abs().max().item()
     scale = ref.abs().max().item()
     target = Path(path)
-    with _atomic(target) as tmp:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
         torch_tensorrt.save(trt_gm, str(tmp), inputs=[spec])
     return TensorRTExport(target, precision, (lo, opt, hi), abs_err, scale)
 
@@ -219,19 +220,3 @@ def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was)
-
-
-@contextlib.contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
-    """Yield a path with ``target``'s name in a temporary folder beside it; on success move its files into place.
-
-    Whatever else the writer puts in the folder (an ONNX file's external weights) moves too.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield folder / target.name
-        for item in folder.iterdir():
-            os.replace(item, target.parent / item.name)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
