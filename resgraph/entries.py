@@ -9,6 +9,7 @@ from resgraph.bench.row import ModelEntry
 from resgraph.errors import SpecError, UsageError
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import analyze
+from resgraph.kinds import SHORTCUTS
 from resgraph.spec import ResNetSpec, dump_spec, load_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import validate_source
@@ -56,12 +57,15 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
 
 
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:
-    """The network with shortcut options A, B, C and its plain twin, each re-validated.
+    """The network with every registered shortcut option (A, B, C, ...) and its plain twin, each re-validated.
 
     Per-stage shortcut overrides are cleared so the option applies throughout.
+    An option that cannot build this network (A where channels shrink) is an error naming it.
     """
-    base = spec.name.removesuffix("_A").removesuffix("_B").removesuffix("_C")
-    changes = [{"shortcut": o, "residual": True, "name": f"{base}_{o}"} for o in "ABC"]
+    base = spec.name
+    for o in SHORTCUTS.names():
+        base = base.removesuffix(f"_{o}")
+    changes = [{"shortcut": o, "residual": True, "name": f"{base}_{o}"} for o in SHORTCUTS.names()]
     changes.append({"residual": False, "name": f"{base}_plain"})
     out = []
     for change in changes:

@@ -35,6 +35,8 @@ def _plain(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_plain(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
+    if isinstance(value, dict):  # as YAML's flow style writes it
+        return "{" + ", ".join(f"{k}: {_plain(v) if not isinstance(v, str) else repr(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

@@ -10,6 +10,7 @@ import click
 
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
+from resgraph.kinds import SHORTCUTS
 
 
 def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
@@ -152,7 +153,8 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--precision", default="fp32", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--shortcuts", is_flag=True, help="compare options A, B, C and the plain twin of each SPEC")
+@click.option("--shortcuts", is_flag=True,
+              help=f"compare shortcut options {', '.join(SHORTCUTS.names())} and the plain twin of each SPEC")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
@@ -209,9 +211,9 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
          min_time: float, threads: int | None) -> None:
-    """The main job on the CPU: shortcut options A, B, C and the plain twin of one network, side by side.
+    """The main job on the CPU: every shortcut option and the plain twin of one network, side by side.
 
-    Summarises the four variants, benchmarks them, prints the comparison and
+    Summarises the variants, benchmarks them, prints the comparison and
     writes results.jsonl, Markdown/CSV tables and plots to --out-dir.
     """
     from resgraph.bench import format_table, plan, run_sweep, write_report
@@ -224,7 +226,8 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     entries = [spec_entry(v) for v in variants]
     results = out_dir / "results.jsonl"
     results.unlink(missing_ok=True)
-    click.echo(f"resgraph demo: {network} with shortcut options A, B, C and without shortcuts (plain), "
+    click.echo(f"resgraph demo: {network} with shortcut options {', '.join(SHORTCUTS.names())} and without "
+               "shortcuts (plain), "
                f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
     records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
                         timing=_timing(warmup, iters, min_time), threads=threads)

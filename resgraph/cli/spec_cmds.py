@@ -7,6 +7,7 @@ import json
 import click
 
 from resgraph.cli.main import main
+from resgraph.kinds.base import BlockOptions
 from resgraph.spec import check_ref, dump_spec, load_spec, preset_names
 from resgraph.spec.schema import spec_json_schema
 
@@ -45,12 +46,22 @@ def schema() -> None:
 @main.command()
 def presets() -> None:
     """List the bundled presets."""
-    click.echo(f"{'name':<12} {'depth':>5}  {'block':<10} {'shortcut':<8} {'input':<10} classes")
+    rows = [("name", "depth", "block", "stem", "shortcut", "input", "classes")]
     for name in preset_names():
         s = load_spec(name)
+        kinds = dict.fromkeys(_block_text(s.stage_block(i)) for i in range(len(s.stages)))
         shortcut = s.shortcut if s.residual else "plain"
-        size = "x".join(map(str, s.input.hw))
-        click.echo(f"{name:<12} {s.depth:>5}  {s.block:<10} {shortcut:<8} {size:<10} {s.head.classes}")
+        rows.append((name, str(s.depth), "/".join(kinds), s.stem.type, shortcut, "x".join(map(str, s.input.hw)),
+                     str(s.head.classes)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+
+
+def _block_text(o: BlockOptions) -> str:
+    """``bottleneck``, ``bottleneck+se``: a block type and its attention, without spaces."""
+    attention = getattr(o, "attention", None)
+    return o.type + (f"+{attention.type}" if attention is not None else "")
 
 
 @main.command()

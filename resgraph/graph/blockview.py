@@ -1,8 +1,9 @@
 """The block-level view: one node per residual block, plus ``stem`` and ``head``, in a chain.
 
 Each block node carries its :class:`~resgraph.graph.ir.BlockInfo` fields (scope,
-type, shortcut kind, c_in, c_out, stride) and the sums of its ops' ``params``
-and ``macs``, its output ``shape`` and a human ``label``.
+type, label, shortcut kind, c_in, c_out, stride) and the sums of its ops'
+``params`` and ``macs``, its output ``shape`` and a human ``label``. Texts and
+colours of block types and shortcut options come from their registrations.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from typing import Any
 import networkx as nx
 
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
+from resgraph.graph.ops import OPS
 from resgraph.graph.passes import run_passes, topo_order
+from resgraph.kinds import SHORTCUTS
+from resgraph.kinds.base import IDENTITY, PLAIN
 
-SHORTCUT_TEXT = {
-    "identity": "identity",
-    "A": "A: zero-pad + subsample",
-    "projection": "projection (1x1 conv + BN)",
-    "none": "none (plain)",
-}
+
+def shortcut_text(kind: str) -> str:
+    """Display text of a block's shortcut: a registered option's label, the identity, or none (plain)."""
+    if kind == "identity":
+        return IDENTITY[0]
+    if kind == "none":
+        return PLAIN[0]
+    return SHORTCUTS[kind].label
 
 
 def block_graph(g: nx.DiGraph) -> nx.DiGraph:
@@ -42,8 +48,8 @@ def block_graph(g: nx.DiGraph) -> nx.DiGraph:
         if key in blocks:
             info = blocks[key]
             attrs |= {"kind": "block", **info}
-            attrs["label"] = (f"{key} · {info['type']} · {info['c_in']}→{info['c_out']}, stride {info['stride']}"
-                              f"\nshortcut: {SHORTCUT_TEXT[info['shortcut']]}")
+            attrs["label"] = (f"{key} · {info['label']} · {info['c_in']}→{info['c_out']}, stride {info['stride']}"
+                              f"\nshortcut: {shortcut_text(info['shortcut'])}")
         else:
             attrs |= {"kind": key, "scope": key, "stage": -1 if key == "stem" else g.graph.get("stages"),
                       "label": f"{key}\n{_ops_text(g, members)}"}
@@ -62,15 +68,6 @@ def _totals(g: nx.DiGraph, members: list[str]) -> dict[str, Any]:
 
 
 def _ops_text(g: nx.DiGraph, members: list[str]) -> str:
-    """``conv 7x7/2 → bn → relu → maxpool 3x3/2`` for the stem; ``avgpool → fc 512→1000`` for the head."""
-    parts = []
-    for n in members:
-        a = g.nodes[n]
-        op = a["op"]
-        if op in ("conv", "maxpool"):
-            parts.append(f"{op} {a['kernel']}x{a['kernel']}/{a['stride']}")
-        elif op == "linear":
-            parts.append(f"{n} {a['c_in']}→{a['c_out']}")
-        elif op != "flatten":
-            parts.append(op)
-    return " → ".join(parts)
+    """``conv 7x7/2, 3→64 → bn → relu → maxpool 3x3/2`` for the stem; ``avgpool → linear 512→1000`` for the head."""
+    labels = (OPS[g.nodes[n]["op"]].label(g.nodes[n]) for n in members if g.nodes[n]["op"] != "flatten")
+    return " → ".join(labels)

@@ -20,9 +20,12 @@ import networkx as nx
 from resgraph.atomic import write_bytes_atomic
 from resgraph.errors import UsageError
 from resgraph.units import human
-from resgraph.graph.blockview import block_graph
+from resgraph.graph.blockview import block_graph, shortcut_text
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
+from resgraph.graph.ops import OPS
 from resgraph.graph.passes import run_passes
+from resgraph.kinds import BLOCKS, SHORTCUTS
+from resgraph.kinds.base import IDENTITY
 
 if TYPE_CHECKING:
     import pydot
@@ -31,15 +34,14 @@ View = Literal["op", "block"]
 FORMATS: tuple[str, ...] = (".dot", ".svg", ".png", ".graphml", ".json")
 RENDERED = frozenset({".svg", ".png"})
 
-# Fill colours: ops by kind; blocks (and shortcut edges) by shortcut kind.
-OP_COLOURS = {"conv": "#cfe2f3", "linear": "#cfe2f3", "bn": "#fff2cc", "relu": "#eeeeee", "add": "#d9ead3",
-              "shortcut_a": "#fce5cd", "maxpool": "#ead1dc", "avgpool": "#ead1dc", "flatten": "#eeeeee",
-              "input": "#ffffff", "output": "#ffffff"}
-SHORTCUT_COLOURS = {"identity": "#ffffff", "A": "#fce5cd", "projection": "#cfe2f3", "none": "#f3f3f3"}
-SHORTCUT_EDGES = {"identity": ("#888888", "dashed", ""), "A": ("#e69138", "bold", "A"),
-                  "projection": ("#3d85c6", "bold", "proj")}
-_EDGE_TEXT = {"identity": "- - - dashed", "A": "━━ orange, 'A'", "projection": "━━ blue, 'proj'",
-              "none": "no edge"}
+def shortcut_edge(kind: str) -> tuple[str, str, str] | None:
+    """(colour, DOT style, text) of a block's shortcut edge: its registered option's, the identity's, or
+    None for a plain block (no edge)."""
+    if kind == "none":
+        return None
+    return IDENTITY[2] if kind == "identity" else SHORTCUTS[kind].edge
+
+
 _FONT = "Helvetica"
 
 
@@ -177,21 +179,11 @@ def _stage_title(g: nx.DiGraph, stage: int | None) -> str:
 
 
 def _op_label(n: str, a: dict[str, Any]) -> str:
-    op = a["op"]
-    if op == "conv":
-        head = f"{n}\nconv {a['kernel']}x{a['kernel']}/{a['stride']}, {a['c_in']}→{a['c_out']}"
-        if a.get("groups", 1) > 1:
-            head += f", g{a['groups']}"
-    elif op == "maxpool":
-        head = f"{n}\nmaxpool {a['kernel']}x{a['kernel']}/{a['stride']}"
-    elif op == "shortcut_a":
-        head = f"{n}\nA: pad {a['c_in']}→{a['c_out']}, ::{a['stride']}"
-    elif op == "linear":
-        head = f"{n}\nlinear {a['c_in']}→{a['c_out']}"
-    elif op == "add":
+    op = OPS[a["op"]]
+    if op.name == "add":
         return "+"
-    else:
-        head = n if op == n else f"{n}\n{op}"
+    text = op.label(a)
+    head = n if text == n else f"{n}\n{text}"
     return f"{head}\n{_shape_text(a[SHAPE])}" if SHAPE in a else head
 
 
@@ -202,8 +194,8 @@ def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
     stages: dict[Any, Any] = {}
     blocks: dict[str, Any] = {}
     for n, a in g.nodes(data=True):
-        node = pydot.Node(_id(n), label=_op_label(n, a), fillcolor=OP_COLOURS.get(a["op"], "#ffffff"))
-        if a["op"] == "add":
+        node = pydot.Node(_id(n), label=_op_label(n, a), fillcolor=OPS[a["op"]].colour)
+        if a["op"] in ("add", "mul"):
             node.set("shape", "circle")
             node.set("width", "0.3")
         if a["op"] in ("input", "output"):
@@ -227,8 +219,7 @@ def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
         a = g.nodes[v]
         into_add = a["op"] == "add" and e.get("port") == 1
         if into_add or a.get("role") == "shortcut":  # the shortcut path, styled by its kind
-            kind = kinds.get(a.get("block"), "identity")
-            colour, style, _ = SHORTCUT_EDGES.get(kind, SHORTCUT_EDGES["identity"])
+            colour, style, _ = shortcut_edge(kinds.get(a.get("block"), "identity")) or IDENTITY[2]
             edge.set("color", colour)
             edge.set("style", style)
             if into_add:
@@ -247,7 +238,7 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     order = list(bg)
     for n in order:
         a = bg.nodes[n]
-        fill = SHORTCUT_COLOURS[a["shortcut"]] if a["kind"] == "block" else "#ead1dc"
+        fill = BLOCKS[a["type"]].colour if a["kind"] == "block" else "#ead1dc"
         label = f"{a['label']}\n{a['out']} · {human(a[PARAMS])} params · {human(a[MACS])} MACs"
         node = pydot.Node(_id(n), label=label, fillcolor=fill)
         if a["kind"] != "block":
@@ -264,23 +255,30 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     for u, v in bg.edges:
         a = bg.nodes[v]
         dot.add_edge(pydot.Edge(_id(u), _id(v), weight="10"))
-        if a["kind"] == "block" and a["shortcut"] in SHORTCUT_EDGES:
+        edge = shortcut_edge(a["shortcut"]) if a["kind"] == "block" else None
+        if edge is not None:
             # The shortcut leaves the same tensor as the branch and joins at the block's add:
             # drawn as a second, styled edge so each block's kind is visible at a glance.
-            colour, style, text = SHORTCUT_EDGES[a["shortcut"]]
+            colour, style, text = edge
             dot.add_edge(pydot.Edge(_id(u), _id(v), color=colour, style=style, xlabel=text, fontcolor=colour,
                                     tailport="e", headport="e", constraint="false"))
-    kinds = {a["shortcut"] for _, a in bg.nodes(data=True) if a["kind"] == "block"}
-    dot.add_node(pydot.Node("legend", shape="plain", style="", label=_legend(kinds)))
+    blocks = [a for _, a in bg.nodes(data=True) if a["kind"] == "block"]
+    types = list(dict.fromkeys(a["type"] for a in blocks))
+    shortcuts = list(dict.fromkeys(a["shortcut"] for a in blocks))
+    dot.add_node(pydot.Node("legend", shape="plain", style="", label=_legend(types, shortcuts)))
     return dot
 
 
-def _legend(kinds: set[str]) -> str:
-    """An HTML-like table naming the fill colour and edge style of each shortcut kind present."""
-    rows = "".join(
-        f'<TR><TD BGCOLOR="{SHORTCUT_COLOURS[k]}">{text}</TD>'
-        f'<TD><FONT COLOR="{SHORTCUT_EDGES.get(k, ("#000000",))[0]}">{_EDGE_TEXT.get(k, "")}</FONT></TD></TR>'
-        for k, text in (("identity", "identity shortcut"), ("projection", "projection shortcut (1x1 conv + BN)"),
-                        ("A", "option A shortcut (zero-pad + subsample)"), ("none", "plain block (no shortcut)"))
-        if k in kinds)
-    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{rows}</TABLE>>'
+def _legend(types: list[str], shortcuts: list[str]) -> str:
+    """An HTML-like table: the fill of each block type present, the edge of each shortcut kind present."""
+    rows = [f'<TR><TD BGCOLOR="{BLOCKS[t].colour}">{BLOCKS[t].label} block</TD><TD></TD></TR>' for t in types]
+    for k in shortcuts:
+        edge = shortcut_edge(k)
+        drawn = f'<FONT COLOR="{edge[0]}">{"- - - dashed" if edge[1] == "dashed" else "━━"} {edge[2]}</FONT>' \
+            if edge else "no edge"
+        rows.append(f"<TR><TD>shortcut: {_html(shortcut_text(k))}</TD><TD>{drawn}</TD></TR>")
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{"".join(rows)}</TABLE>>'
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,35 +1,21 @@
 """The intermediate representation: a ``networkx.DiGraph`` with one node per op.
 
-Closed vocabulary of ops (``node["op"]``) and the attributes each carries:
+The ops form a closed vocabulary (``node["op"]``), each described once in
+:data:`resgraph.graph.ops.OPS`: its operands, attributes, shape rule, counts,
+lint rule, lowering, label and colour (``docs/graph.md`` lists them).
 
-=============  ==================================================================
-op             attributes (besides the common ones)
-=============  ==================================================================
-``input``      ``shape``: (C, H, W) of one image
-``conv``       ``c_in``, ``c_out``, ``kernel``, ``stride``, ``padding``, ``groups``, ``bias``
-``bn``         ``c_in`` = ``c_out`` = channels, ``zero_init`` (last BN of a block
-               under ``zero_init_residual``)
-``relu``       -
-``maxpool``    ``kernel``, ``stride``, ``padding``
-``avgpool``    global average pool to 1x1
-``shortcut_a`` option A: zero-pad channels ``c_in`` -> ``c_out`` (identity channels
-               first) and subsample ``x[:, :, ::stride, ::stride]``; parameter-free
-``add``        two operands, ordered by the edge attribute ``port``:
-               0 = residual branch F(x), 1 = shortcut x (torchvision's ``out += identity``)
-``flatten``    (N, C, 1, 1) -> (N, C)
-``linear``     ``c_in``, ``c_out``, ``bias``
-``output``     -
-=============  ==================================================================
-
-Common attributes: ``op``; ``scope`` (the hierarchical module name, torchvision's
-for the ImageNet presets: ``conv1``, ``layer2.0.downsample.0``, ``fc``; it is also
-the node id); ``block`` (the residual block's scope, e.g. ``layer1.0``, or None
-outside blocks); ``stage`` (index into ``spec.stages``; -1 for the stem, None for
-the head); ``role`` (``branch``, ``shortcut`` or ``trunk``).
+Common attributes: ``op``; ``scope`` (the hierarchical module name, the anchor
+library's: ``conv1``, ``layer2.0.downsample.0``, ``fc`` for torchvision/timm
+ResNets, ``stages.1.blocks.0.norm1`` for timm's ResNetV2; it is also the node
+id); ``block`` (the residual block's scope, or None outside blocks); ``stage``
+(index into ``spec.stages``; -1 for the stem, None for the head); ``role``
+(``trunk``, ``branch`` for the residual branch F, ``shortcut``, or
+``attention`` for a gate inside the branch).
 
 Every edge has ``port`` (operand index of its target). Graph-level attributes:
-``name``, ``input_shape`` (C, H, W), ``blocks`` (a list of :class:`BlockInfo`
-dicts in order), ``stages`` (number of stages), ``residual``.
+``name``, ``input_shape`` (C, H, W), ``layout`` (``resnet`` or ``resnetv2``),
+``blocks`` (a list of :class:`BlockInfo` dicts in order), ``stages`` (number of
+stages), ``residual``.
 
 Passes add, under fixed keys: ``shape`` (output shape of one image), ``params``,
 ``macs``, ``act_bytes`` (see :mod:`resgraph.graph.passes`).
@@ -37,21 +23,19 @@ Passes add, under fixed keys: ``shape`` (output shape of one image), ``params``,
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 import networkx as nx
 
-Op = Literal["input", "conv", "bn", "relu", "maxpool", "avgpool", "shortcut_a", "add", "flatten", "linear", "output"]
-OPS: frozenset[str] = frozenset(Op.__args__)  # type: ignore[attr-defined]
-WEIGHTED_OPS: frozenset[str] = frozenset({"conv", "linear"})
+from resgraph.graph.ops import OPS
+
+__all__ = ["ACT_BYTES", "BlockInfo", "MACS", "OPS", "PARAMS", "SHAPE", "operands", "ops_in_order"]
 
 # Keys written by passes.
 SHAPE = "shape"
 PARAMS = "params"
 MACS = "macs"
 ACT_BYTES = "act_bytes"
-
-ShortcutKind = Literal["identity", "A", "projection", "none"]
 
 
 class BlockInfo(TypedDict):
@@ -60,8 +44,9 @@ class BlockInfo(TypedDict):
     scope: str          # e.g. "layer1.0"
     stage: int          # index into spec.stages
     index: int          # block index within the stage
-    type: str           # "basic" | "bottleneck"
-    shortcut: ShortcutKind  # "projection" is option B's downsample or any option C shortcut
+    type: str           # the registered block type: "basic", "bottleneck", ...
+    label: str          # its display text: "bottleneck + SE"
+    shortcut: str       # the registered option that emitted ops ("A", "B", "C", "D"), "identity" or "none" (plain)
     c_in: int
     c_out: int
     stride: int

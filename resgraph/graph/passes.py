@@ -26,16 +26,10 @@ from collections.abc import Iterable, Mapping
 import networkx as nx
 
 from resgraph.errors import ResgraphError
-from resgraph.graph.ir import ACT_BYTES, MACS, OPS, PARAMS, SHAPE, WEIGHTED_OPS, operands
+from resgraph.graph.ir import ACT_BYTES, MACS, PARAMS, SHAPE, operands
+from resgraph.graph.ops import OPS, OpDef, Shape
 
 DEPTH = "depth"  # graph-level key written by :func:`depth` (not a node key)
-
-Shape = tuple[int, ...]
-
-# Number of operands each op takes (``add``: branch on port 0, shortcut on port 1).
-ARITY: dict[str, int] = {op: 1 for op in OPS} | {"input": 0, "add": 2}
-# Ops whose ``c_in`` must equal the channels arriving on their one edge.
-_CHANNEL_CONSUMERS = frozenset({"conv", "bn", "linear", "shortcut_a"})
 
 
 class GraphLintError(ResgraphError):
@@ -76,71 +70,53 @@ def _ensure_shapes(g: nx.DiGraph) -> None:
 # --- shapes -----------------------------------------------------------------------------------
 
 
-def _window(n: int, k: int, s: int, p: int) -> int:
-    """Output size of a padded sliding window (conv, max-pool; floor mode)."""
-    return (n + 2 * p - k) // s + 1
-
-
-def _shape_of(op: str, a: dict, ins: list[Shape]) -> Shape:
-    """Output shape of one op from its attributes ``a`` and operand shapes ``ins``."""
-    if op == "input":
-        return tuple(a[SHAPE])
-    x = ins[0]
-    if op in ("bn", "relu", "add", "output"):
-        return x
-    if op == "conv":
-        k, s, p = a["kernel"], a["stride"], a["padding"]
-        return (a["c_out"], _window(x[1], k, s, p), _window(x[2], k, s, p))
-    if op == "maxpool":
-        k, s, p = a["kernel"], a["stride"], a["padding"]
-        return (x[0], _window(x[1], k, s, p), _window(x[2], k, s, p))
-    if op == "shortcut_a":  # x[:, :, ::s, ::s] keeps ceil(n / s) rows
-        s = a["stride"]
-        return (a["c_out"], -(-x[1] // s), -(-x[2] // s))
-    if op == "avgpool":
-        return (x[0], 1, 1)
-    if op == "flatten":
-        return (math.prod(x),)
-    if op == "linear":
-        return (a["c_out"],)
-    raise ValueError(f"unknown op {op!r}")
-
-
 def infer_shapes(g: nx.DiGraph) -> dict[str, Shape]:
     """Write ``shape`` (output of one image) on every node; returns {node: shape}.
 
-    conv/max-pool: floor((n + 2p - k) / s) + 1; option A shortcut: ceil(n / s);
-    global avg-pool: (C, 1, 1); flatten and linear: (F,).
+    Each op's rule is its :data:`~resgraph.graph.ops.OPS` entry's: conv/max-pool
+    floor((n + 2p - k) / s) + 1; option A shortcut ceil(n / s); global avg-pool
+    (C, 1, 1); flatten and linear (F,).
     """
     shapes: dict[str, Shape] = {}
     nodes, pred = g.nodes, g.pred
     for n in topo_order(g):
         a = nodes[n]
-        op = a.get("op")
-        if op not in OPS:
-            raise _fail(g, n, f"unknown op {op!r}; expected one of {', '.join(sorted(OPS))}")
+        d = op_of(g, n)
         preds = pred[n]
-        if len(preds) == 1 and ARITY[op] == 1:  # the common case, checked without sorting
+        if len(preds) == 1 and d.arity == 1:  # the common case, checked without sorting
             ((src, e),) = preds.items()
             if e.get("port") != 0:
-                _check_operands(g, n, op, preds)
+                _check_operands(g, n, d, preds)
             ins = [shapes[src]]
         else:
-            _check_operands(g, n, op, preds)
+            _check_operands(g, n, d, preds)
             ins = [shapes[p] for p in operands(g, n)]
-        if ins and op not in ("flatten", "linear", "output") and len(ins[0]) != 3:
-            raise _fail(g, n, f"{op} needs a (C, H, W) input, got {_fmt(ins[0])}")
-        shape = _shape_of(op, a, ins)
+        if ins and d.spatial and any(len(i) != 3 for i in ins):
+            raise _fail(g, n, f"{d.name} needs (C, H, W) inputs, got {', '.join(_fmt(i) for i in ins)}")
+        missing = [k for k in d.attrs if k not in a]
+        if missing:
+            raise _fail(g, n, f"{d.name} lacks attribute(s) {', '.join(missing)}")
+        shape = d.shape(a, ins)
         if min(shape) < 1:
-            raise _fail(g, n, f"{op} output would be {_fmt(shape)}: the input is too small")
+            raise _fail(g, n, f"{d.name} output would be {_fmt(shape)}: the input is too small")
         a[SHAPE] = shapes[n] = shape
     return shapes
 
 
-def _check_operands(g: nx.DiGraph, n: str, op: str, preds: Mapping[str, dict]) -> None:
-    """``n`` has as many operands as ``op`` takes, on ports 0, 1, ..."""
-    if len(preds) != ARITY[op]:
-        raise _fail(g, n, f"{op} takes {ARITY[op]} operand(s), has {len(preds)}"
+def op_of(g: nx.DiGraph, n: str) -> OpDef:
+    """The table entry of node ``n``'s op; an op outside the vocabulary is a :class:`GraphLintError`."""
+    op = g.nodes[n].get("op")
+    d = OPS.get(op) if isinstance(op, str) else None
+    if d is None:
+        raise _fail(g, n, f"unknown op {op!r}; expected one of {', '.join(sorted(OPS))}")
+    return d
+
+
+def _check_operands(g: nx.DiGraph, n: str, d: OpDef, preds: Mapping[str, dict]) -> None:
+    """``n`` has as many operands as its op takes, on ports 0, 1, ..."""
+    op = d.name
+    if len(preds) != d.arity:
+        raise _fail(g, n, f"{op} takes {d.arity} operand(s), has {len(preds)}"
                     + (f": {', '.join(map(str, preds))}" if preds else ""))
     ports = sorted(e.get("port", -1) for e in preds.values())
     if ports != list(range(len(ports))):
@@ -155,16 +131,8 @@ def _fmt(shape: Iterable[int]) -> str:
 
 
 def node_params(a: dict) -> int:
-    """Trainable parameters of one node (attributes ``a``)."""
-    op = a["op"]
-    if op == "conv":
-        k = a["kernel"]
-        return a["c_out"] * (a["c_in"] // a["groups"]) * k * k + (a["c_out"] if a["bias"] else 0)
-    if op == "bn":  # weight and bias; running mean/var are buffers
-        return 2 * a["c_out"]
-    if op == "linear":
-        return a["c_in"] * a["c_out"] + (a["c_out"] if a["bias"] else 0)
-    return 0
+    """Trainable parameters of one node (attributes ``a``): its op's rule."""
+    return OPS[a["op"]].params(a)
 
 
 def count_params(g: nx.DiGraph) -> int:
@@ -178,15 +146,8 @@ def count_params(g: nx.DiGraph) -> int:
 
 
 def node_macs(a: dict) -> int:
-    """Multiply-accumulates of one node: conv c_out*H*W*(c_in/groups)*k*k, linear f_in*f_out, else 0."""
-    op = a["op"]
-    if op == "conv":
-        c, h, w = a[SHAPE]
-        k = a["kernel"]
-        return c * h * w * (a["c_in"] // a["groups"]) * k * k
-    if op == "linear":
-        return a["c_in"] * a["c_out"]
-    return 0
+    """Multiply-accumulates of one node (``shape`` written): conv c_out*H*W*(c_in/groups)*k*k, linear f_in*f_out."""
+    return OPS[a["op"]].macs(a)
 
 
 def count_macs(g: nx.DiGraph) -> int:
@@ -224,11 +185,12 @@ _LAYERS = "_layers"  # temporary edge weight of depth()
 
 
 def _layer_weight(a: dict) -> int:
-    return 1 if a["op"] in WEIGHTED_OPS and a.get("role") != "shortcut" else 0
+    # Shortcut projections and attention gates run beside the path they feed, not along it.
+    return 1 if OPS[a["op"]].weighted and a.get("role") not in ("shortcut", "attention") else 0
 
 
 def depth(g: nx.DiGraph) -> int:
-    """Weighted layers (conv + linear, shortcut projections excluded) on the longest input -> output path.
+    """Weighted layers (conv + linear; shortcut projections and attention gates excluded) on the longest path.
 
     Each edge weighs 1 if its target is such a layer, so the path length counts layers.
     The weights live on the edges only for the duration of the call.
@@ -260,8 +222,8 @@ def lint(g: nx.DiGraph, shapes: dict[str, Shape] | None = None) -> None:
     stale metadata cannot hide an edit): channel counts agree on every edge into
     conv/bn/linear/shortcut_a, and both operands of an add have the same shape.
 
-    Unknown ops, cycles and operand counts are found by :func:`infer_shapes`, which
-    needs them to walk the graph.
+    Unknown ops, cycles, operand counts and missing attributes are found by
+    :func:`infer_shapes`, which needs them to walk the graph.
     """
     nodes = g.nodes
     if shapes is None:
@@ -289,23 +251,19 @@ def _lint_reachable(g: nx.DiGraph, sink: str) -> None:
 
 
 def _lint_channels(g: nx.DiGraph, n: str, a: dict, shapes: dict[str, Shape]) -> None:
-    op = a["op"]
-    if op == "add":
-        x, y = operands(g, n)
-        sx, sy = shapes[x], shapes[y]
-        if sx != sy:
-            raise _fail(g, n, f"add operands differ in shape: {x!r} gives {_fmt(sx)}, {y!r} gives {_fmt(sy)}")
-    elif op in _CHANNEL_CONSUMERS:
+    d = OPS[a["op"]]
+    ins = [shapes[p] for p in operands(g, n)]
+    if d.consumes:
         (src,) = g.pred[n]
         got = shapes[src][0]
         if got != a["c_in"]:
-            raise _fail(g, n, f"{op} expects c_in {a['c_in']} but its operand {src!r} gives {got} channels")
-        if op == "conv" and (a["c_in"] % a["groups"] or a["c_out"] % a["groups"]):
-            raise _fail(g, n, f"groups {a['groups']} must divide c_in {a['c_in']} and c_out {a['c_out']}")
-        if op == "bn" and a["c_out"] != a["c_in"]:
-            raise _fail(g, n, f"bn must keep its channels, has c_in {a['c_in']} and c_out {a['c_out']}")
-        if op == "shortcut_a" and a["c_out"] < a["c_in"]:
-            raise _fail(g, n, f"option A can only zero-pad: c_out {a['c_out']} < c_in {a['c_in']}")
+            raise _fail(g, n, f"{d.name} expects c_in {a['c_in']} but its operand {src!r} gives {got} channels")
+    problem = d.check(a, ins)
+    if problem:
+        if d.arity == 2:  # name the operands rather than their ports
+            x, y = operands(g, n)
+            problem = problem.replace("port 0", repr(x)).replace("port 1", repr(y))
+        raise _fail(g, n, problem)
 
 
 # --- all of them ------------------------------------------------------------------------------

@@ -1,19 +1,21 @@
 """Lower the IR to a ``torch.fx.GraphModule``: one fx node per IR node, modules under IR scopes.
 
 The generated ``forward`` is flat (no per-block Python calls) and its module
-names are torchvision's, so ``state_dict()`` keys match ``torchvision.models``
-one for one. ReLU and the residual add run in place wherever the value they
-overwrite has no other reader, as torchvision's ``relu(inplace=True)`` and
-``out += identity`` do.
+names are the anchor library's (torchvision's, or timm's for its variants), so
+``state_dict()`` keys match one for one. ReLU and the residual add run in place
+wherever the value they overwrite has no other reader, as torchvision's
+``relu(inplace=True)`` and ``out += identity`` do. The one fx node without an IR
+node of its own is a block's ``drop_path`` (training only), called before its add.
 """
 
 from __future__ import annotations
 
 import keyword
-import operator
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import torch
@@ -21,9 +23,10 @@ import torch.fx as fx
 from torch import nn
 
 from resgraph.graph.compile import compile_spec
-from resgraph.graph.ir import OPS, operands, ops_in_order
+from resgraph.graph.ir import operands, ops_in_order
+from resgraph.graph.ops import OPS
+from resgraph.graph.passes import lint
 from resgraph.lower.init import init_weights
-from resgraph.lower.ops import shortcut_a
 from resgraph.spec.model import ResNetSpec
 
 __all__ = ["build_model", "lower_graph"]
@@ -59,8 +62,14 @@ def build_model(spec_or_graph: ResNetSpec | nx.DiGraph | str | os.PathLike[str],
 
 
 def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
-    """The GraphModule of an IR graph, weights allocated but *not* initialised (see :func:`build_model`)."""
+    """The GraphModule of an IR graph, weights allocated but *not* initialised (see :func:`build_model`).
+
+    Each node is lowered by its op's entry in :data:`resgraph.graph.ops.OPS`; the
+    graph is linted first, so a malformed graph fails here, naming its node,
+    rather than at forward.
+    """
     device = torch.device(device if device is not None else "cpu")
+    lint(g)
     graph = fx.Graph()
     modules: dict[str, nn.Module] = {}
     env: dict[str, fx.Node] = {}
@@ -68,24 +77,20 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
         attrs = g.nodes[name]
         op = attrs["op"]
         args = [env[p] for p in operands(g, name)]
-        if op not in OPS:
-            raise ValueError(f"IR node {name!r}: unknown op {op!r}")
-        if op not in _MODULES and op not in _FUNCTIONS and op not in ("input", "output"):
-            raise ValueError(f"IR node {name!r}: op {op!r} has no lowering")
         if op == "input":
             env[name] = graph.placeholder("x")
         elif op == "output":
             graph.output(args[0])
-        elif op in _MODULES:
-            modules[name] = _MODULES[op](attrs)
-            env[name] = graph.call_module(name, tuple(args))
         else:
-            env[name] = _FUNCTIONS[op](graph, g, name, args)
+            node = OPS[op].lower(_Lowering(graph, g, name, attrs, args, modules))
+            if node is None:
+                raise ValueError(f"IR node {name!r}: op {op!r} has no lowering")
+            env[name] = node
         if name in env:
             env[name].meta["ir_node"] = name
     graph.lint()
     # Register modules in graph order (GraphModule's dict form would sort them by depth), so
-    # `state_dict()` lists keys in torchvision's order: conv1, bn1, layer1.0..., fc.
+    # `state_dict()` lists keys in the anchor library's order: conv1, bn1, layer1.0..., fc.
     root = nn.Module()
     for name, module in modules.items():
         _set_nested(root, name, module)
@@ -94,45 +99,30 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
     return fx.GraphModule(root, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
 
 
-# Modules are created on the meta device (no memory, and their own reset_parameters costs nothing);
-# lower_graph then allocates them on the target device in one go, uninitialised: init_weights
-# draws each tensor once.
-_MODULES: dict[str, Callable[[dict], nn.Module]] = {
-    "conv": lambda a: nn.Conv2d(a["c_in"], a["c_out"], a["kernel"], stride=a["stride"], padding=a["padding"],
-                                groups=a["groups"], bias=a["bias"], device="meta"),
-    "bn": lambda a: nn.BatchNorm2d(a["c_out"], device="meta"),
-    "linear": lambda a: nn.Linear(a["c_in"], a["c_out"], bias=a["bias"], device="meta"),
-    "maxpool": lambda a: nn.MaxPool2d(a["kernel"], a["stride"], a["padding"]),
-    "avgpool": lambda a: nn.AdaptiveAvgPool2d((1, 1)),
-}
+@dataclass
+class _Lowering:
+    """What an op's lowering sees (:class:`resgraph.graph.ops.Lowering`): emits fx nodes named after the IR scope."""
 
+    graph: fx.Graph
+    g: nx.DiGraph
+    name: str
+    attrs: dict[str, Any]
+    args: list[fx.Node]
+    modules: dict[str, nn.Module]
 
-def _relu(graph: fx.Graph, g: nx.DiGraph, name: str, args: list[fx.Node]) -> fx.Node:
-    if _overwritable(g, name, 0):
-        return _node(graph, "call_method", "relu_", (args[0],), name=name)
-    return _node(graph, "call_function", torch.relu, (args[0],), name=name)
+    def module(self, module: nn.Module, *args: fx.Node, scope: str | None = None) -> fx.Node:
+        scope = scope or self.name
+        self.modules[scope] = module
+        return _node(self.graph, "call_module", scope, tuple(args or self.args), name=scope)
 
+    def function(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> fx.Node:
+        return _node(self.graph, "call_function", fn, tuple(args or self.args), kwargs or None, name=self.name)
 
-def _add(graph: fx.Graph, g: nx.DiGraph, name: str, args: list[fx.Node]) -> fx.Node:
-    # Port 0 is the residual branch F(x), port 1 the shortcut: torchvision's `out += identity`.
-    if _overwritable(g, name, 0):
-        return _node(graph, "call_method", "add_", (args[0], args[1]), name=name)
-    return _node(graph, "call_function", operator.add, (args[0], args[1]), name=name)
+    def method(self, name: str, *args: Any) -> fx.Node:
+        return _node(self.graph, "call_method", name, tuple(args or self.args), name=self.name)
 
-
-def _flatten(graph: fx.Graph, g: nx.DiGraph, name: str, args: list[fx.Node]) -> fx.Node:
-    return _node(graph, "call_function", torch.flatten, (args[0], 1), name=name)
-
-
-def _shortcut_a(graph: fx.Graph, g: nx.DiGraph, name: str, args: list[fx.Node]) -> fx.Node:
-    a = g.nodes[name]
-    kwargs = {"c_in": a["c_in"], "c_out": a["c_out"], "stride": a["stride"]}
-    return _node(graph, "call_function", shortcut_a, (args[0],), kwargs, name=name)
-
-
-_FUNCTIONS: dict[str, Callable[[fx.Graph, nx.DiGraph, str, list[fx.Node]], fx.Node]] = {
-    "relu": _relu, "add": _add, "flatten": _flatten, "shortcut_a": _shortcut_a,
-}
+    def overwritable(self, port: int) -> bool:
+        return _overwritable(self.g, self.name, port)
 
 
 def _overwritable(g: nx.DiGraph, name: str, port: int) -> bool:

@@ -1,10 +1,13 @@
 """Weight initialisation as torchvision's ResNet, drawn once per tensor.
 
-Convs: Kaiming normal, ``fan_out``, gain for ReLU. BatchNorm: weight 1, bias 0,
-running stats reset. Linear: PyTorch's default (Kaiming uniform with a=sqrt(5),
-bias uniform in +-1/sqrt(fan_in)). ``zero_init`` names BNs whose weight starts
-at 0 (the last BN of each residual branch under ``zero_init_residual``), so each
-block starts as the identity (Goyal et al., 2017).
+Convs: Kaiming normal, ``fan_out``, gain for ReLU (a conv's bias, as in SE's
+1x1 convs, PyTorch's default). BatchNorm: weight 1, bias 0, running stats reset.
+Linear and ECA's 1-D conv: PyTorch's default (Kaiming uniform with a=sqrt(5),
+bias uniform in +-1/sqrt(fan_in)), as timm leaves them. ``zero_init`` names the
+BNs (or, in pre-activation blocks, the convs) whose weight starts at 0: the last
+layer of each residual branch under ``zero_init_residual``, so each block starts
+as the identity (Goyal et al., 2017). A module type with parameters that is not
+listed here is an error, never left uninitialised.
 """
 
 from __future__ import annotations
@@ -30,15 +33,17 @@ def init_weights(model: nn.Module, zero_init: Iterable[str] = (),
             if m.affine:
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
+        elif isinstance(m, (nn.Linear, nn.Conv1d)):
             nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
             if m.bias is not None:
                 _default_bias(m.bias, m.weight, generator)
+        elif any(True for _ in m.parameters(recurse=False)):
+            raise TypeError(f"init_weights: no rule for {type(m).__name__}, which has parameters")
     for name in zero_init:
-        bn = model.get_submodule(name)
-        if not isinstance(bn, nn.BatchNorm2d):
-            raise ValueError(f"zero_init: {name!r} is a {type(bn).__name__}, not a BatchNorm2d")
-        nn.init.zeros_(bn.weight)
+        layer = model.get_submodule(name)
+        if not isinstance(layer, (nn.BatchNorm2d, nn.Conv2d)):
+            raise ValueError(f"zero_init: {name!r} is a {type(layer).__name__}, not a BatchNorm2d or Conv2d")
+        nn.init.zeros_(layer.weight)
     return model
 
 

@@ -2,10 +2,10 @@
 
 from resgraph.spec.dump import dump_spec
 from resgraph.spec.loader import LoadResult, SpecWarning, check_ref, load_spec
-from resgraph.spec.model import HeadSpec, InputSpec, ResNetSpec, StageSpec, StemSpec
+from resgraph.spec.model import HeadSpec, InputSpec, ResNetSpec, StageSpec
 from resgraph.spec.presets import preset_names
 
 __all__ = [
-    "HeadSpec", "InputSpec", "LoadResult", "ResNetSpec", "SpecWarning", "StageSpec", "StemSpec",
+    "HeadSpec", "InputSpec", "LoadResult", "ResNetSpec", "SpecWarning", "StageSpec",
     "check_ref", "dump_spec", "load_spec", "preset_names",
 ]

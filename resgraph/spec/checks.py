@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resgraph.errors import FieldPath
+from resgraph.kinds import SHORTCUTS, STEMS
 from resgraph.spec.model import ResNetSpec
 
 MAX_TOTAL_BLOCKS = 10_000
@@ -30,52 +31,78 @@ class Finding:
 
 
 def conv_out(n: int, stride: int) -> int:
-    """Spatial size after a padded 3x3 (or 1x1, or ``[::s]``) op of this stride: padded convs never reach 0."""
+    """Spatial size after a padded 3x3 (or 1x1, 7x7, or ``[::s]``) op of this stride: padded ops never reach 0."""
     return (n - 1) // stride + 1
 
 
 def check_spec(spec: ResNetSpec) -> list[Finding]:
-    """All semantic findings for ``spec``, errors and warnings, in field order."""
-    return [*_check_blocks(spec), *_check_channels(spec), *_check_spatial(spec), *_check_size(spec)]
+    """All semantic findings for ``spec``, errors and warnings, in field order.
+
+    The size guard compiles a shortened copy of the network, so it runs only
+    when everything before it holds.
+    """
+    found = [*_check_blocks(spec), *_check_kinds(spec), *_check_channels(spec), *_check_spatial(spec)]
+    if any(f.severity == "error" for f in found):
+        return found
+    return found + _check_size(spec)
 
 
 def _check_blocks(spec: ResNetSpec) -> list[Finding]:
-    out = []
     total = sum(s.blocks for s in spec.stages)
     if total > MAX_TOTAL_BLOCKS:
-        out.append(Finding(("stages",), f"{total:,} blocks in all, over the limit of {MAX_TOTAL_BLOCKS:,}",
-                           has_received=False))
-    uses_basic = [i for i in range(len(spec.stages)) if spec.stage_block(i) == "basic"]
-    if uses_basic and spec.groups != 1:
-        out.append(Finding(("groups",), f"basic blocks support only groups=1 (stages {uses_basic} are basic)",
-                           spec.groups))
-    if uses_basic and spec.base_width != 64:
-        out.append(Finding(("base_width",), f"basic blocks support only base_width=64 (stages {uses_basic} are basic)",
-                           spec.base_width))
+        return [Finding(("stages",), f"{total:,} blocks in all, over the limit of {MAX_TOTAL_BLOCKS:,}",
+                        has_received=False)]
+    return []
+
+
+def _block_path(spec: ResNetSpec, i: int) -> FieldPath:
+    return ("stages", i, "block") if spec.stages[i].block is not None else ("block",)
+
+
+def _check_kinds(spec: ResNetSpec) -> list[Finding]:
+    """Each stage's block type accepts its width; all stages share one layout; stochastic depth needs shortcuts."""
+    out = []
+    stem_problem = STEMS[spec.stem.type].check(spec.stem)
+    if stem_problem:
+        out.append(Finding(("stem",), stem_problem, has_received=False))
+    first = spec.stage_kind(0)
     for i, stage in enumerate(spec.stages):
-        if spec.stage_block(i) == "bottleneck" and stage.width * spec.base_width // 64 < 1:
-            out.append(Finding(("stages", i, "width"), f"bottleneck 3x3 width is 0 at base_width={spec.base_width}",
-                               stage.width))
+        kind = spec.stage_kind(i)
+        problem = kind.check(stage.width, spec.stage_block(i))
+        if problem:
+            out.append(Finding(("stages", i, "width"), problem, stage.width))
+        if kind.layout is not first.layout and _block_path(spec, i) not in [f.path for f in out]:
+            out.append(Finding(_block_path(spec, i), f"a {kind.name} block cannot follow {first.name} blocks: "
+                               f"{'pre-activation' if kind.layout.preact else 'post-activation'} blocks need "
+                               f"the {kind.layout.name} trunk, stage 0 has the {first.layout.name} one",
+                               kind.name))
+    if spec.drop_path and not spec.residual:
+        out.append(Finding(("drop_path",), "stochastic depth drops residual branches; a plain network "
+                           "(residual: false) has none", spec.drop_path))
     return out
 
 
 def _check_channels(spec: ResNetSpec) -> list[Finding]:
+    """The shortcut option of each stage can join the stage's first block."""
     out = []
     c_in = spec.stem.out_channels
-    for i, _ in enumerate(spec.stages):
+    for i, stage in enumerate(spec.stages):
         c_out = spec.stage_out_channels(i)
-        if spec.residual and spec.stage_shortcut(i) == "A" and c_out < c_in:
-            out.append(Finding(("stages", i, "width"),
-                               f"shortcut A cannot shrink channels ({c_in} -> {c_out}): the identity would have to "
-                               "drop channels; use shortcut B or C for this stage", spec.stages[i].width))
+        if spec.residual:
+            problem = SHORTCUTS[spec.stage_shortcut(i)].check(c_in, c_out, stage.stride)
+            if problem:
+                out.append(Finding(("stages", i, "width"), problem, stage.width))
         c_in = c_out
     return out
 
 
 def _stem_hw(spec: ResNetSpec) -> tuple[int, int]:
     h, w = spec.input.hw
-    if spec.stem.type == "imagenet":  # 7x7/2 conv then 3x3/2 max-pool
-        h, w = conv_out(conv_out(h, 2), 2), conv_out(conv_out(w, 2), 2)
+    stem = STEMS[spec.stem.type]
+    for _, _, s in stem.convs(spec.stem):
+        h, w = conv_out(h, s), conv_out(w, s)
+    if stem.pool:  # 3x3/2 max-pool, padded
+        h, w = conv_out(h, 2), conv_out(w, 2)
     return h, w
 
 
@@ -95,38 +122,43 @@ def _check_spatial(spec: ResNetSpec) -> list[Finding]:
 
 
 def _check_size(spec: ResNetSpec) -> list[Finding]:
-    params, act = estimate_size(spec)
+    from resgraph.graph.passes import GraphLintError
+
+    try:
+        params, act = estimate_size(spec)
+    except GraphLintError as exc:  # a rule the checks above missed: still one line, never a traceback
+        return [Finding(("stages",), f"this network cannot be built: {exc}", has_received=False)]
     out = []
     if params > MAX_PARAMS:
-        out.append(Finding(("stages",), f"network would have about {params:,.0f} parameters "
+        out.append(Finding(("stages",), f"network would have {params:,} parameters "
                            f"({params * 4 / 2**30:,.0f} GiB at fp32), over the limit of {MAX_PARAMS:,}",
                            has_received=False))
     if act > MAX_ACTIVATION_BYTES:
-        out.append(Finding(("input", "size"), f"feature maps of one image would need about {act / 2**30:,.0f} GiB "
+        out.append(Finding(("input", "size"), f"feature maps of one image would need {act / 2**30:,.0f} GiB "
                            f"at fp32, over the limit of {MAX_ACTIVATION_BYTES // 2**30} GiB", spec.input.size))
     return out
 
 
-def estimate_size(spec: ResNetSpec) -> tuple[float, float]:
-    """Rough (weights, fp32 activation bytes of one image), cheap enough to refuse absurd specs.
+def estimate_size(spec: ResNetSpec) -> tuple[int, int]:
+    """(parameters, fp32 activation bytes of one image), exact, without building the whole graph.
 
-    Exact counts come from the compiled graph; this only has to be right to
-    within a small factor, and never allocates.
+    Every block of a stage after its first is the same, so the compiler builds at
+    most two blocks a stage, and the second one's counts stand for the rest: a
+    10,000-block spec costs what a 20-block one does. Nothing is allocated.
     """
-    h, w = spec.input.hw
-    c = spec.stem.out_channels
-    params = float(spec.input.channels * c * (49 if spec.stem.type == "imagenet" else 9))
-    act = float(c * h * w * 4 * 3)
-    h, w = _stem_hw(spec)
-    for i, stage in enumerate(spec.stages):
-        c_out = spec.stage_out_channels(i)
-        inner = stage.width * spec.base_width // 64 * spec.groups
-        if spec.stage_block(i) == "bottleneck":
-            per_block = c_out * inner * 2 + inner * inner * 9 / spec.groups
-        else:
-            per_block = c_out * c_out * 9 * 2
-        params += per_block * stage.blocks + c * c_out
-        h, w = conv_out(h, stage.stride), conv_out(w, stage.stride)
-        act += float(stage.blocks) * h * w * (c_out + 2 * inner) * 4 * 3
-        c = c_out
-    return params + c * spec.head.classes, act
+    from resgraph.graph.compile import compile_spec  # the graph package imports the spec package
+    from resgraph.graph.passes import count_activations, count_params
+
+    short = spec.model_copy(update={"stages": [s.model_copy(update={"blocks": min(s.blocks, 2)})
+                                               for s in spec.stages]})
+    g = compile_spec(short)
+    count_params(g)
+    count_activations(g)
+    repeat = {b["scope"]: spec.stages[b["stage"]].blocks - 1 for b in g.graph["blocks"] if b["index"] == 1}
+    params = act = 0
+    for _, a in g.nodes(data=True):
+        times = 1 + repeat.get(a["block"], 0)
+        params += a["params"] * times
+        if a["op"] not in ("input", "output"):
+            act += a["act_bytes"] * times
+    return params, act

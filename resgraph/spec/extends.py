@@ -8,10 +8,14 @@ Merge rules (child over parent), applied recursively:
   result has the child's length (``stages: [{blocks: 3}, {blocks: 24}, ...]``
   changes only the block counts; extra child items are taken as written;
   parent items beyond the child's list are dropped);
+* a kind's mapping (``stem``, ``block``, a stage's ``block``, ``attention``)
+  whose ``type`` the child changes is replaced, not merged: the parent's
+  options belonged to the other kind;
 * anything else: the child's value replaces the parent's.
 
-``stem: imagenet`` is read as ``stem: {type: imagenet}`` before merging, so a
-child may change only ``stem.width``.
+A kind's bare name is read as its mapping before merging (``stem: imagenet``
+as ``stem: {type: imagenet}``), so a child may change only ``stem.width``, or
+add ``block: {attention: se}`` to a parent's bottleneck.
 """
 
 from __future__ import annotations
@@ -31,14 +35,22 @@ def merge_positions(parent: dict[FieldPath, Location], child: dict[FieldPath, Lo
     return {**parent, **child}
 
 
-def _normalise(data: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(data.get("stem"), str):
-        return {**data, "stem": {"type": data["stem"]}}
-    return data
+_KIND_KEYS = ("stem", "block", "attention")  # fields whose value names a kind (a string is shorthand)
+
+
+def _normalise(data: Any) -> Any:
+    """``data`` with every kind's bare name spelled as ``{type: name}``."""
+    if isinstance(data, list):
+        return [_normalise(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    return {k: {"type": v} if k in _KIND_KEYS and isinstance(v, str) else _normalise(v) for k, v in data.items()}
 
 
 def _merge_value(parent: Any, child: Any) -> Any:
     if isinstance(parent, dict) and isinstance(child, dict):
+        if "type" in child and "type" in parent and child["type"] != parent["type"]:
+            return child  # another kind: the parent's options do not apply to it
         out = dict(parent)
         for key, value in child.items():
             if value is None:

@@ -1,8 +1,10 @@
 """Pydantic models of a ResNet spec: the schema users write in YAML/JSON.
 
-Names follow He et al. (2016): stem, stages of residual blocks, block type
-(basic / bottleneck), shortcut option A/B/C (paper §3.3). A *plain* network
-(``residual: false``) is the same stack with no shortcuts at all.
+Names follow He et al. (2016): stem, stages of residual blocks, block type,
+shortcut option (paper §3.3). A *plain* network (``residual: false``) is the
+same stack with no shortcuts at all. The allowed block types, stems, shortcut
+options and attention kinds, and each kind's own typed options, come from the
+registries of :mod:`resgraph.kinds`: this module lists none of them.
 
 Only *types and ranges* live here. Rules that relate several fields (option A
 cannot shrink channels, the input must survive the downsampling, ...) live in
@@ -15,11 +17,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-BlockType = Literal["basic", "bottleneck"]
-Shortcut = Literal["A", "B", "C"]
-StemType = Literal["imagenet", "cifar"]
-StridePlacement = Literal["3x3", "1x1"]
+from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
+from resgraph.kinds.base import BlockKind, BlockOptions, one_of, shorthand
 
+Shortcut = Literal[SHORTCUTS.names()]  # type: ignore[valid-type]
+StemField = one_of(STEMS)
+BlockField = one_of(BLOCKS)
 # Hard ceilings that refuse absurd specs before anything is allocated.
 MAX_BLOCKS_PER_STAGE = 10_000
 MAX_WIDTH = 65_536
@@ -59,39 +62,15 @@ class InputSpec(_Strict):
         return (self.size, self.size) if isinstance(self.size, int) else self.size
 
 
-class StemSpec(_Strict):
-    """The layers before the first stage.
-
-    ``imagenet``: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (paper Table 1).
-    ``cifar``: 3x3/1 conv, BN, ReLU, no pool (paper §4.2).
-    """
-
-    type: StemType = Field("imagenet", description="imagenet (7x7/2 conv + 3x3/2 max-pool) or cifar (3x3 conv)")
-    width: int | None = Field(
-        None, ge=1, le=MAX_WIDTH, description="output channels; default 64 (imagenet) or 16 (cifar)"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, v: Any) -> Any:
-        # `stem: imagenet` is shorthand for `stem: {type: imagenet}`.
-        return {"type": v} if isinstance(v, str) else v
-
-    @property
-    def out_channels(self) -> int:
-        """Stem width, with the paper's default for the stem type."""
-        if self.width is not None:
-            return self.width
-        return 64 if self.type == "imagenet" else 16
-
-
 class StageSpec(_Strict):
     """A run of residual blocks at one resolution; the first block may downsample and widen."""
 
     blocks: int = Field(..., ge=1, le=MAX_BLOCKS_PER_STAGE, description="number of residual blocks")
     width: int = Field(..., ge=1, le=MAX_WIDTH, description="inner width; a bottleneck outputs width x expansion")
     stride: int = Field(1, ge=1, le=MAX_STRIDE, description="stride of the stage's first block")
-    block: BlockType | None = Field(None, description="override the network's block type for this stage")
+    block: BlockField | None = Field(  # type: ignore[valid-type]
+        None, description="override the network's block for this stage; a mapping without `type` changes "
+                          "only the options it names")
     shortcut: Shortcut | None = Field(None, description="override the network's shortcut option for this stage")
 
 
@@ -107,38 +86,65 @@ class ResNetSpec(_Strict):
     name: str = Field(..., min_length=1, max_length=200, description="the network's name")
     description: str | None = Field(None, description="free text, ignored by the compiler")
     input: InputSpec = Field(default_factory=InputSpec, description="input channels and size")
-    stem: StemSpec = Field(default_factory=StemSpec, description="imagenet or cifar stem")
-    block: BlockType = Field("basic", description="block type of every stage unless a stage overrides it")
+    stem: StemField = Field(  # type: ignore[valid-type]
+        default_factory=lambda: STEMS["imagenet"].Options(),
+        description=f"the layers before the first stage: {', '.join(STEMS.names())}, or a mapping with "
+                    "`type` and that stem's options")
+    block: BlockField = Field(  # type: ignore[valid-type]
+        default_factory=lambda: BLOCKS["basic"].Options(),
+        description=f"block type of every stage unless a stage overrides it: {', '.join(BLOCKS.names())}, or a "
+                    "mapping with `type` and that block's options")
     residual: bool = Field(True, description="false builds the plain twin: the same stack with no shortcuts")
-    shortcut: Shortcut = Field("B", description="shortcut option A/B/C (paper §3.3), per-stage overridable")
-    expansion: int = Field(4, ge=1, le=64, description="bottleneck output width = width x expansion")
-    bottleneck_stride: StridePlacement = Field(
-        "3x3", description="where a bottleneck downsamples: 3x3 (ResNet v1.5, torchvision) or 1x1 (the paper)"
-    )
-    groups: int = Field(1, ge=1, le=MAX_WIDTH, description="groups of the bottleneck 3x3 conv (ResNeXt)")
-    base_width: int = Field(
-        64, ge=1, le=MAX_WIDTH, description="bottleneck 3x3 width = width x base_width/64 x groups (Wide ResNet)"
-    )
-    zero_init_residual: bool = Field(False, description="initialise each block's last BN weight to zero")
+    shortcut: Shortcut = Field(  # type: ignore[valid-type]
+        "B", description=f"shortcut option {'/'.join(SHORTCUTS.names())} (paper §3.3), per-stage overridable")
+    drop_path: float = Field(
+        0.0, ge=0.0, lt=1.0, description="stochastic depth: the last block's drop-path rate, linear in depth from "
+                                         "0 (training only)")
+    zero_init_residual: bool = Field(False, description="initialise each block's last BN (or conv) weight to zero")
     stages: list[StageSpec] = Field(..., min_length=1, max_length=64, description="the stages, first to last")
     head: HeadSpec = Field(default_factory=HeadSpec, description="classifier head")
 
+    @field_validator("drop_path", mode="before")
+    @classmethod
+    def _int_rate(cls, v: Any) -> Any:
+        # `drop_path: 0` is a rate too; strict mode would refuse the int.
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
-    def stage_block(self, i: int) -> BlockType:
-        """Block type of stage i, after its override."""
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_blocks(cls, data: Any) -> Any:
+        # A stage's `block` mapping without a `type` (or with the network's) refines the
+        # network's block; one with another type replaces it.
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+            return data
+        base = shorthand(data.get("block", "basic"))
+        stages = []
+        for st in data["stages"]:
+            if isinstance(st, dict) and isinstance(st.get("block"), (str, dict)) and isinstance(base, dict):
+                own = shorthand(st["block"])
+                if own.get("type", base.get("type")) == base.get("type"):
+                    st = {**st, "block": {**base, **own}}
+            stages.append(st)
+        return {**data, "stages": stages}
+
+    def stage_block(self, i: int) -> BlockOptions:
+        """Block options of stage i, after its override."""
         return self.stages[i].block or self.block
 
-    def stage_shortcut(self, i: int) -> Shortcut:
+    def stage_kind(self, i: int) -> BlockKind:
+        """The registered block type of stage i."""
+        return BLOCKS[self.stage_block(i).type]
+
+    def stage_shortcut(self, i: int) -> str:
         """Shortcut option of stage i, after its override."""
         return self.stages[i].shortcut or self.shortcut
 
     def stage_out_channels(self, i: int) -> int:
-        """Channels leaving stage i: width, times the expansion for bottlenecks."""
-        s = self.stages[i]
-        return s.width * (self.expansion if self.stage_block(i) == "bottleneck" else 1)
+        """Channels leaving stage i: its width, times the expansion for bottlenecks."""
+        return self.stage_kind(i).out_channels(self.stages[i].width, self.stage_block(i))
 
     @property
     def depth(self) -> int:
-        """Weighted layers (convs + fc, shortcuts excluded): 6n+2, 18, 50, ..."""
-        convs = sum(s.blocks * (3 if self.stage_block(i) == "bottleneck" else 2) for i, s in enumerate(self.stages))
-        return 1 + convs + 1
+        """Weighted layers on the longest path (convs + fc; shortcuts and attention gates excluded)."""
+        blocks = sum(s.blocks * self.stage_kind(i).depth for i, s in enumerate(self.stages))
+        return STEMS[self.stem.type].depth(self.stem) + blocks + 1

@@ -7,11 +7,12 @@ from typing import Any
 from resgraph.spec.model import ResNetSpec
 
 def spec_json_schema() -> dict[str, Any]:
-    """Schema accepting ``extends:``, the ``stem: imagenet`` shorthand, and partial variant files.
+    """Schema accepting ``extends:``, a kind's bare name (``stem: imagenet``), and partial variant files.
 
     A file either extends a parent (then every field is optional) or names
     ``name`` and ``stages`` itself; nested required fields are relaxed for the
-    same reason (``stages: [{blocks: 3}]`` is a complete variant).
+    same reason (``stages: [{blocks: 3}]`` is a complete variant). The kinds and
+    their options come from the registries, through the model's schema.
     """
     schema = ResNetSpec.model_json_schema()
     defs = schema.get("$defs", {})
@@ -20,11 +21,6 @@ def spec_json_schema() -> dict[str, Any]:
     schema["properties"]["extends"] = {
         "type": "string",
         "description": "a bundled preset name, or a spec file path relative to this file",
-    }
-    stem_types = defs["StemSpec"]["properties"]["type"]["enum"]
-    schema["properties"]["stem"] = {
-        "anyOf": [{"type": "string", "enum": stem_types}, {"$ref": "#/$defs/StemSpec"}],
-        "description": schema["properties"]["stem"].get("description", ""),
     }
     schema["anyOf"] = [{"required": ["extends"]}, {"required": ["name", "stages"]}]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

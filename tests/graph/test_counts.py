@@ -89,7 +89,7 @@ def test_shortcut_options_order_a_b_c(net):
 
 def test_paper_stride_placement_costs_fewer_macs_than_v1_5(tmp_path):
     spec = tmp_path / "r50_paper.yaml"
-    spec.write_text("extends: resnet50\nname: resnet50_paper\nbottleneck_stride: 1x1\n")
+    spec.write_text("extends: resnet50\nname: resnet50_paper\nblock: {stride_at: 1x1}\n")
     paper, v15 = analysed(spec), analysed("resnet50")
     assert paper.graph[PARAMS] == v15.graph[PARAMS]
     assert paper.graph[MACS] == pytest.approx(3.86e9, rel=2e-3)

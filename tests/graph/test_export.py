@@ -58,11 +58,11 @@ def test_block_view(r34, tmp_path):
     assert list(bg)[0] == "stem" and list(bg)[-1] == "head"
     assert bg.number_of_nodes() == 16 + 2 and nx.is_path(bg, list(bg))
     kinds = [bg.nodes[b]["shortcut"] for b in bg if bg.nodes[b]["kind"] == "block"]
-    assert kinds.count("projection") == 3 and kinds.count("identity") == 13
+    assert kinds.count("B") == 3 and kinds.count("identity") == 13
     assert sum(a["params"] for _, a in bg.nodes(data=True)) == 21_797_672
     assert bg.nodes["layer3.0"]["c_in"] == 128 and bg.nodes["layer3.0"]["stride"] == 2
     h = nx.read_graphml(export_graph(r34, tmp_path / "b.graphml", view="block"))
-    assert list(h) == list(bg) and h.nodes["layer2.0"]["shortcut"] == "projection"
+    assert list(h) == list(bg) and h.nodes["layer2.0"]["shortcut"] == "B"
 
 
 def test_option_a_block_view_says_so():

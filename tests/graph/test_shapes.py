@@ -39,7 +39,7 @@ def test_resnet50_shapes_follow_table_1():
 
 
 def test_paper_stride_placement_downsamples_in_the_first_1x1(tmp_path):
-    g = compile_spec(load_spec(spec_file(tmp_path, "extends: resnet50\nname: p\nbottleneck_stride: 1x1\n")))
+    g = compile_spec(load_spec(spec_file(tmp_path, "extends: resnet50\nname: p\nblock: {stride_at: 1x1}\n")))
     shapes = infer_shapes(g)
     assert shapes["layer2.0.conv1"] == (128, 28, 28)
     assert shapes["layer2.0.conv2"] == (128, 28, 28)

@@ -11,7 +11,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from resgraph.graph import compile_spec
+from resgraph.graph import GraphLintError, compile_spec
 from resgraph.graph.ir import ops_in_order
 from resgraph.lower import build_model, lower_graph, shortcut_a
 from resgraph.spec import load_spec
@@ -86,7 +86,7 @@ def test_plain_nets_lower_without_shortcuts(name):
 
 def test_bottleneck_stride_on_1x1_is_the_papers_original(tmp_path):
     f = tmp_path / "r50_1x1.yaml"
-    f.write_text("extends: resnet50\nname: resnet50_1x1\nbottleneck_stride: 1x1\n")
+    f.write_text("extends: resnet50\nname: resnet50_1x1\nblock: {stride_at: 1x1}\n")
     gm = build_model(load_spec(str(f)), device="meta")
     assert gm.get_submodule("layer2.0.conv1").stride == (2, 2)
     assert gm.get_submodule("layer2.0.conv2").stride == (1, 1)
@@ -103,11 +103,15 @@ def test_accepts_spec_graph_and_name():
         build_model(3)  # type: ignore[arg-type]
 
 
-def test_lower_graph_rejects_unknown_ops_naming_the_node():
+def test_lower_graph_lints_first_and_names_the_node():
     g = compile_spec(load_spec("resnet20"))
     g.nodes["layer1.0.relu1"]["op"] = "gelu"
-    with pytest.raises(ValueError, match=r"'layer1.0.relu1': unknown op 'gelu'"):
+    with pytest.raises(GraphLintError, match=r"'layer1.0.relu1': unknown op 'gelu'"):
         lower_graph(g)
+    g = compile_spec(load_spec("resnet20"))
+    g.nodes["layer2.0.shortcut"]["c_out"] = 64  # would break only at forward, at the add
+    with pytest.raises(GraphLintError, match=r"'layer2.0.add': add operands differ in shape"):
+        build_model(g)
 
 
 def test_meta_device_allocates_nothing():
@@ -129,6 +133,7 @@ def test_values_with_other_readers_are_never_overwritten():
     g = nx.DiGraph(name="tiny", input_shape=(2, 3, 3))
     for name, op in [("input", "input"), ("r", "relu"), ("sum", "add"), ("output", "output")]:
         g.add_node(name, op=op, scope=name)
+    g.nodes["input"]["shape"] = (2, 3, 3)
     g.add_edge("input", "r", port=0)
     g.add_edge("input", "sum", port=0)
     g.add_edge("r", "sum", port=1)

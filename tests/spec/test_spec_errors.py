@@ -11,7 +11,11 @@ import pytest
 from resgraph.errors import SpecError
 from resgraph.spec import SpecWarning, check_ref, load_spec
 from resgraph.spec.source import MAX_FILE_BYTES
+from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
 from spec_helpers import BASE, diag_regex, edit, run_cli
+
+# How pydantic lists a Literal's values: 'A', 'B' or 'C'.
+OPTIONS = ", ".join(f"'{o}'" for o in SHORTCUTS.names()[:-1]) + f" or '{SHORTCUTS.names()[-1]}'"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,11 @@ CASES = [
     Bad("width-zero", edit("width: 64}", "width: 0}"), 7, "stages[0].width", "must be >= 1 (received 0)"),
     Bad("channels-zero", edit("channels: 3", "channels: 0"), 2, "input.channels", "must be >= 1 (received 0)"),
     Bad("classes-negative", edit("classes: 10", "classes: -5"), 10, "head.classes", "must be >= 1 (received -5)"),
-    Bad("expansion-zero", BASE + "expansion: 0\n", 11, "expansion", "must be >= 1 (received 0)"),
+    Bad("expansion-zero", edit("block: basic", "block: {type: bottleneck, expansion: 0}"), 4, "block.expansion",
+        "must be >= 1 (received 0)"),
+    Bad("drop-path-one", BASE + "drop_path: 1.0\n", 11, "drop_path", "must be < 1.0 (received 1.0)"),
+    Bad("se-reduction-zero", edit("block: basic", "block: {type: basic, attention: {type: se, reduction: 0}}"), 4,
+        "block.attention.reduction", "must be >= 1 (received 0)"),
     Bad("name-empty", edit("name: t", "name: ''"), 1, "name", "must have at least 1 character (received '')"),
     # --- unknown keys and enums ----------------------------------------------------------------
     Bad("unknown-top-key", edit("shortcut: B", "shortcuts: B"), 5, "shortcuts",
@@ -56,18 +64,40 @@ CASES = [
         "unknown key (did you mean 'classes'?)"),
     Bad("unknown-stem-key", edit("stem: imagenet", "stem: {type: imagenet, widht: 32}"), 3, "stem.widht",
         "unknown key (did you mean 'width'?)"),
-    Bad("shortcut-D", edit("shortcut: B", "shortcut: D"), 5, "shortcut",
-        "must be one of 'A', 'B' or 'C' (received 'D')"),
+    Bad("shortcut-E", edit("shortcut: B", "shortcut: E"), 5, "shortcut",
+        f"must be one of {OPTIONS} (received 'E')"),
     Bad("shortcut-lowercase", edit("shortcut: B", "shortcut: b"), 5, "shortcut",
-        "must be one of 'A', 'B' or 'C' (did you mean 'B'?) (received 'b')"),
+        f"must be one of {OPTIONS} (did you mean 'B'?) (received 'b')"),
     Bad("stage-shortcut-E", edit("width: 64}", "width: 64, shortcut: E}"), 7, "stages[0].shortcut",
-        "must be one of 'A', 'B' or 'C' (received 'E')"),
+        f"must be one of {OPTIONS} (received 'E')"),
     Bad("block-typo", edit("block: basic", "block: bottlenek"), 4, "block",
-        "must be one of 'basic' or 'bottleneck' (did you mean 'bottleneck'?) (received 'bottlenek')"),
+        f"unknown block type; must be one of {', '.join(BLOCKS.names())} (did you mean 'bottleneck'?) "
+        "(received 'bottlenek')"),
+    Bad("block-type-typo", edit("block: basic", "block: {type: preact}"), 4, "block.type",
+        "unknown block type; must be one of basic, bottleneck, preact_basic, preact_bottleneck"),
+    Bad("block-without-type", edit("block: basic", "block: {expansion: 2}"), 4, "block",
+        f"needs a `type`: one of {', '.join(BLOCKS.names())} (received {{expansion: 2}})"),
     Bad("stem-typo", edit("stem: imagenet", "stem: imgnet"), 3, "stem",
-        "must be one of 'imagenet' or 'cifar' (did you mean 'imagenet'?) (received 'imgnet')"),
-    Bad("bottleneck-stride", BASE + "bottleneck_stride: 2x2\n", 11, "bottleneck_stride",
+        f"unknown stem; must be one of {', '.join(STEMS.names())} (did you mean 'imagenet'?) (received 'imgnet')"),
+    Bad("attention-typo", edit("block: basic", "block: {type: basic, attention: sse}"), 4, "block.attention",
+        "unknown attention; must be one of se, eca (did you mean 'se'?) (received 'sse')"),
+    Bad("bottleneck-stride", edit("block: basic", "block: {type: bottleneck, stride_at: 2x2}"), 4, "block.stride_at",
         "must be one of '3x3' or '1x1' (received '2x2')"),
+    Bad("moved-top-level-option", BASE + "bottleneck_stride: 1x1\n", 11, "bottleneck_stride",
+        "unknown key: `bottleneck_stride` is an option of the bottleneck block now; write "
+        "`block: {type: bottleneck, stride_at: ...}`"),
+    Bad("expansion-on-basic", edit("block: basic", "block: {type: basic, expansion: 2}"), 4, "block.expansion",
+        "`expansion` is not an option of block type 'basic' (it is one of 'bottleneck', 'preact_bottleneck'); "
+        "'basic' takes: type, attention"),
+    Bad("reduction-on-eca", edit("block: basic", "block: {type: basic, attention: {type: eca, reduction: 8}}"), 4,
+        "block.attention.reduction", "`reduction` is not an option of attention 'eca' (it is one of 'se'); "
+        "'eca' takes: type, kernel"),
+    Bad("eca-kernel-even", edit("block: basic", "block: {type: basic, attention: {type: eca, kernel: 4}}"), 4,
+        "block.attention.kernel", "must be odd, so the conv keeps the channel count (received 4)"),
+    Bad("mid-on-imagenet-stem", edit("stem: imagenet", "stem: {type: imagenet, mid: [16, 16]}"), 3, "stem.mid",
+        "`mid` is not an option of stem 'imagenet' (it is one of 'deep', 'tiered')"),
+    Bad("attention-on-preact", edit("block: basic", "block: {type: preact_basic, attention: se}"), 4,
+        "block.attention", "`attention` is not an option of block type 'preact_basic'"),
     # --- types -----------------------------------------------------------------------------------
     Bad("blocks-word", edit("blocks: 2, width: 128", "blocks: three, width: 128"), 8, "stages[1].blocks",
         "must be a whole number (received 'three')"),
@@ -105,10 +135,16 @@ CASES = [
     # --- semantic rules ----------------------------------------------------------------------------
     Bad("option-A-shrinks", edit("shortcut: B", "shortcut: A", edit("width: 128,", "width: 32,")), 8,
         "stages[1].width", "shortcut A cannot shrink channels (64 -> 32)"),
-    Bad("groups-with-basic", BASE + "groups: 32\n", 11, "groups",
-        "basic blocks support only groups=1 (stages [0, 1, 2] are basic) (received 32)"),
-    Bad("base-width-with-basic", BASE + "base_width: 128\n", 11, "base_width",
-        "basic blocks support only base_width=64"),
+    Bad("groups-with-basic", edit("block: basic", "block: {type: basic, groups: 32}"), 4, "block.groups",
+        "`groups` is not an option of block type 'basic' (it is one of 'bottleneck')"),
+    Bad("base-width-zero-channels", edit("block: basic", "block: {type: bottleneck, base_width: 1}",
+                                         edit("width: 64}", "width: 32}")), 7,
+        "stages[0].width", "the 3x3 conv would have 0 channels at base_width 1 (received 32)"),
+    Bad("preact-after-basic", edit("width: 128, stride: 2}", "width: 128, stride: 2, block: preact_basic}"), 8,
+        "stages[1].block", "a preact_basic block cannot follow basic blocks: pre-activation blocks need the "
+        "resnetv2 trunk, stage 0 has the resnet one (received 'preact_basic')"),
+    Bad("drop-path-on-plain", BASE + "residual: false\ndrop_path: 0.1\n", 12, "drop_path",
+        "stochastic depth drops residual branches; a plain network (residual: false) has none (received 0.1)"),
     Bad("million-blocks", edit("blocks: 2, width: 128", "blocks: 1000000, width: 128"), 8, "stages[1].blocks",
         "must be <= 10000 (received 1000000)"),
     Bad("too-many-blocks-in-all", edit("blocks: 2, width: 128", "blocks: 9999, width: 128",
@@ -119,7 +155,7 @@ CASES = [
     Bad("params-hundreds-of-gib", edit("width: 256,", "width: 60000,"), 6, "stages",
         "GiB at fp32), over the limit of 4,000,000,000"),
     Bad("activations-too-big", "name: x\ninput: {size: 16384}\nstem: cifar\nstages: [{blocks: 100, width: 512}]\n",
-        2, "input.size", "feature maps of one image would need about"),
+        2, "input.size", "feature maps of one image would need 363,056 GiB at fp32, over the limit of 64 GiB"),
     # --- malformed files ---------------------------------------------------------------------------
     Bad("unclosed-bracket", "name: x\nstages: [{blocks: 1, width: 64}\n", 3, "",
         "invalid YAML/JSON syntax: expected ',' or ']', but got '<stream end>' while parsing a flow sequence "
@@ -248,12 +284,12 @@ def test_a_name_too_long_for_the_file_system():
 
 
 def test_several_errors_in_one_file_are_all_reported(write):
-    text = "name: x\nshortcut: D\nstages:\n  - {blocks: 0, width: 64}\nhead: {classes: -1}\n"
+    text = "name: x\nshortcut: E\nstages:\n  - {blocks: 0, width: 64}\nhead: {classes: -1}\n"
     path = write("three.yaml", text)
     run = run_cli("validate", str(path))
     assert run.code == 2
     assert run.stderr.splitlines() == [
-        f"{path}:2:1: shortcut: must be one of 'A', 'B' or 'C' (received 'D')",
+        f"{path}:2:1: shortcut: must be one of {OPTIONS} (received 'E')",
         f"{path}:4:6: stages[0].blocks: must be >= 1 (received 0)",
         f"{path}:5:8: head.classes: must be >= 1 (received -1)",
     ]
@@ -265,12 +301,13 @@ def test_several_errors_in_one_file_are_all_reported(write):
 
 
 def test_semantic_errors_are_all_reported_too(write):
-    text = BASE.replace("shortcut: B", "shortcut: A").replace("width: 128,", "width: 32,") + "groups: 2\n"
+    text = BASE.replace("shortcut: B", "shortcut: A").replace("width: 128,", "width: 32,")
+    text = text.replace("{blocks: 2, width: 64}", "{blocks: 2, width: 64, block: preact_basic}")
     path = write("two.yaml", text)
     result = check_ref(str(path))
     assert result.spec is None
-    assert [d.path for d in result.errors] == [("groups",), ("stages", 1, "width")]
-    assert [d.location.line for d in result.errors] == [11, 8]
+    assert [d.path for d in result.errors] == [("block",), ("stages", 1, "width")]  # the network's block, once
+    assert [d.location.line for d in result.errors] == [4, 8]
 
 
 def test_good_and_bad_files_get_per_file_verdicts(write):

@@ -120,11 +120,21 @@ def test_stem_width_override_on_a_shorthand_parent(write):
     assert spec == with_changes("resnet18", name="ws", stem={"type": "imagenet", "width": 32})
 
 
-def test_stem_shorthand_child_over_mapping_parent_keeps_the_width(write):
+def test_a_child_that_changes_a_kind_drops_the_parents_options(write):
     write("p.yaml", "name: p\nstem: {type: imagenet, width: 32}\nstages: [{blocks: 1, width: 32}]\n")
     child = write("c.yaml", "extends: p.yaml\nname: c\ninput: {size: 32}\nstem: cifar\n")
     spec = load_spec(child)
-    assert (spec.stem.type, spec.stem.out_channels) == ("cifar", 32)
+    assert (spec.stem.type, spec.stem.width, spec.stem.out_channels) == ("cifar", None, 16)
+
+
+def test_a_child_refines_the_parents_block_options(write):
+    child = write("c.yaml", "extends: resnet50\nname: c\nblock: {groups: 32, base_width: 4, attention: se}\n")
+    spec = load_spec(child)
+    assert (spec.block.type, spec.block.stride_at, spec.block.groups, spec.block.base_width) == (
+        "bottleneck", "3x3", 32, 4)
+    assert spec.block.attention.type == "se"
+    other = write("d.yaml", "extends: resnet50\nname: d\nblock: preact_bottleneck\n")
+    assert load_spec(other).block.model_dump() == {"type": "preact_bottleneck", "expansion": 4}
 
 
 def test_stage_override_in_a_child(write):
@@ -132,7 +142,7 @@ def test_stage_override_in_a_child(write):
                   "extends: resnet18\nname: mixed\nstages: [{}, {}, {shortcut: C}, {block: bottleneck}]\n")
     spec = load_spec(child)
     assert [spec.stage_shortcut(i) for i in range(4)] == ["B", "B", "C", "B"]
-    assert [spec.stage_block(i) for i in range(4)] == ["basic", "basic", "basic", "bottleneck"]
+    assert [spec.stage_block(i).type for i in range(4)] == ["basic", "basic", "basic", "bottleneck"]
     assert spec.depth == 1 + 2 * 6 + 3 * 2 + 1
 
 
@@ -207,7 +217,7 @@ def test_unknown_preset_with_did_you_mean(write, ref, hint):
     assert pattern.search(run.stderr), run.stderr
 
 
-@pytest.mark.parametrize("value, shown", [("50", "50"), ("[resnet18]", "['resnet18']"), ("{a: 1}", "{'a': 1}"),
+@pytest.mark.parametrize("value, shown", [("50", "50"), ("[resnet18]", "['resnet18']"), ("{a: 1}", "{a: 1}"),
                                           ("''", "''"), ("true", "true")])
 def test_extends_must_be_a_string(write, value, shown):
     child = write("child.yaml", f"name: c\n# the parent\nextends: {value}\n")

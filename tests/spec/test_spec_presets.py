@@ -63,7 +63,7 @@ def test_imagenet_presets_match_torchvision(name):
     block, blocks, depth = IMAGENET[name]
     s = load_spec(name)
     assert s.depth == depth
-    assert s.block == block
+    assert s.block.type == block
     assert [st.blocks for st in s.stages] == blocks
     assert [st.width for st in s.stages] == [64, 128, 256, 512]
     assert [st.stride for st in s.stages] == [1, 2, 2, 2]
@@ -72,8 +72,10 @@ def test_imagenet_presets_match_torchvision(name):
     assert s.input.hw == (224, 224) and s.input.channels == 3
     assert s.residual is True and s.shortcut == "B"
     assert s.head.classes == 1000
-    assert s.bottleneck_stride == "3x3"  # v1.5, as torchvision
-    assert (s.expansion, s.groups, s.base_width, s.zero_init_residual) == (4, 1, 64, False)
+    if block == "bottleneck":
+        assert s.block.stride_at == "3x3"  # v1.5, as torchvision
+        assert (s.block.expansion, s.block.groups, s.block.base_width) == (4, 1, 64)
+    assert s.block.attention is None and s.zero_init_residual is False
     out = [s.stage_out_channels(i) for i in range(4)]
     assert out == ([256, 512, 1024, 2048] if block == "bottleneck" else [64, 128, 256, 512])
 
@@ -87,7 +89,7 @@ def test_cifar_presets_are_6n_plus_2_option_a(depth):
     assert [st.width for st in s.stages] == [16, 32, 64]
     assert [st.stride for st in s.stages] == [1, 2, 2]
     assert (s.stem.type, s.stem.out_channels) == ("cifar", 16)
-    assert s.block == "basic" and s.shortcut == "A" and s.residual is True
+    assert s.block.type == "basic" and s.shortcut == "A" and s.residual is True
     assert s.head.classes == 10
     assert s.input.hw == (32, 32) and s.input.channels == 3
 
@@ -114,8 +116,8 @@ def test_presets_command_lists_every_preset():
     assert run.code == 0, run.output
     rows = {ln.split()[0]: ln.split() for ln in run.stdout.splitlines()[1:]}
     assert set(rows) == set(preset_names())
-    assert rows["resnet50"][1:4] == ["50", "bottleneck", "B"]
-    assert rows["plain20"][1:3] == ["20", "basic"] and rows["plain20"][3] == "plain"
+    assert rows["resnet50"][1:5] == ["50", "bottleneck", "imagenet", "B"]
+    assert rows["plain20"][1:5] == ["20", "basic", "cifar", "plain"]
     assert rows["resnet1202"][1] == "1202" and rows["resnet1202"][-1] == "10"
 
 

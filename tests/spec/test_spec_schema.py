@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
+from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
 from resgraph.spec import load_spec, preset_names
 from resgraph.spec.dump import spec_data
 from resgraph.spec.schema import spec_json_schema
@@ -37,8 +38,23 @@ def test_schema_command_prints_the_module_schema():
     assert schema["additionalProperties"] is False
     props = schema["properties"]
     assert {"name", "extends", "input", "stem", "block", "residual", "shortcut", "stages", "head",
-            "bottleneck_stride", "expansion", "zero_init_residual"} <= set(props)
+            "drop_path", "zero_init_residual"} <= set(props)
     assert all(p.get("description") for k, p in props.items()), "every field documents itself for editors"
+
+
+def test_schema_offers_every_registered_kind_with_its_own_options():
+    schema = spec_json_schema()
+    props, defs = schema["properties"], schema["$defs"]
+    for field, registry in (("block", BLOCKS), ("stem", STEMS)):
+        names, *models = props[field]["anyOf"]
+        assert names["enum"] == list(registry.names())
+        tags = [defs[m["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"] for m in models]
+        assert tags == list(registry.names())
+    assert props["shortcut"]["enum"] == list(SHORTCUTS.names())
+    assert {"expansion", "stride_at", "groups", "base_width", "attention"} <= set(defs["BottleneckOptions"]["properties"])
+    assert set(defs["BasicOptions"]["properties"]) == {"type", "attention"}
+    for model in ("BottleneckOptions", "SEOptions", "DeepStemOptions"):
+        assert all(p.get("description") for k, p in defs[model]["properties"].items() if k != "type"), model
 
 
 @pytest.mark.parametrize("path", PRESET_FILES, ids=[p.stem for p in PRESET_FILES])
@@ -65,7 +81,10 @@ def test_readme_style_variant_validates(validator):
 @pytest.mark.parametrize("data, fragment", [
     (yaml.safe_load(edit("shortcut: B", "shortcuts: B")), "'shortcuts' was unexpected"),
     (yaml.safe_load(edit("blocks: 2, width: 128", "blcks: 2, width: 128")), "'blcks' was unexpected"),
-    (yaml.safe_load(edit("shortcut: B", "shortcut: D")), "'D' is not one of"),
+    (yaml.safe_load(edit("shortcut: B", "shortcut: E")), "'E' is not one of"),
+    (yaml.safe_load(edit("block: basic", "block: {type: basic, groups: 32}")),
+     "is not valid under any of the given schemas"),
+    (yaml.safe_load(edit("block: basic", "block: preact")), "is not valid under any of the given schemas"),
     (yaml.safe_load(edit("stem: imagenet", "stem: imgnet")), "is not valid under any of the given schemas"),
     (yaml.safe_load(edit("blocks: 2, width: 128", "blocks: three, width: 128")), "'three' is not of type 'integer'"),
     (yaml.safe_load(edit("blocks: 2, width: 128", "blocks: 0, width: 128")), "0 is less than the minimum of 1"),

@@ -1,0 +1,12 @@
+"""The design space as registries: block types, shortcut options, stems, attention.
+
+Importing this package registers every bundled kind. Attention comes first:
+the block types' options name the attention kinds.
+"""
+
+from resgraph.kinds import attention, shortcuts, stems  # noqa: F401  (registration order matters)
+from resgraph.kinds import blocks  # noqa: F401
+from resgraph.kinds.base import ATTENTION, BLOCKS, SHORTCUTS, STEMS
+from resgraph.kinds.registry import UnknownKindError
+
+__all__ = ["ATTENTION", "BLOCKS", "SHORTCUTS", "STEMS", "UnknownKindError"]
