@@ -190,11 +190,13 @@ class BlockContext:
         """``x`` gated by the attention kind ``o`` names; ``x`` itself when there is none."""
         return x if o is None else ATTENTION[o.type].emit(self, x, c, o)
 
-    def shortcut(self, x: str | None = None) -> str | None:
+    def shortcut(self, x: str | None = None, before: str | None = None) -> str | None:
         """Emit the shortcut from ``x`` (default: the block input); returns the node the add joins.
 
         The identity joins the block's input itself, whatever ``x`` is: a
         pre-activation block projects its normalised input but adds its raw one.
+        ``before`` names a layer of this block whose module the shortcut's modules
+        precede in ``state_dict`` order, where the anchor library registers them first.
         """
         if self.shortcut_kind:
             raise ValueError(f"block {self.scope!r} emitted its shortcut twice")
@@ -203,7 +205,11 @@ class BlockContext:
             return None
         ctx = ShortcutContext(self.b, self.scope, self.c_in, self.c_out, self.stride, self.layout)
         self.b.block = self.scope
+        first = len(self.b.g)
         node = self._shortcut.emit(ctx, self.x if x is None else x)
+        if before is not None:
+            for n in list(self.b.g)[first:]:
+                self.b.g.nodes[n]["before"] = self.name(before)
         self.shortcut_kind = "identity" if node is None else self._shortcut.name
         self.shortcut_node = self.x if node is None else node
         return self.shortcut_node

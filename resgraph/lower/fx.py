@@ -89,14 +89,16 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
         if name in env:
             env[name].meta["ir_node"] = name
     graph.lint()
-    # Register modules in graph order (GraphModule's dict form would sort them by depth), so
-    # `state_dict()` lists keys in the anchor library's order: conv1, bn1, layer1.0..., fc.
     root = nn.Module()
     for name, module in modules.items():
         _set_nested(root, name, module)
     if device.type != "meta":
         _allocate(root, device)
-    return fx.GraphModule(root, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
+    gm = fx.GraphModule(root, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
+    # `state_dict()` lists keys in module registration order, which must be the anchor library's
+    # (conv1, bn1, layer1.0..., fc). GraphModule registers in call order; fix it where they differ.
+    _order_modules(gm, _registration_order(g, list(modules)))
+    return gm
 
 
 @dataclass
@@ -123,6 +125,34 @@ class _Lowering:
 
     def overwritable(self, port: int) -> bool:
         return _overwritable(self.g, self.name, port)
+
+
+def _registration_order(g: nx.DiGraph, names: list[str]) -> list[str]:
+    """``names`` in graph order, except that a node with ``before`` moves just ahead of that module.
+
+    timm's pre-activation blocks register their shortcut before ``norm1``, which
+    the shortcut reads: data order and key order differ there, and only there.
+    """
+    moved = [n for n in names if g.nodes[n].get("before") in names]
+    order = [n for n in names if n not in moved]
+    for n in moved:  # in graph order, so the moved modules keep theirs
+        order.insert(order.index(g.nodes[n]["before"]), n)
+    return order
+
+
+def _order_modules(root: nn.Module, order: list[str]) -> None:
+    """Re-register every container's children so that ``root``'s modules follow ``order`` (dotted names)."""
+    rank: dict[str, int] = {}
+    for i, name in enumerate(order):
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            rank.setdefault(".".join(parts[:k]), i)
+    for path, m in list(root.named_modules()):
+        prefix = f"{path}." if path else ""
+        children = m._modules
+        ordered = sorted(children, key=lambda c: rank.get(prefix + c, len(order)))
+        if ordered != list(children):
+            object.__setattr__(m, "_modules", {c: children[c] for c in ordered})
 
 
 def _overwritable(g: nx.DiGraph, name: str, port: int) -> bool:

@@ -24,7 +24,11 @@ CIFAR = {"resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet5
 DEPTHS = {"resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101, "resnet152": 152,
           "resnet20": 20, "resnet32": 32, "resnet44": 44, "resnet56": 56, "resnet110": 110, "resnet1202": 1202,
           "plain18": 18, "plain34": 34, "plain20": 20, "plain56": 56, "plain110": 110,
-          "resnet18_A": 18, "resnet18_C": 18, "resnet34_A": 34, "resnet34_C": 34}
+          "resnet18_A": 18, "resnet18_C": 18, "resnet34_A": 34, "resnet34_C": 34,
+          # the design space: a deep stem adds two weighted layers; attention gates are not counted
+          "resnext50_32x4d": 50, "resnext101_32x8d": 101, "resnext101_64x4d": 101, "wide_resnet50_2": 50,
+          "wide_resnet101_2": 101, "resnet50d": 52, "seresnet50": 50, "seresnext50_32x4d": 50, "ecaresnet50d": 52,
+          "resnetv2_50": 50, "resnetv2_50d": 52, "preact_resnet164": 164, "preact_resnet110": 110}
 
 
 def analysed(ref: str | Path):

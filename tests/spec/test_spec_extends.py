@@ -134,7 +134,7 @@ def test_a_child_refines_the_parents_block_options(write):
         "bottleneck", "3x3", 32, 4)
     assert spec.block.attention.type == "se"
     other = write("d.yaml", "extends: resnet50\nname: d\nblock: preact_bottleneck\n")
-    assert load_spec(other).block.model_dump() == {"type": "preact_bottleneck", "expansion": 4}
+    assert load_spec(other).block.model_dump() == {"type": "preact_bottleneck", "expansion": 4, "stride_at": "3x3"}
 
 
 def test_stage_override_in_a_child(write):

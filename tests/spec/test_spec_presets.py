@@ -23,10 +23,14 @@ PLAIN = {"plain18": "resnet18", "plain34": "resnet34", "plain20": "resnet20", "p
          "plain110": "resnet110"}
 OPTIONS = {"resnet18_A": ("resnet18", "A"), "resnet18_C": ("resnet18", "C"),
            "resnet34_A": ("resnet34", "A"), "resnet34_C": ("resnet34", "C")}
+# The design space beyond the paper: checked against torchvision and timm in tests/lower/test_lower_anchors.py.
+DESIGN_SPACE = {"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+                "resnet50d", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnetv2_50", "resnetv2_50d",
+                "preact_resnet164", "preact_resnet110"}
 
 
-def test_the_issue_lists_exactly_the_bundled_presets():
-    expected = {*IMAGENET, *(f"resnet{d}" for d in CIFAR_DEPTHS), *PLAIN, *OPTIONS}
+def test_the_issues_list_exactly_the_bundled_presets():
+    expected = {*IMAGENET, *(f"resnet{d}" for d in CIFAR_DEPTHS), *PLAIN, *OPTIONS, *DESIGN_SPACE}
     assert set(preset_names()) == expected
     assert {p.stem for p in PRESET_FILES} == expected
 
@@ -35,7 +39,7 @@ def test_validate_all_preset_files_exits_0_with_one_ok_line_each():
     run = run_cli("validate", *map(str, PRESET_FILES))
     assert run.code == 0, run.output
     ok_lines = [ln for ln in run.stdout.splitlines() if ln.startswith("ok ")]
-    assert len(ok_lines) == len(PRESET_FILES) == 20
+    assert len(ok_lines) == len(PRESET_FILES) == 33
     for path, line in zip(PRESET_FILES, ok_lines):
         assert f" {path}: {path.stem}, depth " in line
     assert f"{len(PRESET_FILES)} of {len(PRESET_FILES)} valid" in run.stdout
@@ -119,6 +123,23 @@ def test_presets_command_lists_every_preset():
     assert rows["resnet50"][1:5] == ["50", "bottleneck", "imagenet", "B"]
     assert rows["plain20"][1:5] == ["20", "basic", "cifar", "plain"]
     assert rows["resnet1202"][1] == "1202" and rows["resnet1202"][-1] == "10"
+    assert rows["ecaresnet50d"][1:5] == ["52", "bottleneck+eca", "deep", "D"]
+    assert rows["resnetv2_50"][1:5] == ["50", "preact_bottleneck", "imagenet", "B"]
+
+
+def test_design_space_presets_say_what_their_papers_say():
+    s = load_spec("resnext50_32x4d")
+    assert (s.block.type, s.block.groups, s.block.base_width, s.block.stride_at) == ("bottleneck", 32, 4, "3x3")
+    assert load_spec("wide_resnet50_2").block.base_width == 128
+    d = load_spec("resnet50d")
+    assert (d.stem.type, d.stem.out_channels, d.shortcut, d.depth) == ("deep", 64, "D", 52)  # 3 stem convs
+    assert load_spec("seresnet50").block.attention.reduction == 16
+    assert load_spec("ecaresnet50d").block.attention.type == "eca"
+    v2 = load_spec("resnetv2_50")
+    assert (v2.block.type, v2.depth) == ("preact_bottleneck", 50)
+    p = load_spec("preact_resnet164")
+    assert (p.block.stride_at, p.depth, [st.blocks for st in p.stages]) == ("1x1", 164, [18, 18, 18])
+    assert (load_spec("preact_resnet110").block.type, load_spec("preact_resnet110").depth) == ("preact_basic", 110)
 
 
 def test_public_api_load_spec_returns_a_resnet_spec():

@@ -30,7 +30,7 @@ class PreActBasic(BlockKind):
 
     def emit(self, k: BlockContext, o: PreActBasicOptions) -> str:  # type: ignore[override]
         x = k.relu("act1", k.bn("norm1", k.x, k.c_in))
-        k.shortcut(x)  # a projection sees the normalised input (timm emits it first: its keys come first)
+        k.shortcut(x, before="norm1")  # a projection sees the normalised input; timm registers it first
         y = k.conv("conv1", x, k.c_in, k.c_out, 3, k.stride)
         y = k.relu("act2", k.bn("norm2", y, k.c_out))
         return k.conv("conv2", y, k.c_out, k.c_out, 3, last=True)
