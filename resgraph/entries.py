@@ -32,7 +32,7 @@ def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
     summary = analyze(compile_spec(spec))
     c, (h, w) = spec.input.channels, spec.input.hw
     return ModelEntry(spec.name, lambda: build_model(spec).eval(), spec_hash(spec), summary.macs, summary.params,
-                      summary.depth, (c, h, w))
+                      summary.depth, summary.design, (c, h, w))
 
 
 def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
@@ -53,7 +53,7 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
         return getattr(torchvision.models, spec.name)(weights=None).eval()
 
     return ModelEntry(f"torchvision:{spec.name}", factory, base.spec_hash, base.macs, base.params, base.depth,
-                      base.input_shape)
+                      base.design, base.input_shape)
 
 
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:

@@ -6,7 +6,7 @@ numbers it cannot know (spec hash, MACs per image, depth).
 
 Public entry points
 -------------------
-ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, input_shape=(3, 224, 224))
+ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, design="", input_shape=(3, 224, 224))
 Job(model, backend, device="cpu", batch=1, precision="fp32")
 TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000)
 

@@ -14,7 +14,7 @@ __all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("spec", "model"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
+    ("spec", "model"), ("design", "design"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
     ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs first"), ("status", "status"),
 )
 

@@ -14,7 +14,7 @@ from resgraph.bench.results import RECORD_FIELDS, latest_by_key, read_records
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
 _MD_COLUMNS = (
-    ("spec", "spec"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("batch", "batch"),
+    ("spec", "spec"), ("design", "design"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("batch", "batch"),
     ("status", "status"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"),
     ("throughput", "img/s"), ("gflops", "GFLOP/s"), ("pct_peak", "% peak"), ("max_rel_err", "max rel err"),
     ("first_result_s", "first result s"), ("reason", "reason"),

@@ -22,7 +22,7 @@ RECORD_FIELDS = (
     "first_result_s", "peak_mem_bytes", "mem_method",
     "max_abs_err", "max_rel_err", "tolerance",
     "gflops", "pct_peak", "peak_gflops",
-    "macs", "params", "depth", "input_shape",
+    "macs", "params", "depth", "design", "input_shape",
     "threads", "warmup", "iters", "min_time_s",
     "env", "timestamp",
 )

@@ -37,6 +37,7 @@ class ModelEntry:
     macs: float | None = None  # multiply-adds per image (for GFLOP/s); the harness never counts them
     params: int | None = None  # counted from the module when not given
     depth: int | None = None  # weighted layers, for comparison tables
+    design: str = ""  # block types, stem and shortcut option in words, for comparison tables
     input_shape: tuple[int, int, int] = (3, 224, 224)  # C, H, W of one image
 
 
@@ -96,7 +97,8 @@ def run_row(
     m = job.model
     rec.update(
         spec=m.name, spec_hash=m.spec_hash, backend=job.backend, device=job.device, batch=job.batch,
-        precision=job.precision, macs=m.macs, params=m.params, depth=m.depth, input_shape=list(m.input_shape),
+        precision=job.precision, macs=m.macs, params=m.params, depth=m.depth, design=m.design or None,
+        input_shape=list(m.input_shape),
         threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
     )
     try:

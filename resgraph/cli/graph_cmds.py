@@ -29,12 +29,13 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
 
 def format_summary(s: GraphSummary, dtype: str = "fp32") -> str:
     """The per-stage table of one network, with a totals row."""
-    rows = [["stage", "output", "blocks", "params", "MACs", "activations"]]
+    rows = [["stage", "output", "blocks", "params", "MACs", "activations", "block", "shortcut"]]
     for st in s.stages:
         rows.append([st.name, _shape(st.output_shape), str(st.blocks) if st.blocks else "-", human(st.params),
-                     human(st.macs), human_bytes(st.activations_bytes)])
-    rows.append(["total", "", str(s.blocks), human(s.params), human(s.macs), human_bytes(s.activations_bytes)])
-    head = (f"{s.name}: input {_shape(s.input_shape)} -> {_shape(s.output_shape)}, depth {s.depth}, "
+                     human(st.macs), human_bytes(st.activations_bytes), st.block or "-", st.shortcut or "-"])
+    rows.append(["total", "", str(s.blocks), human(s.params), human(s.macs), human_bytes(s.activations_bytes),
+                 "", ""])
+    head = (f"{s.name} ({s.design}): input {_shape(s.input_shape)} -> {_shape(s.output_shape)}, depth {s.depth}, "
             f"activations at batch {s.batch}, {dtype}")
     return head + "\n" + _table(rows, right={2, 3, 4, 5})
 
@@ -65,6 +66,9 @@ def format_side_by_side(summaries: list[GraphSummary], dtype: str = "fp32") -> s
     """One column per network: totals first, then the per-stage rows."""
     rows = [[""] + [s.name for s in summaries],
             ["input"] + [_shape(s.input_shape) for s in summaries],
+            ["block"] + [s.block for s in summaries],
+            ["stem"] + [s.stem for s in summaries],
+            ["shortcut"] + [s.shortcut for s in summaries],
             ["params"] + [human(s.params) for s in summaries],
             ["MACs (G)"] + [f"{s.macs / 1e9:#.4g}" for s in summaries],
             ["depth"] + [str(s.depth) for s in summaries],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import networkx as nx
 
 from resgraph.graph.ir import ACT_BYTES, MACS, PARAMS, SHAPE
 from resgraph.graph.passes import DEPTH, run_passes, topo_order
+from resgraph.kinds import STEMS
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -24,6 +26,8 @@ class StageSummary:
     params: int
     macs: int
     activations_bytes: int
+    block: str = ""                # its blocks' type (and attention): "bottleneck + SE"; the stem's kind
+    shortcut: str = ""             # options that emitted a shortcut path ("B"), "identity", or "none" (plain)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,15 @@ class GraphSummary:
     stages: list[StageSummary]
     batch: int = 1
     dtype_bytes: int = 4
+    block: str = ""                # block types (and attention): "bottleneck + ECA"
+    stem: str = ""                 # the stem's registered kind: "deep"
+    shortcut: str = ""             # options that emitted a shortcut path ("D"), "identity", or "none" (plain)
+
+    @property
+    def design(self) -> str:
+        """One line naming the design: "bottleneck + ECA, deep stem, shortcut D"."""
+        sc = "no shortcuts (plain)" if self.shortcut == "none" else f"shortcut {self.shortcut}"
+        return ", ".join(p for p in (self.block, f"{self.stem} stem" if self.stem else "", sc) if p)
 
     @property
     def blocks(self) -> int:
@@ -47,7 +60,7 @@ class GraphSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: exact integers, shapes as lists."""
-        d = asdict(self)
+        d = asdict(self) | {"design": self.design}
         d["input_shape"], d["output_shape"] = list(self.input_shape), list(self.output_shape)
         for s in d["stages"]:
             s["output_shape"] = list(s["output_shape"])
@@ -79,13 +92,28 @@ def analyze(g: nx.DiGraph, batch: int = 1, dtype_bytes: int = 4) -> GraphSummary
         r["macs"] += a[MACS]
         r["act"] += a[ACT_BYTES]
         r["last"] = n  # the stage's output: its last op in topological order
-    blocks: dict[int, int] = {}
-    for b in g.graph.get("blocks", []):
-        blocks[b["stage"]] = blocks.get(b["stage"], 0) + 1
-    stages = [StageSummary(i, _stage_name(i, n_stages), blocks.get(i, 0), tuple(g.nodes[r["last"]][SHAPE]),
-                           r["params"], r["macs"], r["act"]) for i, r in sorted(rows.items())]
+    infos = g.graph.get("blocks", [])
+    stem = STEMS[g.graph["stem"]].label if "stem" in g.graph else ""
+    stages = [StageSummary(i, _stage_name(i, n_stages), sum(b["stage"] == i for b in infos),
+                           tuple(g.nodes[r["last"]][SHAPE]), r["params"], r["macs"], r["act"],
+                           stem if i < 0 else _joined(b["label"] for b in infos if b["stage"] == i),
+                           _shortcuts(b["shortcut"] for b in infos if b["stage"] == i))
+              for i, r in sorted(rows.items())]
     assert in_node is not None and out_node is not None  # lint guarantees both
     return GraphSummary(
         name=g.graph.get("name", ""), params=g.graph[PARAMS], macs=g.graph[MACS], depth=g.graph[DEPTH],
         activations_bytes=g.graph[ACT_BYTES], input_shape=tuple(g.nodes[in_node][SHAPE]),
-        output_shape=tuple(g.nodes[out_node][SHAPE]), stages=stages, batch=batch, dtype_bytes=dtype_bytes)
+        output_shape=tuple(g.nodes[out_node][SHAPE]), stages=stages, batch=batch, dtype_bytes=dtype_bytes,
+        block=_joined(b["label"] for b in infos), stem=g.graph.get("stem", ""),
+        shortcut=_shortcuts(b["shortcut"] for b in infos))
+
+
+def _joined(texts: Iterable[str]) -> str:
+    return " / ".join(dict.fromkeys(texts))
+
+
+def _shortcuts(kinds: Iterable[str]) -> str:
+    """The options that emitted a path (identities implied), else "identity" or "none"."""
+    seen = list(dict.fromkeys(kinds))
+    options = [k for k in seen if k not in ("identity", "none")]
+    return " / ".join(options) if options else " / ".join(seen)

@@ -30,7 +30,7 @@ def compile_spec(spec: ResNetSpec) -> nx.DiGraph:
     layout = layout_of(spec)
     c, h, w = spec.input.channels, *spec.input.hw
     b.g.graph.update(name=spec.name, input_shape=(c, h, w), residual=spec.residual, stages=len(spec.stages),
-                     layout=layout.name, blocks=[])
+                     layout=layout.name, stem=spec.stem.type, blocks=[])
     x = b.add("input", "input", [], shape=(c, h, w))
     stem = STEMS[spec.stem.type]
     x = layout.stem(b, x, c, stem.convs(spec.stem), stem.pool)

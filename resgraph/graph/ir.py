@@ -14,7 +14,7 @@ id); ``block`` (the residual block's scope, or None outside blocks); ``stage``
 
 Every edge has ``port`` (operand index of its target). Graph-level attributes:
 ``name``, ``input_shape`` (C, H, W), ``layout`` (``resnet`` or ``resnetv2``),
-``blocks`` (a list of :class:`BlockInfo` dicts in order), ``stages`` (number of
+``stem`` (its registered kind), ``blocks`` (a list of :class:`BlockInfo` dicts in order), ``stages`` (number of
 stages), ``residual``.
 
 Passes add, under fixed keys: ``shape`` (output shape of one image), ``params``,

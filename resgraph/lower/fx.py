@@ -133,7 +133,7 @@ def _registration_order(g: nx.DiGraph, names: list[str]) -> list[str]:
     timm's pre-activation blocks register their shortcut before ``norm1``, which
     the shortcut reads: data order and key order differ there, and only there.
     """
-    moved = [n for n in names if g.nodes[n].get("before") in names]
+    moved = [n for n in names if n in g and g.nodes[n].get("before") in names]  # drop_path has no IR node
     order = [n for n in names if n not in moved]
     for n in moved:  # in graph order, so the moved modules keep theirs
         order.insert(order.index(g.nodes[n]["before"]), n)

@@ -73,7 +73,7 @@ def test_compare_rows_and_relative_speed():
 
     text = format_table(rows)
     lines = text.splitlines()
-    assert lines[0].split()[:4] == ["model", "params", "MACs", "depth"]
+    assert lines[0].split()[:5] == ["model", "design", "params", "MACs", "depth"]
     assert lines[2].startswith("narrow") and "1.00x" in lines[2] and "1.000 M" in lines[2]
     assert "broken/eager/fp32 b2: failed: ZeroDivisionError" in text
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from resgraph.bench.results import RECORD_FIELDS
+from resgraph.kinds import SHORTCUTS
 from resgraph.cli.main import main
 
 FAST = ["--warmup", "1", "--iters", "3", "--min-time", "0", "--threads", "1"]
@@ -88,11 +89,12 @@ def test_compare_shortcut_options_side_by_side() -> None:
     res = run("compare", "resnet20", "--shortcuts", *FAST)
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    names = [ln.split()[0] for ln in lines[2:6]]
-    assert names == ["resnet20_A", "resnet20_B", "resnet20_C", "resnet20_plain"]
+    names = [ln.split()[0] for ln in lines[2:7]]
+    assert names == [f"resnet20_{o}" for o in SHORTCUTS.names()] + ["resnet20_plain"]
     assert "1.00x" in lines[2]  # the first row is the reference
+    assert "basic, cifar stem, shortcut D" in lines[5] and "no shortcuts (plain)" in lines[6]
     # Option A is parameter-free, so it and the plain twin have the same params.
-    assert lines[2].split()[1] == lines[5].split()[1]
+    assert "269.7 K" in lines[2] and "269.7 K" in lines[6]
 
 
 def test_report_writes_tables_and_plots(tmp_path: Path) -> None:
@@ -114,14 +116,17 @@ def test_report_of_empty_file_is_a_usage_error(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no records" in res.output
 
 
-def test_demo_compares_a_b_c_and_plain(tmp_path: Path) -> None:
+def test_demo_compares_every_shortcut_option_and_plain(tmp_path: Path) -> None:
     res = run("demo", "--network", "resnet20", "--backend", "eager", "--batch", "1", "-o", str(tmp_path), *FAST)
     assert res.exit_code == 0, res.output
     rows = records(tmp_path / "results.jsonl")
-    assert [r["spec"] for r in rows] == ["resnet20_A", "resnet20_B", "resnet20_C", "resnet20_plain"]
+    assert [r["spec"] for r in rows] == ["resnet20_A", "resnet20_B", "resnet20_C", "resnet20_D", "resnet20_plain"]
     assert all(r["status"] == "ok" for r in rows)
     params = {r["spec"]: r["params"] for r in rows}
     assert params["resnet20_A"] == params["resnet20_plain"] == 269_722 < params["resnet20_B"] < params["resnet20_C"]
+    assert params["resnet20_D"] == params["resnet20_B"]  # D's pool has no weights: B's projections, pooled
+    assert rows[3]["design"] == "basic, cifar stem, shortcut D"
+    assert "| resnet20_D | basic, cifar stem, shortcut D |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "results.md").exists() and list(tmp_path.glob("*.png"))
 
 

@@ -30,8 +30,21 @@ def test_summary_json_resnet50():
     assert sum(s["params"] for s in d["stages"]) == d["params"]
     assert d["stages"][1] | {"params": 0, "macs": 0, "activations_bytes": 0} == {
         "index": 0, "name": "layer1", "blocks": 3, "output_shape": [256, 56, 56],
-        "params": 0, "macs": 0, "activations_bytes": 0}
+        "params": 0, "macs": 0, "activations_bytes": 0, "block": "bottleneck", "shortcut": "B"}
     assert d["input_shape"] == [3, 224, 224] and d["output_shape"] == [1000]
+    assert (d["block"], d["stem"], d["shortcut"]) == ("bottleneck", "imagenet", "B")
+    assert d["design"] == "bottleneck, imagenet stem, shortcut B"
+
+
+def test_summary_names_each_kind_with_its_registered_label():
+    d = json.loads(run("summary", "ecaresnet50d", "--json").output)
+    assert d["design"] == "bottleneck + ECA, deep stem, shortcut D"
+    assert [s["block"] for s in d["stages"]][:2] == ["3 convs 3x3 (deep) + max-pool", "bottleneck + ECA"]
+    v2 = json.loads(run("summary", "resnetv2_50", "--json").output)
+    assert v2["block"] == "pre-act bottleneck" and v2["stages"][1]["shortcut"] == "B"
+    plain = json.loads(run("summary", "plain20", "--json").output)
+    assert plain["design"] == "basic, cifar stem, no shortcuts (plain)"
+    assert [s["shortcut"] for s in plain["stages"][1:-1]] == ["none"] * 3
 
 
 def test_summary_json_several_is_a_list_and_batch_dtype_apply():
@@ -48,9 +61,9 @@ def test_summary_table():
     r = run("summary", "resnet50")
     assert r.exit_code == 0
     lines = r.output.splitlines()
-    assert lines[0].startswith("resnet50: input 3×224×224 -> 1000, depth 50")
-    assert lines[1].split() == ["stage", "output", "blocks", "params", "MACs", "activations"]
-    assert lines[3].split()[:3] == ["layer1", "256×56×56", "3"]
+    assert lines[0].startswith("resnet50 (bottleneck, imagenet stem, shortcut B): input 3×224×224 -> 1000, depth 50")
+    assert lines[1].split() == ["stage", "output", "blocks", "params", "MACs", "activations", "block", "shortcut"]
+    assert lines[3].split()[:3] == ["layer1", "256×56×56", "3"] and lines[3].split()[-2:] == ["bottleneck", "B"]
     assert lines[-1].split() == ["total", "16", "25.56", "M", "4.089", "G", "143.3", "MiB"]
 
 
@@ -62,6 +75,7 @@ def test_summary_side_by_side():
     assert rows["params"][-6:] == ["11.69", "M", "21.80", "M", "269.7", "K"]
     assert rows["MACs (G)"][-3:] == ["1.814", "3.664", "0.04055"]
     assert rows["depth"][-3:] == ["18", "34", "20"]
+    assert rows["shortcut"][-3:] == ["B", "B", "A"] and rows["stem"][-3:] == ["imagenet", "imagenet", "cifar"]
     assert rows["layer4 blocks"][-3:] == ["2", "3", "-"]  # the CIFAR net has three stages
     assert rows["head out"][-3:] == ["1000", "1000", "10"]
 

@@ -71,6 +71,26 @@ def test_option_a_block_view_says_so():
     assert "A: zero-pad" in bg.nodes["layer2.0"]["label"]
 
 
+def test_block_view_names_each_kind_with_its_registered_label():
+    bg = block_graph(compile_spec(load_spec("ecaresnet50d")))
+    assert bg.nodes["layer2.0"]["label"].startswith("layer2.0 · bottleneck + ECA · 256→512, stride 2")
+    assert "shortcut: D: avg-pool + projection" in bg.nodes["layer2.0"]["label"]
+    assert bg.nodes["stem"]["label"].startswith("stem\nconv 3x3/2, 3→32 → bn → relu → conv 3x3/1, 32→32")
+    v2 = block_graph(compile_spec(load_spec("resnetv2_50")))
+    assert "stages.0.blocks.0 · pre-act bottleneck" in v2.nodes["stages.0.blocks.0"]["label"]
+    assert [bg.nodes[b]["type"] for b in ("layer1.0", "layer4.2")] == ["bottleneck"] * 2
+
+
+def test_pictures_draw_every_kind_from_its_registration(tmp_path):
+    block = export_graph(compile_spec(load_spec("resnet50d")), tmp_path / "d.dot", view="block").read_text()
+    assert block.count("xlabel=D") == 4  # one option-D edge per stage
+    assert "bottleneck block" in block and "shortcut: D: avg-pool" in block  # the legend
+    op = export_graph(compile_spec(load_spec("seresnet50")), tmp_path / "se.dot").read_text()
+    assert '"layer1.0.se.fc1"' in op and "conv 1x1/1, 256→16" in op
+    pre = export_graph(compile_spec(load_spec("preact_resnet110")), tmp_path / "p.dot", view="block").read_text()
+    assert "pre-act basic block" in pre
+
+
 def test_dot_text(r34, tmp_path):
     block = export_graph(r34, tmp_path / "block.dot", view="block").read_text()
     assert block.startswith('digraph "resnet34" {')
