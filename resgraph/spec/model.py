@@ -98,7 +98,7 @@ class ResNetSpec(_Strict):
     shortcut: Shortcut = Field(  # type: ignore[valid-type]
         "B", description=f"shortcut option {'/'.join(SHORTCUTS.names())} (paper §3.3), per-stage overridable")
     drop_path: float = Field(
-        0.0, ge=0.0, lt=1.0, description="stochastic depth: the last block's drop-path rate, linear in depth from "
+        0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="stochastic depth: the last block's drop-path rate, linear in depth from "
                                          "0 (training only)")
     zero_init_residual: bool = Field(False, description="initialise each block's last BN (or conv) weight to zero")
     stages: list[StageSpec] = Field(..., min_length=1, max_length=64, description="the stages, first to last")

@@ -10,6 +10,7 @@ a tag that would construct a Python object is refused, not executed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ def read_source(path: Path, display: str | None = None) -> Source:
     return parse_source(raw, name)
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading exponent floats without a dot (``1e-05``) as YAML 1.2 and JSON do.
+
+    YAML 1.1 reads ``1e-05`` as text; json.dumps and most editors write it.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def parse_source(raw: bytes, name: str) -> Source:
     """Parse spec bytes (YAML or JSON, which YAML reads too) into a :class:`Source`."""
     if len(raw) > MAX_FILE_BYTES:
@@ -83,7 +96,7 @@ def parse_source(raw: bytes, name: str) -> Source:
         _check_json(text, name)
     try:
         _check_nesting(text, name)
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(exc.problem or exc.context or "invalid syntax").split())

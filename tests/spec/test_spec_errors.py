@@ -52,6 +52,8 @@ CASES = [
     Bad("expansion-zero", edit("block: basic", "block: {type: bottleneck, expansion: 0}"), 4, "block.expansion",
         "must be >= 1 (received 0)"),
     Bad("drop-path-one", BASE + "drop_path: 1.0\n", 11, "drop_path", "must be < 1.0 (received 1.0)"),
+    Bad("drop-path-nan", BASE + "drop_path: .nan\n", 11, "drop_path", "must be a finite number (received nan)"),
+    Bad("drop-path-text", BASE + "drop_path: '0.1'\n", 11, "drop_path", "must be a number (received '0.1')"),
     Bad("se-reduction-zero", edit("block: basic", "block: {type: basic, attention: {type: se, reduction: 0}}"), 4,
         "block.attention.reduction", "must be >= 1 (received 0)"),
     Bad("name-empty", edit("name: t", "name: ''"), 1, "name", "must have at least 1 character (received '')"),
