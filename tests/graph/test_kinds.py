@@ -18,7 +18,7 @@ from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS, UnknownKindError
 from resgraph.kinds.base import StemKind
 from resgraph.kinds.registry import Registry
 from resgraph.lower import build_model
-from resgraph.spec import load_spec
+from resgraph.spec import load_spec, preset_names
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,3 +126,21 @@ def test_a_new_block_type_is_one_module_and_its_registration(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "ok    " in run.stdout and "depth 11, 2 stages" in run.stdout  # stem conv + 3 blocks x 3 + fc
     assert '"block": "sandwich"' in run.stdout and run.stdout.rstrip().endswith("True")
+
+
+def test_readme_lists_every_registered_kind_and_preset():
+    readme = (REPO / "README.md").read_text()
+    for what, registry in (("block", BLOCKS), ("shortcut", SHORTCUTS), ("stem", STEMS), ("attention", ATTENTION)):
+        for name in registry.names():
+            assert f"| {what} | `{name}` |" in readme, f"README's design-space table lacks {what} {name}"
+    for name in preset_names():
+        assert f"`{name}`" in readme, f"README's preset table lacks {name}"
+
+
+def test_extending_doc_shows_the_code_as_it_is():
+    """docs/extending.md quotes the diff that added option D: its added file is the file in the tree."""
+    doc = (REPO / "docs" / "extending.md").read_text()
+    diff = doc.split("```diff\n", 1)[1].split("\n```", 1)[0]
+    added = diff.split("+++ b/resgraph/kinds/shortcuts/option_d.py\n", 1)[1].split("\n", 1)[1]
+    lines = [ln[1:] for ln in added.splitlines() if ln.startswith("+")]
+    assert "\n".join(lines) + "\n" == (REPO / "resgraph/kinds/shortcuts/option_d.py").read_text()
