@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import click
@@ -55,12 +56,21 @@ class ResgraphGroup(click.Group):
 
 @click.group(cls=ResgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="resgraph")
-def main() -> None:
+@click.option("--allow-extends", "allow", multiple=True, metavar="DIR", envvar="RESGRAPH_ALLOW_EXTENDS",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="a folder whose spec files `extends:` may also reach (repeatable; by default only presets and "
+                   "files under the named spec's own folder)")
+@click.pass_context
+def main(ctx: click.Context, allow: tuple[Path, ...]) -> None:
     """resgraph: ResNet specs -> graph -> PyTorch/ONNX/TensorRT -> benchmarks.
 
     SPEC arguments are spec files (.yaml/.yml/.json) or bundled preset names
     (see `resgraph presets`).
     """
+    if allow:
+        from resgraph.spec.loader import allow_extends
+
+        ctx.with_resource(allow_extends(*allow))
 
 
 def _register() -> None:

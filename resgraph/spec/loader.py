@@ -7,8 +7,11 @@ the parent it came from).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from resgraph.spec.checks import check_spec
 from resgraph.spec.extends import merge, merge_positions
 from resgraph.spec.model import ResNetSpec
 from resgraph.spec.diagnose import pydantic_diagnostics
-from resgraph.spec.presets import SPEC_SUFFIXES, preset_names, preset_path, suggest
+from resgraph.spec.presets import SPEC_SUFFIXES, preset_names, preset_path, presets_dir, suggest
 from resgraph.spec.source import Source, read_source
 
 MAX_EXTENDS_DEPTH = 16
@@ -89,15 +92,42 @@ def looks_like_path(ref: str) -> bool:
     return "/" in ref or "\\" in ref or ref.endswith(SPEC_SUFFIXES)
 
 
+# Folders beyond the spec's own that `extends:` may reach: `resgraph --allow-extends DIR`, or allow_extends().
+_EXTRA_ROOTS: ContextVar[tuple[Path, ...]] = ContextVar("extends_roots", default=())
+
+
+@contextlib.contextmanager
+def allow_extends(*folders: str | os.PathLike[str]) -> Iterator[None]:
+    """Within this block, ``extends:`` may also reach files under ``folders`` (and their sub-folders)."""
+    token = _EXTRA_ROOTS.set(_EXTRA_ROOTS.get() + tuple(Path(f).resolve() for f in folders))
+    try:
+        yield
+    finally:
+        _EXTRA_ROOTS.reset(token)
+
+
 def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] = (),
-            where: Location | None = None) -> Source:
-    """Read ``ref`` (file or preset) and merge its ``extends:`` chain into one :class:`Source`."""
+            where: Location | None = None, roots: tuple[Path, ...] = ()) -> Source:
+    """Read ``ref`` (file or preset) and merge its ``extends:`` chain into one :class:`Source`.
+
+    What ``extends:`` may reach: bundled presets by name, and spec files (``.yaml``,
+    ``.yml``, ``.json``) under the folder of the spec the user named, or under a
+    folder allowed with :func:`allow_extends`. A parent outside them is refused
+    before it is read, so a shared spec cannot make resgraph read (and print)
+    another file on the machine.
+    """
     text = str(ref)
-    candidate = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
-    if isinstance(ref, Path) or looks_like_path(text) or _is_file(candidate):
-        path = candidate  # relative to the extending file, never to the current directory
+    if isinstance(ref, Path) or looks_like_path(text):
+        path = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
         display = text if base is None else os.path.normpath(path)
-        if not _is_file(path):
+        if not text.endswith(SPEC_SUFFIXES):
+            raise _not_found(where, display, f"not a spec file: {display} (a spec file's name ends in "
+                             f"{', '.join(SPEC_SUFFIXES)})")
+        if roots and not _within(path, roots):  # before looking: nothing is said of files outside
+            raise _not_found(where, display, f"{display} is outside the folders a spec may extend from "
+                             f"({', '.join(str(r) for r in roots if r != presets_dir().resolve())} and the "
+                             "presets); allow another with 'resgraph --allow-extends DIR'")
+        if not _exists(path):
             raise _not_found(where, display, f"no such spec file: {display}")
     else:
         found = preset_path(text)
@@ -106,6 +136,8 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
             raise _not_found(where, text, f"unknown preset '{text}'{hint}; 'resgraph presets' lists them")
         path, display = found, f"preset:{text}"
     key = path.resolve()
+    if not roots:  # the spec the user named: its folder (a preset's: the presets) bounds the chain
+        roots = (key.parent, presets_dir().resolve(), *_EXTRA_ROOTS.get())
     if key in chain:
         cycle = " -> ".join(p.name for p in (*chain, key))
         raise _not_found(where, display, f"extends cycle: {cycle}")
@@ -119,13 +151,22 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
     if not isinstance(parent_ref, str) or not parent_ref:
         raise SpecError.single(display, "must be a preset name or a path to a spec file", ext_loc.line,
                                ext_loc.column, ("extends",), received=parent_ref)
-    parent = resolve(parent_ref, path.parent, (*chain, key), ext_loc)
+    parent = resolve(parent_ref, path.parent, (*chain, key), ext_loc, roots)
     return Source(merge(parent.data, src.data), merge_positions(parent.positions, src.positions), display)
 
 
-def _is_file(path: Path) -> bool:
+def _within(path: Path, roots: tuple[Path, ...]) -> bool:
+    """Whether ``path``, symbolic links followed, lies under one of ``roots``."""
     try:
-        return path.is_file()
+        key = path.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return False
+    return any(key.is_relative_to(r) for r in roots)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
     except OSError:  # e.g. a name too long for the file system: no such file either
         return False
 

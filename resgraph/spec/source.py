@@ -10,7 +10,10 @@ a tag that would construct a Python object is refused, not executed.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from resgraph.errors import FieldPath, Location, SpecError
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000  # a real spec has a few hundred; more is garbage or an alias bomb, refused fast
 MAX_DEPTH = 32
+MAX_NUMBER_CHARS = 40  # the largest limit a spec field has is 4 billion; 40 characters leave room for `_` and `0x`
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -31,6 +35,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
@@ -56,14 +61,48 @@ class Source:
 def read_source(path: Path, display: str | None = None) -> Source:
     """Read and parse one spec file; every failure is a one-line :class:`SpecError`."""
     name = display or str(path)
+    return parse_source(read_bounded(path, name), name)
+
+
+def read_bounded(path: Path, name: str) -> bytes:
+    """The bytes of regular file ``path``, at most :data:`MAX_FILE_BYTES`; anything else is a SpecError.
+
+    Opened without blocking, so a FIFO or a device is refused before anything is
+    read; read up to the size the file reports and no further, so a file that
+    says it is empty (``/proc/kmsg``) is empty, not read until it ends.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError.single(name, f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a spec")
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise SpecError.single(name, f"cannot read file: {exc.strerror or exc}") from None
-    return parse_source(raw, name)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SpecError.single(name, f"not a regular file ({_file_kind(st.st_mode)}): a spec is a YAML or "
+                                   "JSON file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise SpecError.single(name, f"file is {st.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit "
+                                   "for a spec")
+        chunks, left = [], st.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except BlockingIOError:
+        raise SpecError.single(name, "cannot read file: reading it would block (not a plain file?)") from None
+    except OSError as exc:
+        raise SpecError.single(name, f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((text for test, text in kinds if test(mode)), "not a plain file")
 
 
 class _Loader(yaml.SafeLoader):
@@ -73,9 +112,17 @@ class _Loader(yaml.SafeLoader):
     """
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
+_LOADERS: list[type] = [_Loader]
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLoader(yaml.CSafeLoader):
+        """libyaml's parser with the same resolvers: the fast first reading."""
+
+    _LOADERS.insert(0, _CLoader)
+
+_FLOAT_1_2 = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+for _loader in _LOADERS:
+    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
 
 
 def parse_source(raw: bytes, name: str) -> Source:
@@ -94,26 +141,7 @@ def parse_source(raw: bytes, name: str) -> Source:
         raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
     if name.endswith(".json"):
         _check_json(text, name)
-    try:
-        _check_nesting(text, name)
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(str(exc.problem or exc.context or "invalid syntax").split())
-        ctx = f" {exc.context}" if exc.context and exc.problem else ""
-        if ctx and exc.context_mark and mark and exc.context_mark.line != mark.line:
-            ctx += f" opened on line {exc.context_mark.line + 1}"  # an unclosed bracket: say where it opened
-        if "'\\t'" in what:
-            ctx += " (indent YAML with spaces, not tabs)"
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise SpecError.single(name, f"invalid YAML/JSON syntax: {what}{ctx}", line, col) from None
-    except yaml.reader.ReaderError as exc:  # a control character; the reader gives only an offset
-        line, col = text.count("\n", 0, exc.position) + 1, exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise SpecError.single(name, f"invalid YAML/JSON: control character U+{exc.character:04X} is not "
-                               "allowed in a spec file", line, col) from None
-    except yaml.YAMLError as exc:
-        raise SpecError.single(name, f"invalid YAML/JSON: {' '.join(str(exc).split())}") from None
-    nodes = [n for n in nodes if n is not None]
+    nodes = [n for n in _compose(text, name) if n is not None]
     if not nodes:
         raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
     if len(nodes) > 1:
@@ -130,21 +158,57 @@ def parse_source(raw: bytes, name: str) -> Source:
     return src
 
 
-def _check_json(text: str, name: str) -> None:
-    """Hold .json files to strict JSON (YAML alone would forgive trailing commas and comments)."""
-    try:
-        json.loads(text, object_pairs_hook=lambda pairs: None)
-    except json.JSONDecodeError as exc:
-        hint = " (a trailing comma?)" if text[: exc.pos].rstrip().endswith(",") else ""
-        raise SpecError.single(name, f"invalid JSON: {exc.msg}{hint}", exc.lineno, exc.colno) from None
-    except RecursionError:
-        raise SpecError.single(name, "nesting is far too deep for a spec") from None
+def _compose(text: str, name: str) -> list[Any]:
+    """The YAML node trees of ``text``, once its event stream has kept within the limits.
+
+    libyaml reads first when PyYAML has it (refusing a 1 MB list of numbers takes
+    milliseconds, not the pure-Python parser's seconds); a text it finds fault
+    with is read again by PyYAML's own parser, whose messages we word for the user.
+    """
+    for loader in _LOADERS:
+        try:
+            _check_events(yaml.parse(text, Loader=loader), name)
+            return list(yaml.compose_all(text, Loader=loader))
+        except yaml.YAMLError as exc:
+            if loader is not _Loader:
+                continue
+            raise SpecError.single(name, *_syntax_error(exc, text)) from None
+    raise AssertionError("unreachable: the pure-Python loader either returns or raises")
 
 
-def _check_nesting(text: str, name: str) -> None:
-    """Refuse deep nesting from the event stream, before PyYAML's composer recurses (and its scanner slows down)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+def _syntax_error(exc: yaml.YAMLError, text: str) -> tuple[str, int, int]:
+    """(message, line, column) of a YAML syntax error, worded for a spec author."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(exc.problem or exc.context or "invalid syntax").split())
+        ctx = f" {exc.context}" if exc.context and exc.problem else ""
+        if ctx and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            ctx += f" opened on line {exc.context_mark.line + 1}"  # an unclosed bracket: say where it opened
+        if "'\\t'" in what:
+            ctx += " (indent YAML with spaces, not tabs)"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return f"invalid YAML/JSON syntax: {what}{ctx}", line, col
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character; the reader gives only an offset
+        pos = exc.position
+        line, col = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return f"invalid YAML/JSON: control character U+{exc.character:04X} is not allowed in a spec file", line, col
+    return f"invalid YAML/JSON: {' '.join(str(exc).split())}", 0, 0
+
+
+def _check_events(events: Iterator[yaml.Event], name: str) -> None:
+    """Refuse deep nesting and too many values from the event stream, before any node is built.
+
+    Stops at the first event past a limit, so a huge file costs what its first
+    values cost.
+    """
+    depth = values = 0
+    for event in events:
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                m = event.start_mark
+                raise SpecError.single(name, f"spec has more than {MAX_VALUES:,} values (a spec has a few "
+                                       "hundred)", m.line + 1, m.column + 1)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -152,6 +216,18 @@ def _check_nesting(text: str, name: str) -> None:
                 raise SpecError.single(name, f"nesting is more than {MAX_DEPTH} levels deep", m.line + 1, m.column + 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _check_json(text: str, name: str) -> None:
+    """Hold .json files to strict JSON (YAML alone would forgive trailing commas and comments)."""
+    try:
+        # Syntax only: numbers are not converted (a 5,000-digit integer would raise ValueError here).
+        json.loads(text, object_pairs_hook=lambda pairs: None, parse_int=len, parse_float=len, parse_constant=len)
+    except json.JSONDecodeError as exc:
+        hint = " (a trailing comma?)" if text[: exc.pos].rstrip().endswith(",") else ""
+        raise SpecError.single(name, f"invalid JSON: {exc.msg}{hint}", exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise SpecError.single(name, "nesting is far too deep for a spec") from None
 
 
 def _kind(node: yaml.Node) -> str:
@@ -169,7 +245,7 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
         raise SpecError.single(src.file, f"nesting is more than {MAX_DEPTH} levels deep", *_pos(node))
     src.built += 1
     if src.built > MAX_VALUES:
-        raise SpecError.single(src.file, f"spec expands to more than {MAX_VALUES:,} values (YAML aliases?)",
+        raise SpecError.single(src.file, f"spec expands to more than {MAX_VALUES:,} values through YAML aliases",
                                *_pos(node))
     if isinstance(node, yaml.MappingNode):
         _check_tag(node, {_MAP}, path, src)
@@ -198,6 +274,11 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
     if node.tag == _TIMESTAMP:
         return node.value  # an unquoted date is text to us, not a datetime
     _check_tag(node, _SCALAR_TAGS, path, src)
+    if node.tag == _INT and len(node.value) > MAX_NUMBER_CHARS:
+        # Refused before it is built: int() of 5,000 digits raises, and a long sexagesimal
+        # (59:59:...) or hex int would take seconds and print as an error itself.
+        raise SpecError.single(src.file, f"number is {len(node.value):,} characters long; a spec's numbers have at "
+                               f"most {MAX_NUMBER_CHARS}", *_pos(node), path=path)
     try:
         value = yaml.constructor.SafeConstructor().construct_object(node)
     except (ValueError, KeyError, IndexError):  # an explicit tag on the wrong text (`!!int abc`), or 5,000 digits

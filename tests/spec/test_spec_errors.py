@@ -199,10 +199,22 @@ CASES = [
     Bad("bool-tag-on-text", "name: x\nresidual: !!bool maybe\nstages: [{blocks: 1, width: 64}]\n", 2, "residual",
         "cannot read this as bool (received 'maybe')"),
     Bad("5000-digit-number", "name: x\nstages: [{blocks: " + "9" * 5000 + ", width: 64}]\n", 2, "stages[0].blocks",
-        "cannot read this as int (received '9999"),
+        "number is 5,000 characters long; a spec's numbers have at most 40"),
+    Bad("5000-digit-json-number", '{"name": "x", "head": {"classes": ' + "9" * 5000 + '}}', 1, "head.classes",
+        "number is 5,000 characters long", file="bad.json"),
+    Bad("huge-hex", "name: x\nstages: [{blocks: 0x" + "f" * 20000 + ", width: 64}]\n", 2, "stages[0].blocks",
+        "number is 20,002 characters long"),
+    Bad("huge-binary", "name: x\nstages: [{blocks: 0b" + "1" * 20000 + ", width: 64}]\n", 2, "stages[0].blocks",
+        "number is 20,002 characters long"),
+    Bad("huge-sexagesimal", "name: x\nstages: [{blocks: " + ":".join(["59"] * 5000) + ", width: 64}]\n", 2,
+        "stages[0].blocks", "number is 14,999 characters long"),
+    Bad("long-flat-list", "name: x\nstages: [" + ", ".join(["1"] * 300_000) + "]\n", 2, "",
+        "spec has more than 20,000 values (a spec has a few hundred)"),
+    Bad("many-stages", "name: x\nstages:\n" + "  - {blocks: 1, width: 8}\n" * 30_000, 4_002, "",
+        "spec has more than 20,000 values"),
     Bad("merge-key", "x: &s {blocks: 1, width: 64}\nname: n\nstages: [{<<: *s}]\n", 3, "stages[0]",
         "YAML merge keys ('<<') are not supported; use 'extends:'"),
-    Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 20,000 values (YAML aliases?)"),
+    Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 20,000 values through YAML aliases"),
     Bad("deep-nesting", "name: x\nstages: " + "[" * 50 + "]" * 50 + "\n", 2, "",
         "nesting is more than 32 levels deep"),
     Bad("very-deep-nesting", "name: x\nstages: " + "[" * 20000 + "\n", 2, "", "nesting is more than 32 levels deep"),
@@ -276,7 +288,39 @@ def test_a_directory_is_not_a_spec(tmp_path):
     (tmp_path / "d.yaml").mkdir()
     run = run_cli("validate", str(tmp_path / "d.yaml"))
     assert run.code == 2 and "Traceback" not in run.output
-    assert "no such spec file" in run.stderr
+    assert run.stderr == f"{tmp_path / 'd.yaml'}: not a regular file (a folder): a spec is a YAML or JSON file\n"
+
+
+def test_a_pipe_or_a_device_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block forever
+    run = run_cli("validate", str(fifo))
+    assert run.code == 2 and run.stderr == f"{fifo}: not a regular file (a pipe): a spec is a YAML or JSON file\n"
+    parent = tmp_path / "child.yaml"
+    parent.write_text(f"extends: fifo.yaml\nname: c\n")
+    run = run_cli("validate", str(parent))
+    assert run.code == 2 and "not a regular file (a pipe)" in run.stderr
+
+
+def test_a_file_that_reports_size_0_is_not_read_to_its_end(tmp_path):
+    """/proc/kmsg says it is empty and blocks when read: the reader trusts the size and stops."""
+    import resgraph.spec.source as source
+
+    class Endless:  # what os.read of such a file does: always more
+        def __call__(self, fd: int, n: int) -> bytes:
+            raise AssertionError("read a file whose size is 0")
+
+    empty = tmp_path / "e.yaml"
+    empty.write_text("")
+    original = source.os.read
+    source.os.read = Endless()
+    try:
+        run = run_cli("validate", str(empty))
+    finally:
+        source.os.read = original
+    assert run.code == 2 and "file is empty" in run.stderr
 
 
 def test_a_name_too_long_for_the_file_system():

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from resgraph.errors import SpecError
-from resgraph.spec import ResNetSpec, load_spec
+from resgraph.spec import allow_extends, ResNetSpec, load_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.extends import merge
 from spec_helpers import diag_regex, run_cli
@@ -45,11 +45,14 @@ def test_extends_a_file_in_a_sibling_folder_relative_to_the_child(write, tmp_pat
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # resolved against the child's folder, not the working directory
-    spec = load_spec(child)
+    with allow_extends(tmp_path):  # a sibling folder is outside the child's own: it must be allowed
+        spec = load_spec(child)
     assert spec.name == "child" and spec.head.classes == 3
     assert (spec.input.hw, spec.stem.type, spec.shortcut) == ((64, 64), "cifar", "A")
     assert [(s.blocks, s.width, s.stride) for s in spec.stages] == [(1, 16, 1), (1, 32, 2)]
-    assert run_cli("validate", str(child)).code == 0
+    assert run_cli("--allow-extends", str(tmp_path / "parents"), "validate", str(child)).code == 0
+    refused = run_cli("validate", str(child))
+    assert refused.code == 2 and "is outside the folders a spec may extend from" in refused.stderr
 
 
 def test_chain_of_three(write):
@@ -187,10 +190,10 @@ def test_self_extension_is_a_cycle(write):
     assert diag_regex(a, 2, "extends", "extends cycle: self.yaml -> self.yaml").search(run.stderr), run.stderr
 
 
-def test_cycle_across_folders_shows_tidy_paths(write):
+def test_cycle_across_folders_shows_tidy_paths(write, tmp_path):
     write("x/a.yaml", "extends: ../y/b.yaml\nname: a\n")
     b = write("y/b.yaml", "name: b\nextends: ../x/a.yaml\n")
-    run = run_cli("validate", str(b))
+    run = run_cli("--allow-extends", str(tmp_path), "validate", str(b))
     assert run.code == 2
     assert "/../" not in run.stderr  # x/../y/b.yaml is written y/b.yaml
     assert "extends cycle: b.yaml -> a.yaml -> b.yaml" in run.stderr
@@ -240,11 +243,45 @@ def test_error_in_a_grandparent_chain_is_reported_once(write):
 def test_extends_is_resolved_beside_the_file_not_in_the_working_directory(tmp_path, monkeypatch) -> None:
     sub = tmp_path / "sub"
     sub.mkdir()
-    (sub / "base").write_text("extends: resnet20\nname: base\n")  # no suffix: found only beside child.yaml
-    (sub / "child.yaml").write_text("extends: base\nname: child\n")
+    (sub / "base.yaml").write_text("extends: resnet20\nname: base\n")  # found only beside child.yaml
+    (sub / "child.yaml").write_text("extends: base.yaml\nname: child\n")
     (tmp_path / "resnet20").write_text("not: a spec\n")  # a stray file must not shadow the preset
     (sub / "uses_preset.yaml").write_text("extends: resnet20\nname: p\n")
     preset = load_spec("resnet20")
     monkeypatch.chdir(tmp_path)
     assert load_spec("sub/child.yaml").stages == preset.stages
     assert load_spec("sub/uses_preset.yaml").stages == preset.stages
+
+
+# --- what extends may reach (a spec is data people share: it must not read other files) -------------
+
+
+@pytest.mark.parametrize("ref", ["/etc/passwd", "../../../../../../etc/passwd", "/etc/shadow"])
+def test_extends_never_reads_a_file_that_is_not_a_spec(write, ref):
+    child = write("c.yaml", f"extends: {ref}\nname: c\n")
+    run = run_cli("validate", str(child))
+    assert run.code == 2 and "root:" not in run.output  # nothing of the file is echoed
+    assert "not a spec file" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_extends_stays_under_the_named_specs_folder(write, tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "s.yaml").write_text("name: TOPSECRET-VALUE\nstages: [{blocks: 1, width: 8}]\nzz: TOPSECRET-KEY\n")
+    for ref in (str(outside / "s.yaml"), "../secret/s.yaml", "../secret/missing.yaml"):
+        child = write("specs/c.yaml", f"extends: {ref}\nname: c\n")
+        run = run_cli("validate", str(child))
+        assert run.code == 2 and "TOPSECRET" not in run.output
+        assert "is outside the folders a spec may extend from" in run.stderr  # even for a missing file
+    link = tmp_path / "specs" / "link.yaml"
+    link.symlink_to(outside / "s.yaml")  # a link inside that points outside is outside
+    child = write("specs/c.yaml", "extends: link.yaml\nname: c\n")
+    run = run_cli("validate", str(child))
+    assert run.code == 2 and "TOPSECRET" not in run.output and "outside the folders" in run.stderr
+    assert "zz: unknown key" in run_cli("--allow-extends", str(outside), "validate", str(child)).stderr  # allowed: read
+
+
+def test_sub_folders_and_presets_stay_reachable(write):
+    write("specs/base/b.yaml", "extends: resnet20\nname: b\n")
+    child = write("specs/c.yaml", "extends: base/b.yaml\nname: c\n")
+    assert load_spec(child).stages == load_spec("resnet20").stages
