@@ -134,13 +134,14 @@ def _check_size(spec: ResNetSpec) -> list[Finding]:
                            f"({params * 4 / 2**30:,.0f} GiB at fp32), over the limit of {MAX_PARAMS:,}",
                            has_received=False))
     if act > MAX_ACTIVATION_BYTES:
-        out.append(Finding(("input", "size"), f"feature maps of one image would need {act / 2**30:,.0f} GiB "
-                           f"at fp32, over the limit of {MAX_ACTIVATION_BYTES // 2**30} GiB", spec.input.size))
+        out.append(Finding(("input", "size"), f"the tensors of one image (input and feature maps) would need "
+                           f"{act / 2**30:,.0f} GiB at fp32, over the limit of {MAX_ACTIVATION_BYTES // 2**30} GiB",
+                           spec.input.size))
     return out
 
 
 def estimate_size(spec: ResNetSpec) -> tuple[int, int]:
-    """(parameters, fp32 activation bytes of one image), exact, without building the whole graph.
+    """(parameters, fp32 bytes of every tensor of one image, the input included), exact, without building the graph.
 
     Every block of a stage after its first is the same, so the compiler builds at
     most two blocks a stage, and the second one's counts stand for the rest: a
@@ -159,6 +160,6 @@ def estimate_size(spec: ResNetSpec) -> tuple[int, int]:
     for _, a in g.nodes(data=True):
         times = 1 + repeat.get(a["block"], 0)
         params += a["params"] * times
-        if a["op"] not in ("input", "output"):
+        if a["op"] != "output":  # the input counts: it is allocated too (the output is the head's tensor)
             act += a["act_bytes"] * times
     return params, act

@@ -207,4 +207,5 @@ def _unknown_key(path: FieldPath, data: Any) -> str:
         if owners and tag is not None:
             return (f"`{key}` is not an option of {registry.what} {tag!r} (it is one of "
                     f"{', '.join(repr(o) for o in owners)}); {tag!r} takes: {', '.join(allowed)}")
-    return f"unknown key{suggest(key, allowed)}; expected one of: {', '.join(allowed)}"
+    shown = f" {key!r}" if not key.isprintable() or not key.strip() else ""  # the path cannot show it
+    return f"unknown key{shown}{suggest(key, allowed)}; expected one of: {', '.join(allowed)}"

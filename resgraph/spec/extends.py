@@ -4,7 +4,7 @@ Merge rules (child over parent), applied recursively:
 
 * mapping + mapping: merged key by key; a key set to ``null`` in the child is
   removed, so the field falls back to its default;
-* list of mappings + list of mappings (``stages``): merged item by item; the
+* list of mappings + list (``stages``): merged item by item; the
   result has the child's length (``stages: [{blocks: 3}, {blocks: 24}, ...]``
   changes only the block counts; extra child items are taken as written;
   parent items beyond the child's list are dropped);
@@ -58,8 +58,10 @@ def _merge_value(parent: Any, child: Any) -> Any:
             else:
                 out[key] = _merge_value(parent.get(key), value)
         return out
-    if _is_list_of_maps(parent) and _is_list_of_maps(child):
-        return [_merge_value(parent[i], item) if i < len(parent) else item for i, item in enumerate(child)]
+    if _is_list_of_maps(parent) and isinstance(child, list):
+        # Item by item; an item that is no mapping is taken as written, so its own error names it.
+        return [_merge_value(parent[i], item) if i < len(parent) and isinstance(item, dict) else item
+                for i, item in enumerate(child)]
     return child
 
 

@@ -157,7 +157,10 @@ CASES = [
     Bad("params-hundreds-of-gib", edit("width: 256,", "width: 60000,"), 6, "stages",
         "GiB at fp32), over the limit of 4,000,000,000"),
     Bad("activations-too-big", "name: x\ninput: {size: 16384}\nstem: cifar\nstages: [{blocks: 100, width: 512}]\n",
-        2, "input.size", "feature maps of one image would need 363,056 GiB at fp32, over the limit of 64 GiB"),
+        2, "input.size", "the tensors of one image (input and feature maps) would need 363,059 GiB at fp32, over "
+        "the limit of 64 GiB"),
+    Bad("huge-input-thin-stem", "name: x\ninput: {channels: 4096, size: [16384, 16384]}\nstem: {type: cifar, width: 1}\n"
+        "stages: [{blocks: 1, width: 1}]\n", 2, "input.size", "would need 4,106 GiB at fp32, over the limit of 64 GiB"),
     # --- malformed files ---------------------------------------------------------------------------
     Bad("unclosed-bracket", "name: x\nstages: [{blocks: 1, width: 64}\n", 3, "",
         "invalid YAML/JSON syntax: expected ',' or ']', but got '<stream end>' while parsing a flow sequence "
@@ -214,6 +217,10 @@ CASES = [
         "spec has more than 20,000 values"),
     Bad("merge-key", "x: &s {blocks: 1, width: 64}\nname: n\nstages: [{<<: *s}]\n", 3, "stages[0]",
         "YAML merge keys ('<<') are not supported; use 'extends:'"),
+    Bad("stage-item-not-a-mapping-over-a-preset", "extends: resnet18\nname: x\nstages: [{blocks: 3}, [4], {}, {}]\n",
+        3, "stages[1]", "must be a mapping (received [4])"),
+    Bad("empty-key", "name: x\n'': 1\nstages: [{blocks: 1, width: 8}]\n", 2, "",
+        "unknown key ''; expected one of: name, description"),
     Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 20,000 values through YAML aliases"),
     Bad("deep-nesting", "name: x\nstages: " + "[" * 50 + "]" * 50 + "\n", 2, "",
         "nesting is more than 32 levels deep"),
