@@ -83,7 +83,7 @@ class HeadSpec(_Strict):
 class ResNetSpec(_Strict):
     """A whole residual (or plain) network."""
 
-    name: str = Field(..., min_length=1, max_length=200, description="the network's name")
+    name: str = Field(..., min_length=1, max_length=200, description="the network's name (printable text)")
     description: str | None = Field(None, description="free text, ignored by the compiler")
     input: InputSpec = Field(default_factory=InputSpec, description="input channels and size")
     stem: StemField = Field(  # type: ignore[valid-type]
@@ -103,6 +103,17 @@ class ResNetSpec(_Strict):
     zero_init_residual: bool = Field(False, description="initialise each block's last BN (or conv) weight to zero")
     stages: list[StageSpec] = Field(..., min_length=1, max_length=64, description="the stages, first to last")
     head: HeadSpec = Field(default_factory=HeadSpec, description="classifier head")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        # The name is printed on terminals and written into tables, CSV, GraphML and DOT: a line break
+        # would forge an output line, an escape sequence would reach the terminal, a NUL breaks XML.
+        if not v.isprintable():
+            raise ValueError("must be printable text: no line breaks, tabs, escapes or other control characters")
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
 
     @field_validator("drop_path", mode="before")
     @classmethod

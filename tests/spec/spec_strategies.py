@@ -20,7 +20,10 @@ from resgraph.spec import ResNetSpec
 from resgraph.spec.loader import validate_source
 from resgraph.spec.source import Source
 
-names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+# Valid names are printable (letters, digits, punctuation, symbols, spaces); test_spec_properties also
+# throws control characters at the loader.
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Co", "Cn", "Zl", "Zp")), min_size=1,
+                max_size=30).filter(lambda s: s.isprintable() and s.strip())
 size_st = st.one_of(st.integers(8, 300), st.lists(st.integers(8, 300), min_size=2, max_size=2))
 _REGISTRIES = {m: r for r in (BLOCKS, STEMS, ATTENTION) for m in r.options_types()}
 

@@ -67,12 +67,22 @@ def test_every_preset_round_trips(name, fmt):
     assert result.spec == spec
 
 
-@pytest.mark.parametrize("name", ["a\x85", "\x85", "x\u2028y", "caf\u00e9", " lead", "null", "3x3", "- x", "a: b"])
+@pytest.mark.parametrize("name", ["caf\u00e9", " lead", "null", "3x3", "- x", "a: b", "=HYPERLINK(1)", "<b>&"])
 def test_awkward_names_round_trip(name):
-    # PyYAML alone writes NEL (U+0085) raw inside quotes, where it reads back as a space.
     spec = load_spec("resnet20").model_copy(update={"name": name})
     for fmt in ("yaml", "json"):
         assert validate_source(parse_source(dump_spec(spec, fmt).encode(), f"n.{fmt}")).spec == spec
+
+
+@pytest.mark.parametrize("name", ["a\x85", "\x85", "x\u2028y", "a\nFAIL  x.yaml: 0 errors", "\x1b[31mred", "nul\x00",
+                                  "tab\t", "   "])
+def test_names_that_would_forge_or_garble_output_are_refused(name):
+    # Description text may hold anything; a name is printed on terminals and written into tables and XML.
+    spec = load_spec("resnet20").model_copy(update={"name": name})
+    for fmt in ("yaml", "json"):
+        result = validate_source(parse_source(dump_spec(spec, fmt).encode(), f"n.{fmt}"))
+        assert [d.path for d in result.errors] == [("name",)]
+        assert all(len(str(d).splitlines()) == 1 for d in result.errors)
 
 
 def test_non_ascii_text_stays_readable_in_yaml():
@@ -98,7 +108,9 @@ SEED_TEXTS = [p.read_text(encoding="utf-8") for p in PRESET_FILES if "extends" n
 SEED_TEXTS += [
     "extends: resnet50\nname: resnet200\nstages: [{blocks: 3}, {blocks: 24}, {blocks: 36}, {blocks: 3}]\n",
     json.dumps(spec_data(load_spec("resnet56")), indent=1),
-    dump_spec(load_spec("resnet50").model_copy(update={"groups": 32, "base_width": 4})),
+    dump_spec(load_spec("resnext50_32x4d")),
+    dump_spec(load_spec("ecaresnet50d")),
+    dump_spec(load_spec("preact_resnet164")),
 ]
 NOISE = list("{}[],:-#&*!|>'\"%@`?\t\n ") + ["0", "-1", "1e9", "null", "true", "~", "!!int", "!!python/name:x",
                                                "<<: ", "---", "\x00", "\x85", "\u2028", "é", "\U0001F600", "\\u"]
@@ -241,3 +253,63 @@ def test_cli_never_prints_a_traceback_on_corrupted_files(scratch, seed, rnd):
     run = run_cli("validate", str(path))
     assert run.code in (0, 2), run.output
     assert "Traceback" not in run.output and "internal error" not in run.output
+
+
+# --- hostile input the fuzz run found: huge numbers, long flat lists, control characters in names ---------
+
+# Every way YAML 1.1 writes an integer, at lengths past Python's 4,300-digit limit and past ours.
+huge_ints = st.builds(
+    lambda syntax, n: syntax(n), st.sampled_from([
+        lambda n: "9" * n, lambda n: "-" + "9" * n, lambda n: "0x" + "f" * n, lambda n: "0b" + "1" * n,
+        lambda n: "0" + "7" * n, lambda n: "1_" * n + "1", lambda n: ":".join(["59"] * max(n // 3, 15)),
+        lambda n: "+" + "1" * n]),
+    st.integers(41, 20_000))
+INT_FIELDS = ["stages[0].blocks", "stages[0].width", "head.classes", "input.channels", "input.size"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(number=huge_ints, where=st.sampled_from(INT_FIELDS), fmt=st.sampled_from(["yaml", "json"]))
+def test_huge_integers_in_every_syntax_are_one_spec_error(number, where, fmt):
+    data = {"name": "x", "input": {"channels": 3, "size": 32}, "stages": [{"blocks": 1, "width": 8}],
+            "head": {"classes": 3}}
+    text = yaml.safe_dump(data, default_flow_style=True) if fmt == "yaml" else json.dumps(data)
+    field = where.rsplit(".", 1)[-1]
+    old = {"blocks": "blocks: 1", "width": "width: 8", "classes": "classes: 3", "channels": "channels: 3",
+           "size": "size: 32"}[field]
+    if fmt == "json":
+        old = '"' + old.replace(": ", '": ')
+        sign = "-" if number.startswith("-") else ""
+        number = sign + "9" * len(number.lstrip("-"))  # JSON has only decimal integers, without leading zeros
+    text = text.replace(old, old.rsplit(" ", 1)[0] + " " + number, 1)
+    with pytest.raises(SpecError) as info:
+        load_spec_text(text, fmt)
+    assert "characters long" in str(info.value) or "cannot read this" in str(info.value)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(20_001, 120_000), item=st.sampled_from(["1", "x", "{}", "[]", "null"]),
+       where=st.sampled_from(["stages", "description", "input", "head"]))
+def test_long_flat_lists_are_refused_by_count(n, item, where):
+    # Counted on the event stream, before anything is built: the repeated key is never reached.
+    text = "name: x\nstages: [{blocks: 1, width: 8}]\n" + f"{where}: [" + ", ".join([item] * n) + "]\n"
+    with pytest.raises(SpecError, match=r"spec has more than 20,000 values \(a spec has a few hundred\)"):
+        load_spec_text(text, "yaml")
+
+
+@settings(max_examples=100, deadline=None)
+@given(prefix=st.text(max_size=5), bad=st.characters(categories=("Cc", "Zl", "Zp")), suffix=st.text(max_size=5))
+def test_names_with_control_characters_are_refused_in_one_line(prefix, bad, suffix):
+    text = json.dumps({"name": prefix + bad + suffix, "stages": [{"blocks": 1, "width": 8}]})
+    with pytest.raises(SpecError) as info:
+        load_spec_text(text, "json")
+    assert [d.path for d in info.value.diagnostics if d.path] in ([("name",)], [])
+    assert all(len(str(d).splitlines()) == 1 for d in info.value.diagnostics)
+
+
+def load_spec_text(text: str, fmt: str) -> ResNetSpec:
+    """load_spec of ``text`` written to a file: it raises SpecError and nothing else."""
+    result = validate_source(parse_source(text.encode("utf-8", "surrogatepass"), f"f.{fmt}"))
+    if result.errors:
+        raise SpecError(result.errors)
+    assert result.spec is not None
+    return result.spec
