@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from typing import Any
 
 from resgraph.bench.row import ModelEntry
-from resgraph.errors import SpecError, UsageError
+from resgraph.errors import SpecError, UsageError, format_path
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import analyze
 from resgraph.kinds import SHORTCUTS
 from resgraph.spec import ResNetSpec, dump_spec, load_spec
 from resgraph.spec.dump import spec_data
-from resgraph.spec.loader import validate_source
+from resgraph.spec.loader import SpecWarning, validate_source
 from resgraph.spec.source import Source
 
 # Specs whose networks torchvision also builds, for a same-run baseline.
@@ -59,21 +60,32 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:
     """The network with every registered shortcut option (A, B, C, ...) and its plain twin, each re-validated.
 
-    Per-stage shortcut overrides are cleared so the option applies throughout.
-    An option that cannot build this network (A where channels shrink) is an error naming it.
+    Per-stage shortcut overrides are cleared so each option applies throughout (a warning says so).
+    An option that cannot build this network (A where channels shrink) is left out with a warning
+    naming the reason; if none can, the first reason is the error.
     """
     base = spec.name
     for o in SHORTCUTS.names():
         base = base.removesuffix(f"_{o}")
+    if any(st.shortcut for st in spec.stages):
+        warnings.warn(f"{spec.name}: its stages' own shortcut options are cleared, so that each variant uses "
+                      "one option throughout", SpecWarning, stacklevel=2)
     changes = [{"shortcut": o, "residual": True, "name": f"{base}_{o}"} for o in SHORTCUTS.names()]
-    changes.append({"residual": False, "name": f"{base}_plain"})
-    out = []
+    changes.append({"residual": False, "drop_path": 0.0, "name": f"{base}_plain"})  # no branch to drop: eval is equal
+    out, refused = [], []
     for change in changes:
         data = {**spec_data(spec), **change}
         data["stages"] = [{k: v for k, v in st.items() if k != "shortcut"} for st in data["stages"]]
-        result = validate_source(Source(data, {}, f"<{change['name']}>"))
+        result = validate_source(Source(data, {}, spec.name))
         if result.errors:
-            raise SpecError(result.errors)
+            refused.append(result.errors)
+            what = f"option {change['shortcut']}" if "shortcut" in change else "the plain twin"
+            err = result.errors[0]
+            warnings.warn(f"{spec.name}: leaving out {what}: {format_path(err.path)}: {err.message}",
+                          SpecWarning, stacklevel=2)
+            continue
         assert result.spec is not None
         out.append(result.spec)
+    if not out:
+        raise SpecError(refused[0])
     return out

@@ -11,8 +11,7 @@ import click
 
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
-from resgraph.graph import compile_spec
-from resgraph.graph.ir import operands
+from resgraph.graph import compile_spec, infer_shapes
 from resgraph.spec import load_spec
 
 
@@ -22,7 +21,8 @@ from resgraph.spec import load_spec
 @click.option("--fold-bn", is_flag=True, help="fold every BatchNorm into its conv first (inference form)")
 @click.option("--seed", type=int, default=None, help="seed for the weight initialisation (with --state-dict)")
 @click.option("--state-dict", "state_dict", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write the initialised weights here (torch.save of the state_dict, torchvision's key names)")
+              help="write the initialised weights here (torch.save of the state_dict, with the anchor library's "
+                   "key names: torchvision's, or timm's for its variants)")
 def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Path | None) -> None:
     """Lower SPEC to a torch.fx GraphModule; print a summary, or its code with --code."""
     from resgraph.lower import build_model
@@ -40,7 +40,7 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
         nodes = sum(1 for _ in model.graph.nodes)
         params = sum(p.numel() for p in model.parameters())
         c, h, w = g.graph["input_shape"]
-        classes = g.nodes[operands(g, "output")[0]]["c_out"]
+        classes = infer_shapes(g)["output"][0]
         click.echo(f"{s.name}: torch.fx.GraphModule, {nodes} fx nodes, {len(model.state_dict())} tensors, "
                    f"{params:,} parameters; (N, {c}, {h}, {w}) -> (N, {classes})"
                    + (", BN folded" if fold_bn else ""))
@@ -87,7 +87,7 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
         size = sum(f.stat().st_size for f in (onnx_path, Path(f"{onnx_path}.data")) if f.is_file())
         click.echo(f"wrote {onnx_path} ({size / 1e6:.1f} MB, opset {r.opset}, dynamic batch); ONNX Runtime vs "
                    f"PyTorch at batch {', '.join(map(str, r.batches))}: max abs error {r.max_abs_error:.1e} "
-                   f"(relative {r.max_rel_error:.1e}), within 1e-4")
+                   f"(relative {r.max_rel_error:.1e}), within 1e-4 of the output's scale")
     if trt_path is not None:
         t = export_tensorrt(model, trt_path, shape, precision=precision, batch_range=(lo, opt, hi))
         click.echo(f"wrote {trt_path} (TensorRT {precision}, batch {lo}..{hi}, optimised for {opt}); TensorRT vs "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -41,6 +42,31 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors such as yaml-language-server)."""
     click.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+@main.command()
+def kinds() -> None:
+    """List the design space: every registered block type, shortcut option, stem and attention kind."""
+    from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
+
+    rows = [("kind", "name", "options (default)", "origin")]
+    for what, registry in (("block", BLOCKS), ("shortcut", SHORTCUTS), ("stem", STEMS), ("attention", ATTENTION)):
+        for k in registry:
+            fields = {n: f for n, f in k.Options.model_fields.items() if n != "type"}
+            options = ", ".join(f"{n} ({_default(k, n, f)})" for n, f in fields.items()) or "-"
+            rows.append((what, k.name, options, k.origin))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+
+
+def _default(kind: Any, name: str, field: Any) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None and name == "width" and hasattr(kind, "default_width"):
+        return str(kind.default_width)
+    if value is None:
+        return "none" if name == "attention" else "auto"  # derived from other values (a stem's mid, ECA's kernel)
+    return value.type if hasattr(value, "type") else str(value)
 
 
 @main.command()

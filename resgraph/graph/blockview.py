@@ -40,7 +40,7 @@ def block_graph(g: nx.DiGraph) -> nx.DiGraph:
         key = a.get("block") or ("stem" if a.get("stage") == -1 else "head")
         groups.setdefault(key, []).append(n)
     bg = nx.DiGraph(name=g.graph.get("name", ""), view="block", input_shape=g.graph.get("input_shape"),
-                    stages=g.graph.get("stages"))
+                    stages=g.graph.get("stages"), stem=g.graph.get("stem"))
     blocks = {b["scope"]: b for b in g.graph.get("blocks", [])}
     prev = None
     for key, members in groups.items():

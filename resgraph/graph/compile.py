@@ -71,7 +71,9 @@ def _block(b: Builder, spec: ResNetSpec, i: int, j: int, x: str, c_in: int, rate
         y = b.add(f"{scope}.add", "add", [y, k.shortcut_node], **attrs)
     if kind.out_act:
         y = b.relu(f"{scope}.{kind.out_act}", y)
+    attention = getattr(opts, "attention", None)
     info: BlockInfo = {"scope": scope, "stage": i, "index": j, "type": kind.name, "label": kind.describe(opts),
+                       "attention": attention.type if attention is not None else None,
                        "shortcut": k.shortcut_kind, "c_in": c_in, "c_out": c_out, "stride": stride}
     b.g.graph["blocks"].append(info)
     return y, c_out

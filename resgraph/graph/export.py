@@ -24,8 +24,8 @@ from resgraph.graph.blockview import block_graph, shortcut_text
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
 from resgraph.graph.ops import OPS
 from resgraph.graph.passes import run_passes
-from resgraph.kinds import BLOCKS, SHORTCUTS
-from resgraph.kinds.base import IDENTITY
+from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
+from resgraph.kinds.base import IDENTITY, PLAIN
 
 if TYPE_CHECKING:
     import pydot
@@ -195,7 +195,7 @@ def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
     blocks: dict[str, Any] = {}
     for n, a in g.nodes(data=True):
         node = pydot.Node(_id(n), label=_op_label(n, a), fillcolor=OPS[a["op"]].colour)
-        if a["op"] in ("add", "mul"):
+        if len(OPS[a["op"]].label(a)) == 1:  # a join drawn as a symbol: + or ×
             node.set("shape", "circle")
             node.set("width", "0.3")
         if a["op"] in ("input", "output"):
@@ -238,9 +238,13 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     order = list(bg)
     for n in order:
         a = bg.nodes[n]
-        fill = BLOCKS[a["type"]].colour if a["kind"] == "block" else "#ead1dc"
+        fill = BLOCKS[a["type"]].colour if a["kind"] == "block" else (
+            STEMS[bg.graph["stem"]].colour if a["kind"] == "stem" and bg.graph.get("stem") else "#ead1dc")
         label = f"{a['label']}\n{a['out']} · {human(a[PARAMS])} params · {human(a[MACS])} MACs"
         node = pydot.Node(_id(n), label=label, fillcolor=fill)
+        if a.get("attention"):  # the gate in its branch: an outline in the attention kind's colour
+            node.set("color", ATTENTION[a["attention"]].colour)
+            node.set("penwidth", "3")
         if a["kind"] != "block":
             dot.add_node(node)
             continue
@@ -265,18 +269,23 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     blocks = [a for _, a in bg.nodes(data=True) if a["kind"] == "block"]
     types = list(dict.fromkeys(a["type"] for a in blocks))
     shortcuts = list(dict.fromkeys(a["shortcut"] for a in blocks))
-    dot.add_node(pydot.Node("legend", shape="plain", style="", label=_legend(types, shortcuts)))
+    attention = list(dict.fromkeys(a["attention"] for a in blocks if a.get("attention")))
+    dot.add_node(pydot.Node("legend", shape="plain", style="", label=_legend(types, shortcuts, attention)))
     return dot
 
 
-def _legend(types: list[str], shortcuts: list[str]) -> str:
-    """An HTML-like table: the fill of each block type present, the edge of each shortcut kind present."""
+def _legend(types: list[str], shortcuts: list[str], attention: list[str]) -> str:
+    """An HTML-like table: the fill of each block type, the outline of each attention kind and the edge and
+    colour of each shortcut kind present, all from their registrations."""
     rows = [f'<TR><TD BGCOLOR="{BLOCKS[t].colour}">{BLOCKS[t].label} block</TD><TD></TD></TR>' for t in types]
+    rows += [f'<TR><TD BGCOLOR="{ATTENTION[a].colour}">{ATTENTION[a].label} in the branch (outline)</TD><TD></TD></TR>'
+             for a in attention]
     for k in shortcuts:
         edge = shortcut_edge(k)
         drawn = f'<FONT COLOR="{edge[0]}">{"- - - dashed" if edge[1] == "dashed" else "━━"} {edge[2]}</FONT>' \
             if edge else "no edge"
-        rows.append(f"<TR><TD>shortcut: {_html(shortcut_text(k))}</TD><TD>{drawn}</TD></TR>")
+        fill = {"identity": IDENTITY[1], "none": PLAIN[1]}.get(k) or SHORTCUTS[k].colour
+        rows.append(f'<TR><TD BGCOLOR="{fill}">shortcut: {_html(shortcut_text(k))}</TD><TD>{drawn}</TD></TR>')
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{"".join(rows)}</TABLE>>'
 
 

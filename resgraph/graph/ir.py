@@ -46,6 +46,7 @@ class BlockInfo(TypedDict):
     index: int          # block index within the stage
     type: str           # the registered block type: "basic", "bottleneck", ...
     label: str          # its display text: "bottleneck + SE"
+    attention: str | None  # the registered attention kind in its branch ("se"), or None
     shortcut: str       # the registered option that emitted ops ("A", "B", "C", "D"), "identity" or "none" (plain)
     c_in: int
     c_out: int

@@ -308,8 +308,3 @@ OPS: dict[str, OpDef] = {d.name: d for d in (
           macs=lambda a: a["c_in"] * a["c_out"], consumes=True, weighted=True, spatial=False),
     OpDef("output", "the logits", 1, (), _same, _lower_none, "#ffffff", spatial=False),
 )}
-
-
-def op_def(op: Any) -> OpDef | None:
-    """The table entry of ``op``, or None for an op outside the vocabulary."""
-    return OPS.get(op) if isinstance(op, str) else None

@@ -54,6 +54,10 @@ class AttentionKind(Kind):
         """Nodes that gate ``x`` (``c`` channels); returns the gated map."""
         raise NotImplementedError
 
+    def check(self, c: int, o: Options) -> str | None:
+        """Why this gate cannot be built on ``c`` channels; None if it can."""
+        return None
+
 
 ATTENTION: Registry[AttentionKind] = Registry("attention")
 

@@ -100,6 +100,7 @@ class ResNetV2Layout(Layout):
         x = b.relu("act", b.bn("norm", x, c))  # the last block's output, normalised once
         x = b.add("head.global_pool", "avgpool", [x])
         x = b.conv("head.fc", x, c, classes, 1, bias=True)
+        b.g.nodes["head.fc"]["init"] = "classifier"  # timm's ResNetV2 draws its classifier as a Linear: N(0, 0.01)
         return b.add("head.flatten", "flatten", [x])
 
 

@@ -47,9 +47,17 @@ class Registry(Generic[K]):
     def __init__(self, what: str) -> None:
         self.what = what
         self._kinds: dict[str, K] = {}
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """No more kinds: the spec models have been built from this registry."""
+        self._frozen = True
 
     def register(self, cls: type[K]) -> type[K]:
         """Class decorator: instantiate ``cls`` and register it under ``cls.name``."""
+        if self._frozen:
+            raise RuntimeError(f"{self.what} {cls.name!r} is registered after resgraph.spec was imported; the spec "
+                               "models are built from the registries then: import its module before resgraph.spec")
         if cls.name in self._kinds:
             raise ValueError(f"{self.what} {cls.name!r} is registered twice")
         options_type = cls.Options.model_fields["type"].annotation

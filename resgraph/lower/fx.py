@@ -57,7 +57,8 @@ def build_model(spec_or_graph: ResNetSpec | nx.DiGraph | str | os.PathLike[str],
     gm = lower_graph(g, device=device)
     if device.type != "meta":
         gen = torch.Generator(device).manual_seed(seed) if seed is not None else None
-        init_weights(gm, zero_init=[n for n, z in g.nodes(data="zero_init") if z], generator=gen)
+        init_weights(gm, zero_init=[n for n, z in g.nodes(data="zero_init") if z],
+                     classifier=[n for n, i in g.nodes(data="init") if i == "classifier"], generator=gen)
     return gm
 
 

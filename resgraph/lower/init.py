@@ -6,8 +6,9 @@ Linear and ECA's 1-D conv: PyTorch's default (Kaiming uniform with a=sqrt(5),
 bias uniform in +-1/sqrt(fan_in)), as timm leaves them. ``zero_init`` names the
 BNs (or, in pre-activation blocks, the convs) whose weight starts at 0: the last
 layer of each residual branch under ``zero_init_residual``, so each block starts
-as the identity (Goyal et al., 2017). A module type with parameters that is not
-listed here is an error, never left uninitialised.
+as the identity (Goyal et al., 2017). ``classifier`` names 1x1-conv classifiers
+(timm's ResNetV2 head), drawn as timm draws them: N(0, 0.01), bias 0. A module
+type with parameters that is not listed here is an error, never left uninitialised.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from torch import nn
 
 
 @torch.no_grad()
-def init_weights(model: nn.Module, zero_init: Iterable[str] = (),
-                 generator: torch.Generator | None = None) -> nn.Module:
+def init_weights(model: nn.Module, zero_init: Iterable[str] = (), generator: torch.Generator | None = None,
+                 classifier: Iterable[str] = ()) -> nn.Module:
     """Initialise every Conv2d, BatchNorm2d and Linear of ``model`` in place; returns ``model``."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -39,6 +40,11 @@ def init_weights(model: nn.Module, zero_init: Iterable[str] = (),
                 _default_bias(m.bias, m.weight, generator)
         elif any(True for _ in m.parameters(recurse=False)):
             raise TypeError(f"init_weights: no rule for {type(m).__name__}, which has parameters")
+    for name in classifier:  # a 1x1-conv classifier (timm's ResNetV2 head): weight N(0, 0.01), bias 0, as timm
+        conv = model.get_submodule(name)
+        nn.init.normal_(conv.weight, 0.0, 0.01, generator=generator)
+        if conv.bias is not None:
+            nn.init.zeros_(conv.bias)
     for name in zero_init:
         layer = model.get_submodule(name)
         if not isinstance(layer, (nn.BatchNorm2d, nn.Conv2d)):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resgraph.errors import FieldPath
-from resgraph.kinds import SHORTCUTS, STEMS
+from resgraph.kinds import ATTENTION, SHORTCUTS, STEMS
 from resgraph.spec.model import ResNetSpec
 
 MAX_TOTAL_BLOCKS = 10_000
@@ -28,6 +28,7 @@ class Finding:
     received: Any = None
     has_received: bool = True
     severity: str = "error"
+    own_file: bool = False  # where a parent wrote the field, point at the named file: the child caused it
 
 
 def conv_out(n: int, stride: int) -> int:
@@ -71,6 +72,12 @@ def _check_kinds(spec: ResNetSpec) -> list[Finding]:
         problem = kind.check(stage.width, spec.stage_block(i))
         if problem:
             out.append(Finding(("stages", i, "width"), problem, stage.width))
+        attention = getattr(spec.stage_block(i), "attention", None)
+        if attention is not None:
+            problem = ATTENTION[attention.type].check(spec.stage_out_channels(i), attention)
+            path = (*_block_path(spec, i), "attention")
+            if problem and path not in [f.path for f in out]:
+                out.append(Finding(path, problem, has_received=False))
         if kind.layout is not first.layout and _block_path(spec, i) not in [f.path for f in out]:
             out.append(Finding(_block_path(spec, i), f"a {kind.name} block cannot follow {first.name} blocks: "
                                f"{'pre-activation' if kind.layout.preact else 'post-activation'} blocks need "
@@ -132,11 +139,11 @@ def _check_size(spec: ResNetSpec) -> list[Finding]:
     if params > MAX_PARAMS:
         out.append(Finding(("stages",), f"network would have {params:,} parameters "
                            f"({params * 4 / 2**30:,.0f} GiB at fp32), over the limit of {MAX_PARAMS:,}",
-                           has_received=False))
+                           has_received=False, own_file=True))
     if act > MAX_ACTIVATION_BYTES:
         out.append(Finding(("input", "size"), f"the tensors of one image (input and feature maps) would need "
                            f"{act / 2**30:,.0f} GiB at fp32, over the limit of {MAX_ACTIVATION_BYTES // 2**30} GiB",
-                           spec.input.size))
+                           spec.input.size, own_file=True))
     return out
 
 

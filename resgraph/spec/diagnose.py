@@ -35,7 +35,9 @@ def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
             continue  # a union reports once per branch; a missing field whose typo is reported already
         message, show_received, path, received = _message(err, path, src.data)
         out[path] = Diagnostic(src.locate(path), path, message, received, show_received)
-    return list(out.values())
+    # A stage's block inherits the network's options: an error in one of those is the network's, said once.
+    return [d for p, d in out.items()
+            if not (len(p) > 3 and p[0] == "stages" and p[2] == "block" and ("block", *p[3:]) in out)]
 
 
 def _typo_targets(errors: list[tuple[Any, FieldPath]], data: Any) -> set[FieldPath]:
@@ -164,8 +166,8 @@ def _message(err: dict[str, Any], path: FieldPath, data: Any) -> tuple[str, bool
         choices = ", ".join(names) or ctx.get("expected_tags", "")
         if kind == "union_tag_not_found":
             return f"needs a `type`: one of {choices}", True, path, received
-        tag = ctx.get("tag")
         where = path if isinstance(_value_at(data, path), str) else path + ("type",)
+        tag = _value_at(data, where)  # as written (null, 5), not pydantic's text of it
         what = registry.what if registry else "kind"
         return f"unknown {what}; must be one of {choices}{suggest(str(tag), names)}", True, where, tag
     if kind == "literal_error":
@@ -182,6 +184,8 @@ def _message(err: dict[str, Any], path: FieldPath, data: Any) -> tuple[str, bool
         "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
         "dict_type": "must be a mapping", "model_type": "must be a mapping", "model_attributes_type": "must be a mapping",
     }
+    if kind in ("model_type", "model_attributes_type") and _kind_registry(path) is not None:
+        return f"must be a {_kind_registry(path).what} name or a mapping with `type`", True, path, received
     if kind in words:
         return words[kind], True, path, received
     if kind in ("too_short", "too_long"):
@@ -198,14 +202,17 @@ def _unknown_key(path: FieldPath, data: Any) -> str:
     key, parent = str(path[-1]), path[:-1]
     allowed = allowed_keys(parent, data)
     if parent == () and key in MOVED:
+        value = _value_at(data, (key,))
+        shown = value if isinstance(value, (int, str)) and not isinstance(value, bool) else "..."
         return (f"unknown key: `{key}` is an option of the bottleneck block now; write "
-                f"`block: {{type: bottleneck, {MOVED[key]}: ...}}`")
+                f"`block: {{type: bottleneck, {MOVED[key]}: {shown}}}`")
     registry = _kind_registry(parent)
-    if registry is not None:
-        tag = _value_at(data, parent + ("type",))
+    model = model_at(parent, data)
+    if registry is not None and model is not None:
+        tag = typing.get_args(model.model_fields["type"].annotation)[0]
         owners = _owners(key, registry)
-        if owners and tag is not None:
-            return (f"`{key}` is not an option of {registry.what} {tag!r} (it is one of "
+        if owners:
+            return (f"`{key}` is not an option of {registry.what} {tag!r} (it belongs to "
                     f"{', '.join(repr(o) for o in owners)}); {tag!r} takes: {', '.join(allowed)}")
     shown = f" {key!r}" if not key.isprintable() or not key.strip() else ""  # the path cannot show it
     return f"unknown key{shown}{suggest(key, allowed)}; expected one of: {', '.join(allowed)}"

@@ -30,9 +30,37 @@ def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return _merge_value(_normalise(parent), _normalise(child))
 
 
-def merge_positions(parent: dict[FieldPath, Location], child: dict[FieldPath, Location]) -> dict[FieldPath, Location]:
-    """Where each merged field was written: the child's file wins where it wrote the field."""
-    return {**parent, **child}
+def merge_positions(parent_positions: dict[FieldPath, Location], child_positions: dict[FieldPath, Location],
+                    parent: dict[str, Any], child: dict[str, Any]) -> dict[FieldPath, Location]:
+    """Where each merged field was written: the child's file wins where it wrote the field.
+
+    Where the child replaced a value (another kind, a scalar over a mapping, a shorter list),
+    the parent's positions inside it are dropped: an error there points at the child's line.
+    """
+    replaced = _replaced(_normalise(parent), _normalise(child), ())
+    kept = {p: loc for p, loc in parent_positions.items()
+            if not any(len(p) > len(r) and p[:len(r)] == r for r in replaced)}
+    return {**kept, **child_positions}
+
+
+def _replaced(parent: Any, child: Any, path: FieldPath) -> list[FieldPath]:
+    """The paths at which ``child`` replaces ``parent``'s value instead of merging into it (see the rules)."""
+    if isinstance(parent, dict) and isinstance(child, dict):
+        if "type" in child and "type" in parent and child["type"] != parent["type"]:
+            return [path]
+        out: list[FieldPath] = []
+        for key, value in child.items():
+            if value is None or key not in parent:
+                out.append(path + (key,))
+            else:
+                out += _replaced(parent[key], value, path + (key,))
+        return out
+    if _is_list_of_maps(parent) and isinstance(child, list):
+        out = []
+        for i, item in enumerate(child):
+            out += _replaced(parent[i], item, path + (i,)) if i < len(parent) and isinstance(item, dict) else [path + (i,)]
+        return out + [path + (i,) for i in range(len(child), len(parent))]
+    return [path]
 
 
 _KIND_KEYS = ("stem", "block", "attention")  # fields whose value names a kind (a string is shorthand)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from resgraph.errors import Diagnostic, FieldPath, Location, SpecError
-from resgraph.spec.checks import check_spec
+from resgraph.spec.checks import Finding, check_spec
 from resgraph.spec.extends import merge, merge_positions
 from resgraph.spec.model import ResNetSpec
 from resgraph.spec.diagnose import pydantic_diagnostics
@@ -80,11 +80,22 @@ def validate_source(src: Source, ref: str = "<string>") -> LoadResult:
     try:
         spec = ResNetSpec.model_validate(src.data)
     except ValidationError as exc:
-        return LoadResult(ref, None, pydantic_diagnostics(exc, src))
-    diags = [Diagnostic(src.locate(f.path), f.path, f.message, f.received, f.has_received, f.severity)
+        return LoadResult(ref, None, _in_file_order(pydantic_diagnostics(exc, src), src.file))
+    diags = [Diagnostic(_where(src, f), f.path, f.message, f.received, f.has_received, f.severity)
              for f in check_spec(spec)]
     errors = [d for d in diags if d.severity == "error"]
     return LoadResult(ref, None if errors else spec, diags)
+
+
+def _where(src: Source, f: Finding) -> Location:
+    """Where a finding points: its field, or the named file's top when a parent wrote the field it blames."""
+    loc = src.locate(f.path)
+    return src.locate(()) if f.own_file and loc.file != src.file else loc
+
+
+def _in_file_order(diags: list[Diagnostic], file: str) -> list[Diagnostic]:
+    """The named file's diagnostics by line and column, then those its parents caused."""
+    return sorted(diags, key=lambda d: (d.location.file != file, d.location.line, d.location.column))
 
 
 def looks_like_path(ref: str) -> bool:
@@ -152,7 +163,8 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
         raise SpecError.single(display, "must be a preset name or a path to a spec file", ext_loc.line,
                                ext_loc.column, ("extends",), received=parent_ref)
     parent = resolve(parent_ref, path.parent, (*chain, key), ext_loc, roots)
-    return Source(merge(parent.data, src.data), merge_positions(parent.positions, src.positions), display)
+    return Source(merge(parent.data, src.data), merge_positions(parent.positions, src.positions, parent.data, src.data),
+                  display)
 
 
 def _within(path: Path, roots: tuple[Path, ...]) -> bool:

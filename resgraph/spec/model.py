@@ -17,12 +17,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
+from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
 from resgraph.kinds.base import BlockKind, BlockOptions, one_of, shorthand
 
 Shortcut = Literal[SHORTCUTS.names()]  # type: ignore[valid-type]
 StemField = one_of(STEMS)
 BlockField = one_of(BLOCKS)
+for _registry in (ATTENTION, BLOCKS, SHORTCUTS, STEMS):  # the models below are built from them: no late kinds
+    _registry.freeze()
 # Hard ceilings that refuse absurd specs before anything is allocated.
 MAX_BLOCKS_PER_STAGE = 10_000
 MAX_WIDTH = 65_536
@@ -30,7 +32,6 @@ MAX_SIZE = 16_384
 MAX_CHANNELS = 4_096
 MAX_CLASSES = 1_000_000
 MAX_STRIDE = 8
-
 
 
 _Side = Annotated[int, Field(ge=1, le=MAX_SIZE)]
@@ -98,8 +99,8 @@ class ResNetSpec(_Strict):
     shortcut: Shortcut = Field(  # type: ignore[valid-type]
         "B", description=f"shortcut option {'/'.join(SHORTCUTS.names())} (paper §3.3), per-stage overridable")
     drop_path: float = Field(
-        0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="stochastic depth: the last block's drop-path rate, linear in depth from "
-                                         "0 (training only)")
+        0.0, ge=0.0, lt=1.0, allow_inf_nan=False,
+        description="stochastic depth: the last block's drop-path rate, linear in depth from 0 (training only)")
     zero_init_residual: bool = Field(False, description="initialise each block's last BN (or conv) weight to zero")
     stages: list[StageSpec] = Field(..., min_length=1, max_length=64, description="the stages, first to last")
     head: HeadSpec = Field(default_factory=HeadSpec, description="classifier head")

@@ -165,3 +165,18 @@ def test_resume_remeasures_rows_of_another_thread_count(tmp_path: Path) -> None:
     assert len(records(out)) == 1  # same threads: resumed, not measured again
     assert run(*args, "--threads", "2", "--resume").exit_code == 0
     assert [r["threads"] for r in records(out)] == [1, 2]
+
+
+def test_shortcuts_leave_out_an_option_that_cannot_build_the_net_and_say_why(tmp_path: Path) -> None:
+    spec = tmp_path / "shrink.yaml"
+    spec.write_text("name: shrink\ninput: {size: 32}\nstem: cifar\nhead: {classes: 3}\n"
+                    "stages: [{blocks: 1, width: 64}, {blocks: 1, width: 32, stride: 2}]\n")
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text("extends: resnet20\nname: mixed\nstages: [{}, {shortcut: C}, {}]\n")
+    res = CliRunner().invoke(main, ["compare", str(spec), str(mixed), "--shortcuts", *FAST])
+    assert res.exit_code == 0, res.output
+    assert "warning: shrink: leaving out option A: stages[1].width: shortcut A cannot shrink channels" in res.output
+    assert "warning: mixed: its stages' own shortcut options are cleared" in res.output
+    names = [ln.split()[0] for ln in res.output.splitlines() if ln.startswith(("shrink_", "mixed_"))]
+    assert names == ["shrink_B", "shrink_C", "shrink_D", "shrink_plain", "mixed_A", "mixed_B", "mixed_C", "mixed_D",
+                     "mixed_plain"]

@@ -142,5 +142,31 @@ def test_extending_doc_shows_the_code_as_it_is():
     doc = (REPO / "docs" / "extending.md").read_text()
     diff = doc.split("```diff\n", 1)[1].split("\n```", 1)[0]
     added = diff.split("+++ b/resgraph/kinds/shortcuts/option_d.py\n", 1)[1].split("\n", 1)[1]
-    lines = [ln[1:] for ln in added.splitlines() if ln.startswith("+")]
-    assert "\n".join(lines) + "\n" == (REPO / "resgraph/kinds/shortcuts/option_d.py").read_text()
+    quoted = [ln[1:] for ln in added.splitlines() if ln.startswith("+")]
+    current = (REPO / "resgraph/kinds/shortcuts/option_d.py").read_text().splitlines()
+    assert len(quoted) == len(current)
+    changed = [(q, c) for q, c in zip(quoted, current) if q != c]
+    assert [c.split("=")[0] for _, c in changed] == ["    label "]  # the one later edit, which the doc tells
+
+
+def test_a_kind_registered_after_the_spec_models_are_built_is_refused():
+    class Late(type(SHORTCUTS["B"])):  # type: ignore[misc]
+        name = "Z"
+
+    with pytest.raises(RuntimeError, match="registered after resgraph.spec was imported"):
+        SHORTCUTS.register(Late)
+    assert "Z" not in SHORTCUTS
+
+
+def test_kinds_command_lists_every_registered_kind_with_its_options_and_origin():
+    from click.testing import CliRunner
+
+    from resgraph.cli import main
+
+    out = CliRunner().invoke(main, ["kinds"]).output
+    rows = {tuple(line.split()[:2]) for line in out.splitlines()[1:]}
+    for what, registry in (("block", BLOCKS), ("shortcut", SHORTCUTS), ("stem", STEMS), ("attention", ATTENTION)):
+        for kind in registry:
+            assert (what, kind.name) in rows and kind.origin in out
+    assert "expansion (4), stride_at (3x3), groups (1), base_width (64), attention (none)" in out
+    assert "width (64), mid (auto)" in out and "reduction (16), divisor (8)" in out

@@ -96,3 +96,19 @@ def test_export_tensorrt_without_cuda_is_one_line_exit_2(tmp_path):
 def test_lower_unknown_spec_is_exit_2():
     r = run("lower", "resnet19")
     assert r.exit_code == 2 and len(r.output.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, out", [("resnetv2_50", "(N, 3, 224, 224) -> (N, 1000)"),
+                                       ("preact_resnet164", "(N, 3, 32, 32) -> (N, 10)"),
+                                       ("seresnet50", "(N, 3, 224, 224) -> (N, 1000)")])
+def test_lower_summarises_every_layout(name, out):
+    run = CliRunner().invoke(main, ["lower", name])
+    assert run.exit_code == 0, run.output
+    assert out in run.output
+
+
+def test_a_pre_activation_classifier_starts_as_timms():
+    from resgraph.lower import build_model
+
+    fc = build_model("resnetv2_50", seed=0).get_submodule("head.fc")
+    assert abs(fc.weight.detach().std().item() - 0.01) < 1e-3 and not fc.bias.detach().any()

@@ -65,3 +65,13 @@ def test_onnx_export_is_the_same_graph(pair):
     ops = [[n.op_type for n in onnx_program(build_model(s).eval(), (3, 32, 32)).model_proto.graph.node]
            for s in (base, dp)]
     assert ops[0] == ops[1]
+
+
+def test_compare_shortcuts_keeps_the_plain_twin_of_a_net_with_drop_path(tmp_path):
+    from resgraph.entries import shortcut_variants
+
+    path = tmp_path / "dp.yaml"
+    path.write_text("extends: resnet20\nname: r\ndrop_path: 0.1\n")
+    variants = shortcut_variants(load_spec(path))
+    assert [v.name for v in variants] == ["r_A", "r_B", "r_C", "r_D", "r_plain"]
+    assert variants[-1].drop_path == 0.0 and all(v.drop_path == 0.1 for v in variants[:-1])

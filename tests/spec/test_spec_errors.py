@@ -87,17 +87,17 @@ CASES = [
         "must be one of '3x3' or '1x1' (received '2x2')"),
     Bad("moved-top-level-option", BASE + "bottleneck_stride: 1x1\n", 11, "bottleneck_stride",
         "unknown key: `bottleneck_stride` is an option of the bottleneck block now; write "
-        "`block: {type: bottleneck, stride_at: ...}`"),
+        "`block: {type: bottleneck, stride_at: 1x1}`"),
     Bad("expansion-on-basic", edit("block: basic", "block: {type: basic, expansion: 2}"), 4, "block.expansion",
-        "`expansion` is not an option of block type 'basic' (it is one of 'bottleneck', 'preact_bottleneck'); "
+        "`expansion` is not an option of block type 'basic' (it belongs to 'bottleneck', 'preact_bottleneck'); "
         "'basic' takes: type, attention"),
     Bad("reduction-on-eca", edit("block: basic", "block: {type: basic, attention: {type: eca, reduction: 8}}"), 4,
-        "block.attention.reduction", "`reduction` is not an option of attention 'eca' (it is one of 'se'); "
+        "block.attention.reduction", "`reduction` is not an option of attention 'eca' (it belongs to 'se'); "
         "'eca' takes: type, kernel"),
     Bad("eca-kernel-even", edit("block: basic", "block: {type: basic, attention: {type: eca, kernel: 4}}"), 4,
         "block.attention.kernel", "must be odd, so the conv keeps the channel count (received 4)"),
     Bad("mid-on-imagenet-stem", edit("stem: imagenet", "stem: {type: imagenet, mid: [16, 16]}"), 3, "stem.mid",
-        "`mid` is not an option of stem 'imagenet' (it is one of 'deep', 'tiered')"),
+        "`mid` is not an option of stem 'imagenet' (it belongs to 'deep', 'tiered')"),
     Bad("attention-on-preact", edit("block: basic", "block: {type: preact_basic, attention: se}"), 4,
         "block.attention", "`attention` is not an option of block type 'preact_basic'"),
     # --- types -----------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ CASES = [
     Bad("option-A-shrinks", edit("shortcut: B", "shortcut: A", edit("width: 128,", "width: 32,")), 8,
         "stages[1].width", "shortcut A cannot shrink channels (64 -> 32)"),
     Bad("groups-with-basic", edit("block: basic", "block: {type: basic, groups: 32}"), 4, "block.groups",
-        "`groups` is not an option of block type 'basic' (it is one of 'bottleneck')"),
+        "`groups` is not an option of block type 'basic' (it belongs to 'bottleneck')"),
     Bad("base-width-zero-channels", edit("block: basic", "block: {type: bottleneck, base_width: 1}",
                                          edit("width: 64}", "width: 32}")), 7,
         "stages[0].width", "the 3x3 conv would have 0 channels at base_width 1 (received 32)"),
@@ -221,6 +221,17 @@ CASES = [
         3, "stages[1]", "must be a mapping (received [4])"),
     Bad("empty-key", "name: x\n'': 1\nstages: [{blocks: 1, width: 8}]\n", 2, "",
         "unknown key ''; expected one of: name, description"),
+    Bad("bare-kind-name-over-a-presets-mapping", "extends: resnet50\nname: x\nblock: basik\n", 3, "block.type",
+        "unknown block type; must be one of basic, bottleneck, preact_basic, preact_bottleneck (did you mean "
+        "'basic'?) (received 'basik')"),
+    Bad("kind-option-blows-the-size-guard", "extends: resnet50\nname: g\nblock: {groups: 65536}\n", 1, "stages",
+        "network would have 1,744,197,802,792 parameters"),
+    Bad("se-squeeze-widens", edit("block: basic", "block: {type: basic, attention: {type: se, divisor: 512}}"), 4,
+        "block.attention", "the squeeze would widen 64 channels to 512"),
+    Bad("block-not-a-mapping", edit("block: basic", "block: 5"), 4, "block",
+        "must be a block type name or a mapping with `type` (received 5)"),
+    Bad("block-type-null", edit("block: basic", "block: {type: null}"), 4, "block.type",
+        "unknown block type; must be one of basic, bottleneck, preact_basic, preact_bottleneck (received null)"),
     Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 20,000 values through YAML aliases"),
     Bad("deep-nesting", "name: x\nstages: " + "[" * 50 + "]" * 50 + "\n", 2, "",
         "nesting is more than 32 levels deep"),
@@ -460,3 +471,15 @@ def test_a_typo_is_reported_once_not_also_as_a_missing_field(tmp_path: Path) -> 
     # A missing field with no look-alike key beside it is still reported.
     path.write_text(edit("blocks: 2, width: 128", "width: 128"))
     assert [d.message for d in check_ref(str(path)).errors] == ["required field is missing"]
+
+
+def test_an_error_in_the_networks_block_is_not_repeated_for_every_stage_that_refines_it(write):
+    path = write("r.yaml", "name: x\nblock: {type: bottleneck, groups: 0}\nstages: [{blocks: 1, width: 8, block: "
+                           "{attention: se}}, {blocks: 1, width: 8, block: {attention: eca}}]\n")
+    result = check_ref(str(path))
+    assert [str(d) for d in result.errors] == [f"{path}:2:27: block.groups: must be >= 1 (received 0)"]
+
+
+def test_diagnostics_of_one_file_come_in_line_order(write):
+    path = write("o.yaml", "name: x\nstages: [{blocks: 0, width: 8}]\nhead: {classes: 0}\ninput: {size: 0}\n")
+    assert [d.location.line for d in check_ref(str(path)).errors] == [2, 3, 4]

@@ -38,7 +38,7 @@ class ECAOptions(AttentionOptions):
 class EfficientChannel(AttentionKind):
     name = "eca"
     label = "ECA"
-    colour = "#d9d2e9"
+    colour = "#c27ba0"
     origin = "Wang et al. 2020; timm `attn_layer='eca'` (ecaresnet50d)"
 
     Options = ECAOptions

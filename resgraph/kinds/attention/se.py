@@ -13,8 +13,11 @@ from resgraph.kinds.base import ATTENTION, AttentionKind, AttentionOptions, Bloc
 
 
 def reduced(c: int, reduction: int, divisor: int) -> int:
-    """timm's ``make_divisible(c / reduction, divisor, round_limit=0)``: nearest multiple, at least ``divisor``."""
-    return max(divisor, int(c / reduction + divisor / 2) // divisor * divisor)
+    """timm's ``make_divisible(c * (1 / reduction), divisor, round_limit=0)``: nearest multiple, at least ``divisor``.
+
+    Computed as timm does, ``c * (1.0 / reduction)``, so that the float rounds the same way.
+    """
+    return max(divisor, int(c * (1.0 / reduction) + divisor / 2) // divisor * divisor)
 
 
 class SEOptions(AttentionOptions):
@@ -29,10 +32,17 @@ class SEOptions(AttentionOptions):
 class SqueezeExcite(AttentionKind):
     name = "se"
     label = "SE"
-    colour = "#d9d2e9"
+    colour = "#8e7cc3"
     origin = "Hu et al. 2018; timm `attn_layer='se'` (seresnet50, seresnext50_32x4d)"
 
     Options = SEOptions
+
+    def check(self, c: int, o: SEOptions) -> str | None:  # type: ignore[override]
+        rd = reduced(c, o.reduction, o.divisor)
+        if rd > c:
+            return (f"the squeeze would widen {c} channels to {rd} (C/{o.reduction} rounded up to a multiple of "
+                    f"{o.divisor}); use a smaller divisor")
+        return None
 
     def emit(self, k: BlockContext, x: str, c: int, o: SEOptions) -> str:  # type: ignore[override]
         b, p = k.b, k.name("se")

@@ -11,7 +11,7 @@ from resgraph.kinds.base import SHORTCUTS, ShortcutContext, ShortcutKind
 @SHORTCUTS.register
 class OptionB(ShortcutKind):
     name = "B"
-    label = "B: projection (1x1 conv + BN) where dimensions change"
+    label = "B: projection where dimensions change"
     colour = "#cfe2f3"
     edge = ("#3d85c6", "bold", "proj")
     origin = "He et al. 2016, §3.3; torchvision, timm"

@@ -8,7 +8,7 @@ from resgraph.kinds.base import SHORTCUTS, ShortcutContext, ShortcutKind
 @SHORTCUTS.register
 class OptionC(ShortcutKind):
     name = "C"
-    label = "C: projection (1x1 conv + BN) on every block"
+    label = "C: projection on every block"
     colour = "#9fc5e8"
     edge = ("#0b5394", "bold", "proj")
     origin = "He et al. 2016, §3.3, Table 3"

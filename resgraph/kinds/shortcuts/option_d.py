@@ -11,7 +11,7 @@ from resgraph.kinds.base import SHORTCUTS, ShortcutContext, ShortcutKind
 @SHORTCUTS.register
 class OptionD(ShortcutKind):
     name = "D"
-    label = "D: avg-pool + projection (1x1 conv + BN) where dimensions change"
+    label = "D: avg-pool + projection where dimensions change"
     colour = "#d0e0e3"
     edge = ("#45818e", "bold", "D")
     origin = "He et al. 2019 (Bag of Tricks), ResNet-D; timm `avg_down=True`"

@@ -20,7 +20,7 @@ class CifarStemOptions(StemOptions):
 class CifarStem(StemKind):
     name = "cifar"
     label = "conv 3x3"
-    colour = "#ead1dc"
+    colour = "#f4cccc"
     origin = "He et al. 2016, §4.2"
     default_width = 16
     pool = False

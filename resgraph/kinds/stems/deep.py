@@ -38,7 +38,6 @@ class TieredStemOptions(_DeepOptions):
 
 
 class _Deep(StemKind):
-    colour = "#ead1dc"
     default_width = 64
     pool = True
 
@@ -54,6 +53,7 @@ class _Deep(StemKind):
 @STEMS.register
 class DeepStem(_Deep):
     name = "deep"
+    colour = "#d9d2e9"
     label = "3 convs 3x3 (deep) + max-pool"
     origin = "He et al. 2019 (ResNet-C/D); timm `stem_type='deep'`"
 
@@ -66,6 +66,7 @@ class DeepStem(_Deep):
 @STEMS.register
 class TieredStem(_Deep):
     name = "tiered"
+    colour = "#d0e0e3"
     label = "3 convs 3x3 (tiered) + max-pool"
     origin = "timm `stem_type='deep_tiered'` (resnet50t, ecaresnet50t)"
 
