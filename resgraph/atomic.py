@@ -1,13 +1,25 @@
-"""Atomic file output: a reader sees the old file or the whole new one, never half of it."""
+"""Atomic file output: a reader sees the old file or the whole new one, never half of it.
+
+Every output resgraph writes (graph exports, ONNX/TensorRT files, state_dicts,
+reports, the peak cache) goes through :func:`atomic_path`: written in a
+temporary folder beside the target, then renamed over it. A failure (a full
+disk, a read-only folder) removes the folder and raises an ``OSError`` that
+names the user's path, not the temporary one. A folder left by a process that
+was killed (``kill -9`` cannot be caught) is removed by the next write of the
+same file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+_TAG = ".resgraph-tmp-"
 
 
 @contextlib.contextmanager
@@ -17,13 +29,35 @@ def atomic_path(target: Path) -> Iterator[Path]:
     Whatever else the writer puts in the folder (an ONNX file's external weights) moves too;
     on failure the folder and everything in it is removed. The target's folder must exist.
     """
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    target = Path(target)
+    _remove_stale(target)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TAG}{os.getpid()}-", dir=target.parent))
+    except OSError as exc:
+        raise _named(exc, target) from None
     try:
         yield folder / target.name
         for item in folder.iterdir():
             os.replace(item, target.parent / item.name)
+    except OSError as exc:
+        raise _named(exc, target) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def ensure_folder(folder: Path) -> Path:
+    """Create ``folder`` and its parents; a part of it that is a file is an error that says so."""
+    folder = Path(folder)
+    for part in (folder, *folder.parents):
+        if part.exists() or part.is_symlink():
+            if not part.is_dir():
+                raise OSError(errno.ENOTDIR, "is a file, not a folder", str(part))
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
+    return folder
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -32,3 +66,35 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _named(exc: OSError, target: Path) -> OSError:
+    """The same error, naming ``target`` (the user's path) instead of the temporary file."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(target))
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary folders of ``target`` whose writer process no longer exists."""
+    try:
+        siblings = list(target.parent.glob(f".{glob_escape(target.name)}{_TAG}*"))
+    except OSError:
+        return
+    for folder in siblings:
+        pid = folder.name[len(f".{target.name}{_TAG}"):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.bench.results import RECORD_FIELDS, latest_by_key, read_records
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
@@ -65,19 +67,25 @@ def _env_summary(records: Sequence[dict[str, Any]]) -> str:
 
 
 def write_csv(records: Sequence[dict[str, Any]], path: Path) -> Path:
-    """All record fields as CSV columns; `env` is flattened to env.<key> columns."""
+    """All record fields as CSV columns; `env` is flattened to env.<key> columns. Written atomically."""
     env_keys = sorted({k for r in records for k in (r.get("env") or {})})
     extra = sorted({k for r in records for k in r} - set(RECORD_FIELDS))
     fields = [f for f in RECORD_FIELDS if f != "env"] + extra + [f"env.{k}" for k in env_keys]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in records:
-            row = {k: v for k, v in r.items() if k != "env"}
-            row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
-            row.update({f"env.{k}": v for k, v in (r.get("env") or {}).items()})
-            w.writerow(row)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    for r in records:
+        row = {k: v for k, v in r.items() if k != "env"}
+        row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
+        row.update({f"env.{k}": v for k, v in (r.get("env") or {}).items()})
+        w.writerow({k: _csv_cell(v) for k, v in row.items()})
+    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
     return path
+
+
+def _csv_cell(v: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
+    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
 
 
 def _series_label(r: dict[str, Any], multi_device: bool) -> str:
@@ -116,7 +124,9 @@ def _save(fig: Any, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Pa
     for ext in formats:
         p = out_dir / f"{stem}.{ext}"
         meta = {"Date": None} if ext == "svg" else None
-        fig.savefig(p, dpi=120, metadata=meta)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=120, metadata=meta)
+        write_bytes_atomic(p, buf.getvalue())  # a full disk leaves no truncated picture
         paths.append(p)
     return paths
 
@@ -233,20 +243,17 @@ def write_report(
         raise ValueError(f"{results_path}: no records to report")
     if plots:
         _figure(1, 1)  # fail before writing anything if matplotlib is missing
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(Path(out_dir))
     md = out / "results.md"
     counts = defaultdict(int)
     for r in records:
         counts[r.get("status")] += 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    md.write_text(
+    write_bytes_atomic(md, (
         f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"
         "Latency in milliseconds per batch; throughput = batch / p50. Rows with status other than "
         "`ok` are not successes: `mismatch` failed the numerical check against fp32 eager.\n\n"
-        f"{_env_summary(records)}\n\n{markdown_table(records)}",
-        encoding="utf-8",
-    )
+        f"{_env_summary(records)}\n\n{markdown_table(records)}").encode("utf-8"))
     paths = [md, write_csv(records, out / "results.csv")]
     if plots:
         paths += write_plots(records, out, bar_batch, formats)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
+import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from resgraph.atomic import ensure_folder
+from resgraph.bench.record import check_record
+from resgraph.errors import UsageError
+
+MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep would measure, then lose, its rows
 
 __all__ = ["KEY_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "append_record", "read_records", "latest_by_key"]
 
@@ -61,11 +72,19 @@ def encode(rec: dict[str, Any]) -> bytes:
 
 
 def append_record(path: str | os.PathLike[str], rec: dict[str, Any]) -> None:
-    """Append one record as a whole line in a single write, then fsync, so a crash never leaves half a row."""
+    """Append one record as a whole line in a single write, then fsync, so a crash never leaves half a row.
+
+    A write that fails part way (a full disk) is rolled back to where the file
+    ended, and the error names ``path``.
+    """
     line = encode(rec)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    ensure_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    size = os.fstat(fd).st_size
     try:
         if _needs_newline(fd):
             line = b"\n" + line  # a previous writer was killed mid-line: start a fresh one
@@ -73,8 +92,41 @@ def append_record(path: str | os.PathLike[str], rec: dict[str, Any]) -> None:
         while written < len(line):  # a short write on a regular file is rare (disk full): finish it
             written += os.write(fd, line[written:])
         os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)  # no half line left behind
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def sweep_lock(path: Path) -> Iterator[None]:
+    """Hold the results file for one sweep: a second sweep on the same file is refused, not run twice.
+
+    Also checks, before anything is measured, that the file can be written and its
+    disk has room for the records.
+    """
+    ensure_folder(path.parent)
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{path}: another sweep is writing this results file; wait for it to finish or "
+                             "use another --out") from None
+        if not os.access(path if path.exists() else path.parent, os.W_OK):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        if shutil.disk_usage(path.parent).free < MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (less than {MIN_FREE_BYTES // 1024} KiB "
+                          "free: nothing was measured)", str(path))
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock; the empty lock file stays for the next sweep
 
 
 def _needs_newline(fd: int) -> bool:
@@ -103,6 +155,8 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             elif missing := [k for k in ("spec", "status") if k not in rec]:
                 warnings.warn(f"{path}:{n}: skipping a record without {', '.join(missing)} "
                               "(not a resgraph bench record?)", stacklevel=2)
+            elif problem := check_record(rec):
+                warnings.warn(f"{path}:{n}: skipping a malformed record: {problem}", stacklevel=2)
             else:
                 out.append(rec)
     return out

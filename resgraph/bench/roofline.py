@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resgraph.atomic import write_bytes_atomic
+from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.bench.env import device_name
 from resgraph.bench.timing import time_callable
 
@@ -92,5 +92,5 @@ def _read_json(path: Path) -> dict[str, object]:
 def _write_json_atomic(path: Path, data: dict[str, object]) -> None:
     """Write via a temp file and rename, so a reader never sees half a cache."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     write_bytes_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode())

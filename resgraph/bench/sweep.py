@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 from tqdm import tqdm
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
-from resgraph.bench.results import append_record, latest_by_key, read_records
+from resgraph.bench.results import append_record, latest_by_key, read_records, sweep_lock
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
@@ -61,6 +61,12 @@ def run_sweep(
         validate_job(job)
     out_path = Path(out_path)
     threads = threads or default_threads()
+    with sweep_lock(out_path):  # one sweep per results file; refused before measuring if it cannot be written
+        return _run(jobs, out_path, resume, progress, timing, threads, roofline, peak_cache)
+
+
+def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: TimingConfig, threads: int,
+         roofline: bool, peak_cache: Path | None) -> list[dict[str, Any]]:
     done = latest_by_key(read_records(out_path)) if resume else {}
     # A row measured with another thread count is not this row: measure it again.
     done = {k: r for k, r in done.items() if r.get("threads") == threads}

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import click
 
+from resgraph.atomic import ensure_folder
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
@@ -121,7 +122,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 
     _check_names(backends, precisions)
     _check_device(device)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out.parent)
     with out.open("a"):  # fail now, not after the first row has been measured
         pass
     if out.exists() and not resume and out.stat().st_size:
@@ -221,7 +222,7 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     from resgraph.spec import load_spec
 
     _check_names(backends, ["fp32"])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir)
     variants = shortcut_variants(load_spec(network))
     entries = [spec_entry(v) for v in variants]
     results = out_dir / "results.jsonl"

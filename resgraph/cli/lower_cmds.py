@@ -5,6 +5,9 @@ torch is imported inside the commands, so `resgraph validate` does not pay for i
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from pathlib import Path
 
 import click
@@ -138,8 +141,13 @@ def _save_atomic(obj: object, path: Path) -> None:
     """torch.save, atomically: a reader never sees half a checkpoint."""
     import torch
 
-    from resgraph.atomic import atomic_path
+    from resgraph.atomic import atomic_path, ensure_folder
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch's writer reports a full disk as a RuntimeError
+            full = shutil.disk_usage(path.parent).free < 1 << 20
+            why = os.strerror(errno.ENOSPC) if full else f"torch.save failed: {str(exc).splitlines()[0]}"
+            raise OSError(errno.ENOSPC if full else errno.EIO, why, str(path)) from None

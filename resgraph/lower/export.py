@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resgraph.atomic import atomic_path
+from resgraph.atomic import atomic_path, ensure_folder
 from resgraph.errors import ResgraphError, UsageError
 
 __all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "check_onnx", "export_onnx", "export_tensorrt",
@@ -103,7 +103,7 @@ def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], c
                  opset: int | None) -> OnnxExport:
     program = onnx_program(model, input_shape, opset)
     big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) >= 2**31
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     with atomic_path(target) as tmp:
         program.save(tmp, external_data=big)  # protobuf caps a file at 2 GiB: weights go beside it then
         result = check_onnx(tmp, model, input_shape, check_batches)
@@ -185,7 +185,7 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     abs_err = (out - ref).abs().max().item()
     scale = ref.abs().max().item()
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     with atomic_path(target) as tmp:
         torch_tensorrt.save(trt_gm, str(tmp), inputs=[spec])
     return TensorRTExport(target, precision, (lo, opt, hi), abs_err, scale)

@@ -144,10 +144,11 @@ def test_resume_does_not_mix_spec_versions(tmp_path):
 
 def test_half_written_line_is_skipped_and_not_continued(tmp_path):
     out = tmp_path / "r.jsonl"
-    append_record(out, {"spec": "a", "status": "ok"})
+    row = {"status": "ok", "backend": "eager", "batch": 1}
+    append_record(out, {"spec": "a", **row})
     with out.open("a") as f:
         f.write('{"spec": "b", "sta')  # a writer killed mid-line
-    append_record(out, {"spec": "c", "status": "ok", "x": float("nan")})
+    append_record(out, {"spec": "c", **row, "x": float("nan")})
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         recs = read_records(out)

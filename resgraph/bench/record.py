@@ -1,0 +1,83 @@
+"""The shape of one results record, checked as it is read back: a results file is data from disk.
+
+Any JSON line may sit in a results file (another tool's output, a hand edit, a
+record of an older resgraph). The report and ``--resume`` read fields by name
+and type; a record whose fields have other types is skipped with one warning
+naming its line, never a crash halfway through a report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Status = Literal["ok", "skipped", "failed", "mismatch"]
+_Num = float | None
+
+
+def _printable(v: str) -> str:
+    if not v.isprintable():  # it is printed on terminals and written into Markdown and CSV
+        raise ValueError("must be printable text")
+    return v
+
+
+class Record(BaseModel):
+    """One benchmark row as ``run_row`` writes it; fields it does not know are kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    spec: str = Field(min_length=1, max_length=400)
+    spec_hash: str = ""
+    backend: str = Field(min_length=1, max_length=100)
+    device: str = Field("cpu", min_length=1, max_length=100)
+    batch: int = Field(ge=1)
+    precision: str = Field("fp32", min_length=1, max_length=20)
+    status: Status
+    reason: str | None = None
+    min_ms: _Num = None
+    p50_ms: _Num = None
+    p90_ms: _Num = None
+    p99_ms: _Num = None
+    mean_ms: _Num = None
+    std_ms: _Num = None
+    cv: _Num = None
+    throughput: _Num = None
+    samples: int | None = None
+    first_result_s: _Num = None
+    peak_mem_bytes: int | None = None
+    max_abs_err: _Num = None
+    max_rel_err: _Num = None
+    gflops: _Num = None
+    pct_peak: _Num = None
+    peak_gflops: _Num = None
+    macs: _Num = None
+    params: int | None = None
+    depth: int | None = None
+    design: str | None = None
+    input_shape: list[int] | None = None
+    threads: int | None = None
+    env: dict[str, Any] | None = None
+
+    _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design")(
+        lambda v: v if v is None else _printable(v))
+
+    @field_validator("min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput",
+                     "first_result_s", "max_abs_err", "max_rel_err", "gflops", "pct_peak", "peak_gflops", "macs",
+                     mode="before")
+    @classmethod
+    def _int_is_a_number(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def check_record(rec: Any) -> str | None:
+    """Why ``rec`` is not a resgraph bench record (one short clause), or None when it is one."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    try:
+        Record.model_validate(rec)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "record"
+        return f"{where}: {err['msg'].lower()}" + (f" ({len(exc.errors())} problems)" if len(exc.errors()) > 1 else "")
+    return None

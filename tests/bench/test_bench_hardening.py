@@ -1,0 +1,148 @@
+"""What a full disk, a second sweep, a killed writer and hostile records do to the results and reports."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from resgraph import atomic
+from resgraph.atomic import atomic_path, write_bytes_atomic
+from resgraph.bench import results as results_mod
+from resgraph.bench.report import write_report
+from resgraph.bench.results import append_record, read_records, sweep_lock
+from resgraph.errors import UsageError
+
+ROW = {"spec_hash": "h", "backend": "eager", "device": "cpu", "batch": 1, "precision": "fp32", "status": "ok",
+       "p50_ms": 1.0, "throughput": 1000.0, "threads": 1, "env": {"device_name": "cpu"}}
+
+
+class FullDisk:
+    """os.write that writes ``room`` bytes in all, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.real = room, os.write
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = self.real(fd, bytes(data[: self.room]))
+        self.room -= n
+        return n
+
+
+def test_a_full_disk_leaves_no_half_record_and_names_the_file(tmp_path, monkeypatch):
+    out = tmp_path / "r.jsonl"
+    append_record(out, {"spec": "a", **ROW})
+    before = out.read_bytes()
+    monkeypatch.setattr(results_mod.os, "write", FullDisk(room=20))
+    with pytest.raises(OSError) as info:
+        append_record(out, {"spec": "b", **ROW})
+    assert info.value.filename == str(out) and info.value.errno == errno.ENOSPC
+    assert out.read_bytes() == before  # rolled back to the whole first line
+
+
+def test_atomic_outputs_on_a_full_disk_leave_nothing_and_name_the_users_path(tmp_path, monkeypatch):
+    target = tmp_path / "results.csv"
+    target.write_text("old\n")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/somewhere/.results.csv.resgraph-tmp-1-x/results.csv")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    with pytest.raises(OSError) as info:
+        write_bytes_atomic(target, b"new\n")
+    assert info.value.filename == str(target) and "No space left" in info.value.strerror
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
+
+
+def test_a_report_on_a_full_disk_writes_whole_files_or_none(tmp_path, monkeypatch):
+    res = tmp_path / "r.jsonl"
+    append_record(res, {"spec": "a", **ROW})
+    real = atomic.os.replace
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", second_fails)
+    with pytest.raises(OSError) as info:
+        write_report(res, tmp_path / "rep", plots=False)
+    assert info.value.filename == str(tmp_path / "rep" / "results.csv")
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["results.md"]  # whole, and no stray temp
+
+
+def test_a_temporary_folder_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    dead = 2**22 + 12345  # no such process
+    litter = tmp_path / f".model.onnx.resgraph-tmp-{dead}-abcd"
+    litter.mkdir()
+    (litter / "model.onnx").write_bytes(b"half")
+    alive = tmp_path / f".model.onnx.resgraph-tmp-{os.getpid()}-efgh"  # a live writer's: kept
+    alive.mkdir()
+    with atomic_path(tmp_path / "model.onnx") as tmp:
+        tmp.write_bytes(b"whole")
+    assert not litter.exists() and alive.exists() and (tmp_path / "model.onnx").read_bytes() == b"whole"
+
+
+def test_a_second_sweep_on_one_results_file_is_refused(tmp_path):
+    out = tmp_path / "r.jsonl"
+    with sweep_lock(out):
+        with pytest.raises(UsageError, match="another sweep is writing this results file"):
+            with sweep_lock(out):
+                pass
+    with sweep_lock(out):  # released
+        pass
+
+
+def test_a_sweep_checks_its_file_before_measuring(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(OSError) as info:
+        with sweep_lock(afile / "r.jsonl"):
+            pass
+    assert info.value.filename == str(afile) and "is a file, not a folder" in info.value.strerror
+
+    class Usage:
+        free = 1024
+
+    monkeypatch.setattr(results_mod.shutil, "disk_usage", lambda p: Usage())
+    with pytest.raises(OSError, match="nothing was measured"):
+        with sweep_lock(tmp_path / "r.jsonl"):
+            raise AssertionError("measured on a full disk")
+
+
+@pytest.mark.parametrize("record, problem", [
+    ({"spec": ["x"], "status": "ok", "backend": "eager", "batch": 1}, "spec: input should be a valid string"),
+    ({"spec": "x", "status": "ok", "backend": "eager", "batch": 1, "env": "nope"}, "env: input should be a valid"),
+    ({"spec": "x", "status": "ok", "backend": "eager"}, "batch: field required"),
+    ({"spec": "x", "status": "done", "backend": "eager", "batch": 1}, "status: input should be"),
+    ({"spec": "x\u001b[2J", "status": "ok", "backend": "eager", "batch": 1}, "must be printable text"),
+    ({"spec": "x", "status": "ok", "backend": "eager", "batch": 1, "p50_ms": "fast"}, "p50_ms"),
+])
+def test_malformed_records_are_skipped_with_one_warning_naming_the_line(tmp_path, record, problem):
+    res = tmp_path / "r.jsonl"
+    append_record(res, {"spec": "good", **ROW})
+    with res.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        recs = read_records(res)
+        paths = write_report(res, tmp_path / "rep", plots=False)
+    assert [r["spec"] for r in recs] == ["good"]
+    assert any(f"{res}:2: skipping a malformed record" in str(x.message) and problem in str(x.message) for x in w)
+    assert all(p.exists() for p in paths)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(tmp_path):
+    res = tmp_path / "r.jsonl"
+    append_record(res, {"spec": "=HYPERLINK(\"http://x\")", **ROW})
+    write_report(res, tmp_path / "rep", plots=False)
+    csv_text = (tmp_path / "rep" / "results.csv").read_text()
+    assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
