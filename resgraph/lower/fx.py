@@ -10,10 +10,12 @@ node of its own is a block's ``drop_path`` (training only), called before its ad
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import keyword
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +71,23 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
     graph is linted first, so a malformed graph fails here, naming its node,
     rather than at forward.
     """
-    device = torch.device(device if device is not None else "cpu")
+    with _gc_paused():  # 10,000 blocks make ~10^6 objects: the cyclic GC would sweep them again and again
+        return _lower(g, torch.device(device if device is not None else "cpu"))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (nothing built here is garbage until the caller drops it)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lower(g: nx.DiGraph, device: torch.device) -> fx.GraphModule:
     lint(g)
     graph = fx.Graph()
     modules: dict[str, nn.Module] = {}
@@ -90,14 +108,11 @@ def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
         if name in env:
             env[name].meta["ir_node"] = name
     graph.lint()
-    root = nn.Module()
-    for name, module in modules.items():
-        _set_nested(root, name, module)
     if device.type != "meta":
-        _allocate(root, device)
-    gm = fx.GraphModule(root, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
+        _allocate(modules.values(), device)
+    gm = fx.GraphModule(modules, graph, class_name=_class_name(g.graph.get("name", "ResNet")))
     # `state_dict()` lists keys in module registration order, which must be the anchor library's
-    # (conv1, bn1, layer1.0..., fc). GraphModule registers in call order; fix it where they differ.
+    # (conv1, bn1, layer1.0..., fc). GraphModule registers them by depth; put them in that order.
     _order_modules(gm, _registration_order(g, list(modules)))
     return gm
 
@@ -134,8 +149,12 @@ def _registration_order(g: nx.DiGraph, names: list[str]) -> list[str]:
     timm's pre-activation blocks register their shortcut before ``norm1``, which
     the shortcut reads: data order and key order differ there, and only there.
     """
-    moved = [n for n in names if n in g and g.nodes[n].get("before") in names]  # drop_path has no IR node
-    order = [n for n in names if n not in moved]
+    known = set(names)
+    moved = [n for n in names if n in g and g.nodes[n].get("before") in known]  # drop_path has no IR node
+    if not moved:
+        return names
+    skip = set(moved)
+    order = [n for n in names if n not in skip]
     for n in moved:  # in graph order, so the moved modules keep theirs
         order.insert(order.index(g.nodes[n]["before"]), n)
     return order
@@ -168,13 +187,13 @@ def _node(graph: fx.Graph, op: str, target: Callable | str, args: tuple, kwargs:
     return graph.create_node(op, target, args, kwargs, name=name.replace(".", "_"))
 
 
-def _allocate(root: nn.Module, device: torch.device) -> None:
+def _allocate(leaves: Iterable[nn.Module], device: torch.device) -> None:
     """Replace every meta parameter and buffer with uninitialised memory on ``device``.
 
     ``Module.to_empty`` does the same, but through ``empty_like``'s Python reference
     implementation for meta tensors: several times slower on deep nets.
     """
-    for m in root.modules():
+    for m in (sub for leaf in leaves for sub in leaf.modules()):
         for key, p in m._parameters.items():
             if p is not None:
                 m._parameters[key] = nn.Parameter(torch.empty(p.shape, dtype=p.dtype, device=device),
@@ -182,16 +201,6 @@ def _allocate(root: nn.Module, device: torch.device) -> None:
         for key, b in m._buffers.items():
             if b is not None:
                 m._buffers[key] = torch.empty(b.shape, dtype=b.dtype, device=device)
-
-
-def _set_nested(root: nn.Module, name: str, module: nn.Module) -> None:
-    """Register ``module`` at dotted ``name``, creating empty parent containers as needed."""
-    *parents, leaf = name.split(".")
-    for part in parents:
-        if not hasattr(root, part):
-            root.add_module(part, nn.Module())
-        root = getattr(root, part)
-    root.add_module(leaf, module)
 
 
 def _class_name(name: str) -> str:
