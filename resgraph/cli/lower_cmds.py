@@ -40,11 +40,14 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
     if code:
         click.echo(model.code.strip())
     else:
-        nodes = sum(1 for _ in model.graph.nodes)
-        params = sum(p.numel() for p in model.parameters())
+        nodes = len(model.graph.nodes)
+        leaves = [m for m in model.modules() if not m._modules]  # state_dict() itself is slow on 10^5 tensors
+        params = sum(p.numel() for m in leaves for p in m._parameters.values() if p is not None)
+        tensors = sum(v is not None for m in leaves for v in m._parameters.values()) + sum(
+            b is not None and k not in m._non_persistent_buffers_set for m in leaves for k, b in m._buffers.items())
         c, h, w = g.graph["input_shape"]
         classes = infer_shapes(g)["output"][0]
-        click.echo(f"{s.name}: torch.fx.GraphModule, {nodes} fx nodes, {len(model.state_dict())} tensors, "
+        click.echo(f"{s.name}: torch.fx.GraphModule, {nodes} fx nodes, {tensors} tensors, "
                    f"{params:,} parameters; (N, {c}, {h}, {w}) -> (N, {classes})"
                    + (", BN folded" if fold_bn else ""))
     if state_dict:

@@ -144,3 +144,18 @@ def test_values_with_other_readers_are_never_overwritten():
     before = x.clone()
     assert torch.equal(gm(x), before + before.relu())
     assert torch.equal(x, before)
+
+
+def test_modules_copied_from_a_template_share_nothing():
+    from resgraph.graph.ops import meta_module
+
+    a, b = meta_module(nn.BatchNorm2d, 8), meta_module(nn.BatchNorm2d, 8)
+    assert type(a) is nn.BatchNorm2d and a.num_features == 8 and a.weight.device.type == "meta"
+    for x, y in ((a._parameters, b._parameters), (a._buffers, b._buffers), (a._forward_hooks, b._forward_hooks)):
+        assert x is not y
+    assert a.weight is not b.weight and a.running_mean is not b.running_mean
+    a.register_forward_hook(lambda *args: None)
+    assert not b._forward_hooks
+    m = build_model("resnet20", seed=0)
+    w1, w2 = m.get_submodule("layer1.0.conv1").weight, m.get_submodule("layer1.1.conv1").weight
+    assert w1.data_ptr() != w2.data_ptr() and not torch.equal(w1, w2)  # allocated and drawn apiece
