@@ -15,13 +15,14 @@ __all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spec", "model"), ("design", "design"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
-    ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs first"), ("status", "status"),
+    ("p50_ms", "p50 ms"), ("cv", "cv"), ("throughput", "img/s"), ("relative", "speed vs first"),
+    ("status", "status"),
 )
 
 # A sweep's records (run_sweep's return value) as a table.
 SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spec", "model"), ("backend", "backend"), ("precision", "precision"), ("batch", "batch"),
-    ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("throughput", "img/s"),
+    ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"), ("throughput", "img/s"),
     ("pct_peak", "% peak"), ("status", "status"),
 )
 
@@ -70,6 +71,8 @@ def _cell(key: str, v: Any) -> str:
         return human(v)
     if key == "relative":
         return f"{v:.2f}x"
+    if key == "cv":
+        return f"{v:.2f}"
     if key in ("p50_ms", "p90_ms", "p99_ms"):
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"
     if key == "pct_peak":
@@ -82,7 +85,7 @@ def _cell(key: str, v: Any) -> str:
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = COMPARE_COLUMNS) -> str:
     """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned."""
     header = [h for _, h in columns]
-    body = [[_cell(k, r.get(k)) for k, _ in columns] for r in rows]
+    body = [[_cell(k, _status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
     numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
 
@@ -92,6 +95,11 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     out = [line(header), line(["-" * w for w in widths])] + [line(b) for b in body]
     notes = [_note(r) for r in rows if r.get("status") != "ok"]
     return "\n".join(out + notes) + "\n"
+
+
+def _status(r: dict[str, Any]) -> str | None:
+    """A measured row whose machine was busy reads 'unstable' in tables (its record keeps 'ok' and the reason)."""
+    return "unstable" if r.get("status") == "ok" and r.get("unstable") else r.get("status")
 
 
 def _note(r: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ from typing import Iterator
 
 import torch
 
-__all__ = ["cpu_model", "device_name", "package_version", "environment", "default_threads", "fixed_threads"]
+__all__ = ["available_cpus", "cpu_model", "device_name", "package_version", "environment", "default_threads",
+           "fixed_threads"]
 
 
 def cpu_model() -> str:
@@ -43,8 +44,62 @@ def package_version(name: str) -> str | None:
 
 
 def default_threads() -> int:
-    """The thread count used when the caller doesn't fix one: torch's current setting."""
-    return torch.get_num_threads()
+    """The thread count used when the caller doesn't fix one: the CPUs this process can actually use.
+
+    torch's own default counts logical CPUs, which overcommits a container with a CPU quota,
+    a process pinned to fewer cores, or hyper-threads sharing a core.
+    """
+    return available_cpus()[0]
+
+
+@functools.lru_cache(maxsize=1)
+def available_cpus() -> tuple[int, str]:
+    """(CPUs, why): the least of the physical cores, the affinity mask and the cgroup CPU quota."""
+    limits: dict[str, int] = {}
+    with contextlib.suppress(AttributeError, OSError):
+        limits["affinity mask"] = len(os.sched_getaffinity(0))
+    if (cores := _physical_cores()) is not None:
+        limits["physical cores"] = cores
+    if (quota := _cgroup_quota()) is not None:
+        limits["cgroup quota"] = quota
+    n = max(1, min(limits.values(), default=os.cpu_count() or 1))
+    return n, ", ".join(f"{k} {v}" for k, v in limits.items()) or f"os.cpu_count() {n}"
+
+
+def _physical_cores() -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo: hyper-threads of one core count once."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    cores = set()
+    for block in text.split("\n\n"):
+        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        if "core id" in fields:
+            cores.add((fields.get("physical id", "0"), fields["core id"]))
+    return len(cores) or None
+
+
+def _cgroup_quota() -> int | None:
+    """CPUs allowed by the cgroup's CPU quota (v2 ``cpu.max``, or v1 ``cfs_quota_us``), rounded up; None: no quota."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="utf-8") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            return max(1, -(-int(quota) // int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", encoding="utf-8") as f:
+            quota_us = int(f.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us", encoding="utf-8") as f:
+            period_us = int(f.read())
+        return max(1, -(-quota_us // period_us)) if quota_us > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 @contextlib.contextmanager
@@ -78,6 +133,7 @@ def environment(device: str, threads: int) -> dict[str, object]:
         "device_name": device_name(device),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpus_available": available_cpus()[1],
         "threads": threads,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "os": f"{platform.system()} {platform.release()}",

@@ -44,6 +44,10 @@ class Record(BaseModel):
     cv: _Num = None
     throughput: _Num = None
     samples: int | None = None
+    load_before: _Num = None
+    load_after: _Num = None
+    cpu_ratio: _Num = None
+    unstable: str | None = None
     first_result_s: _Num = None
     peak_mem_bytes: int | None = None
     max_abs_err: _Num = None
@@ -64,6 +68,7 @@ class Record(BaseModel):
 
     @field_validator("min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput",
                      "first_result_s", "max_abs_err", "max_rel_err", "gflops", "pct_peak", "peak_gflops", "macs",
+                     "load_before", "load_after", "cpu_ratio",
                      mode="before")
     @classmethod
     def _int_is_a_number(cls, v: Any) -> Any:

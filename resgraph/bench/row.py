@@ -15,6 +15,7 @@ from torch import nn
 
 from resgraph.bench.backends import DTYPES, Skip, get_backend, prepare, unmet_requirement
 from resgraph.bench.check import check_output
+from resgraph.bench.contention import verdict, watch
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.results import RECORD_FIELDS
 from resgraph.bench.roofline import achieved_gflops
@@ -163,13 +164,16 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
 
         check = check_output(out, ref, job.precision, job.device)
         del out
-        samples = time_callable(
-            functools.partial(prepared.fn, prepared.input),
-            warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s,
-            device=job.device, max_iters=timing.max_iters,
-        )
+        with watch(threads, cpu=job.device == "cpu") as signals:
+            samples = time_callable(
+                functools.partial(prepared.fn, prepared.input),
+                warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s,
+                device=job.device, max_iters=timing.max_iters,
+            )
     stats = summarize(samples, job.batch)
     rec.update(stats.as_ms())
+    rec.update(load_before=signals.load_before, load_after=signals.load_after, cpu_ratio=signals.cpu_ratio,
+               unstable=verdict(rec["cv"], signals, threads))
     rec.update(
         max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance,
         peak_mem_bytes=mem.peak_bytes, mem_method=mem.method,

@@ -58,8 +58,12 @@ def _timing(warmup: int, iters: int, min_time: float) -> Any:
 
 def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every measuring command."""
+    f = click.option("--strict", is_flag=True,
+                     help=f"exit {EXIT_UNSTABLE} when any row is unstable (its timings varied, or its threads "
+                          "were starved: see docs/bench-harness.md)")(f)
     f = click.option("--threads", type=click.IntRange(min=1), default=None,
-                     help="intra-op threads for torch and ONNX Runtime [default: torch's]")(f)
+                     help="intra-op threads for torch and ONNX Runtime [default: the CPUs this process may use: "
+                          "physical cores, affinity mask and cgroup quota]")(f)
     f = click.option("--min-time", type=click.FloatRange(min=0), default=0.5, show_default=True,
                      help="keep timing until this many seconds have been sampled")(f)
     f = click.option("--iters", type=click.IntRange(min=1), default=30, show_default=True,
@@ -67,6 +71,31 @@ def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
                      help="untimed iterations before timing")(f)
     return f
+
+
+EXIT_FAILED = 3    # a row failed or its output did not match fp32 eager
+EXIT_UNSTABLE = 4  # --strict, and a row is unstable
+
+
+def _finish(records: list[dict[str, Any]], strict: bool) -> None:
+    """Say once what went wrong or cannot be trusted, and exit with the documented code."""
+    shaky = [r for r in records if r.get("unstable")]
+    if shaky:
+        names = "; ".join(f"{_label(r)} ({r['unstable']})" for r in shaky)
+        click.echo(f"warning: {len(shaky)} of {len(records)} rows are unstable (their timings varied, or their "
+                   f"threads did not get the CPU they asked for): {names}. Re-run them with a longer --min-time, "
+                   "on a quieter machine, or with fewer --threads.", err=True)
+    bad = [r for r in records if r["status"] in ("failed", "mismatch")]
+    for r in bad:
+        click.echo(f"{r['status']}: {_label(r)}: {r['reason']}", err=True)
+    if bad:
+        raise click.exceptions.Exit(EXIT_FAILED)
+    if strict and shaky:
+        raise click.exceptions.Exit(EXIT_UNSTABLE)
+
+
+def _label(r: dict[str, Any]) -> str:
+    return f"{r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}"
 
 
 def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
@@ -115,7 +144,7 @@ def backends(device: str) -> None:
 @timing_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
           out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, warmup: int,
-          iters: int, min_time: float, threads: int | None) -> None:
+          iters: int, min_time: float, threads: int | None, strict: bool) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
     from resgraph.bench.compare import SWEEP_COLUMNS
@@ -142,10 +171,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
                         roofline=not no_roofline)
     click.echo(format_table(records, SWEEP_COLUMNS))
     click.echo(f"{len(records)} rows in {out}")
-    bad = [r for r in records if r["status"] in ("failed", "mismatch")]
-    for r in bad:
-        click.echo(f"{r['status']}: {r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}: {r['reason']}",
-                   err=True)
+    _finish(records, strict)
 
 
 @main.command()
@@ -159,7 +185,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
-            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None) -> None:
+            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None, strict: bool) -> None:
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
@@ -176,6 +202,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time),
                        threads=threads)
     click.echo(format_table(rows))
+    _finish(rows, strict)
 
 
 @main.command()
@@ -211,7 +238,7 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
               show_default=True)
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
-         min_time: float, threads: int | None) -> None:
+         min_time: float, threads: int | None, strict: bool) -> None:
     """The main job on the CPU: every shortcut option and the plain twin of one network, side by side.
 
     Summarises the variants, benchmarks them, prints the comparison and
@@ -240,10 +267,11 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     click.echo(format_table(records, DEMO_COLUMNS))
     for path in _report(results, out_dir, min(batches), True, write_report):
         click.echo(f"wrote {path}")
+    _finish(records, strict)
 
 
 DEMO_COLUMNS = (
     ("spec", "model"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"), ("backend", "backend"),
-    ("batch", "batch"), ("p50_ms", "p50 ms"), ("throughput", "img/s"), ("relative", "speed vs A"),
+    ("batch", "batch"), ("p50_ms", "p50 ms"), ("cv", "cv"), ("throughput", "img/s"), ("relative", "speed vs A"),
     ("status", "status"),
 )

@@ -1,0 +1,71 @@
+"""Evidence of trust for every row: was the machine busy while it was measured?
+
+Two signals are recorded with each row and compared with fixed thresholds:
+
+* **CPU share** (``cpu_ratio``): the process's CPU time while sampling, over
+  wall time x the threads it asked for. Threads that got the cores they asked
+  for keep it near 1 (OpenMP's waiting threads spin); another busy process on
+  the same cores pulls it down. Measured on CPU rows only.
+* **Load average** (``load_before``, ``load_after``): the 1-minute load before
+  and after the row. It lags (a one-minute average) and counts our own process,
+  so only a load above the machine's CPUs plus one, before the row starts, is
+  taken as evidence on its own.
+
+With the spread of the samples (``cv`` = std / mean), a row is ``unstable``
+when any of these holds; the reason names which and by how much. A short
+kernel on a small net can be unstable on a quiet machine too: its timings vary
+by more than the threshold, and the row says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+CV_MAX = 0.10          # pyperf warns at std/mean > 10 %
+CPU_SHARE_MIN = 0.75   # threads got less than 3/4 of the CPU time they asked for
+LOAD_OVER = 1.0        # load above CPUs + this, before the row: more runnable work than cores
+
+
+@dataclass
+class Signals:
+    """What :func:`watch` saw around one measurement."""
+
+    load_before: float | None = None
+    load_after: float | None = None
+    cpu_ratio: float | None = None
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # no load average on this platform
+        return None
+
+
+@contextlib.contextmanager
+def watch(threads: int, cpu: bool = True) -> Iterator[Signals]:
+    """Record the load average around the block and, on the CPU, the share of CPU time the threads got."""
+    s = Signals(load_before=_load())
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    yield s
+    wall, used = time.perf_counter() - wall0, time.process_time() - cpu0
+    if cpu and wall > 0:
+        s.cpu_ratio = round(used / (wall * max(threads, 1)), 3)
+    s.load_after = _load()
+
+
+def verdict(cv: float | None, s: Signals, threads: int, cpus: int | None = None) -> str | None:
+    """Why a row's numbers should not be trusted as they stand, or None when nothing says so."""
+    cpus = cpus or os.cpu_count() or 1
+    reasons = []
+    if cv is not None and cv > CV_MAX:
+        reasons.append(f"cv {cv:.2f} > {CV_MAX:.2f}")
+    if s.cpu_ratio is not None and s.cpu_ratio < CPU_SHARE_MIN:
+        reasons.append(f"its {threads} thread(s) got {s.cpu_ratio:.0%} of the CPU time they asked for")
+    if s.load_before is not None and s.load_before > cpus + LOAD_OVER:
+        reasons.append(f"load average {s.load_before:.2f} before the row on {cpus} CPUs")
+    return "; ".join(reasons) or None
