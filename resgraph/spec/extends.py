@@ -25,6 +25,15 @@ from typing import Any
 from resgraph.errors import FieldPath, Location
 
 
+def without_nulls(data: Any) -> Any:
+    """``data`` with every mapping key set to ``null`` removed: ``null`` means "the default", in any file."""
+    if isinstance(data, dict):
+        return {k: without_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [without_nulls(v) for v in data]
+    return data
+
+
 def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """Child spec data laid over parent spec data, by the rules above."""
     return _merge_value(_normalise(parent), _normalise(child))

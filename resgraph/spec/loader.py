@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from resgraph.errors import Diagnostic, FieldPath, Location, SpecError
 from resgraph.spec.checks import Finding, check_spec
-from resgraph.spec.extends import merge, merge_positions
+from resgraph.spec.extends import merge, merge_positions, without_nulls
 from resgraph.spec.model import ResNetSpec
 from resgraph.spec.diagnose import pydantic_diagnostics
 from resgraph.spec.presets import SPEC_SUFFIXES, preset_names, preset_path, presets_dir, suggest
@@ -157,7 +157,7 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
     src = read_source(path, display)
     parent_ref = src.data.pop("extends", None)
     if parent_ref is None:
-        return src
+        return Source(without_nulls(src.data), src.positions, display)
     ext_loc = src.positions[("extends",)]
     if not isinstance(parent_ref, str) or not parent_ref:
         raise SpecError.single(display, "must be a preset name or a path to a spec file", ext_loc.line,

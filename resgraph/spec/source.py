@@ -36,6 +36,7 @@ _SCALAR_TAGS = {
 }
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
@@ -121,7 +122,14 @@ if getattr(yaml, "__with_libyaml__", False):
     _LOADERS.insert(0, _CLoader)
 
 _FLOAT_1_2 = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+_BOOL_1_2 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 for _loader in _LOADERS:
+    # YAML 1.2 booleans only, as JSON Schema tools and editors read them: `yes`, `no`, `on` and `off` are text
+    # (PyYAML's YAML 1.1 would make `residual: yes` true, which the schema calls a string).
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+        for first, resolvers in _loader.yaml_implicit_resolvers.items()}
+    _loader.add_implicit_resolver(_BOOL, _BOOL_1_2, list("tTfF"))
     _loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
 
 

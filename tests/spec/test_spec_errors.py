@@ -110,7 +110,8 @@ CASES = [
     Bad("blocks-quoted", edit("blocks: 2, width: 128", "blocks: '2', width: 128"), 8, "stages[1].blocks",
         "must be a whole number (received '2')"),
     Bad("residual-string", BASE + "residual: 'no'\n", 11, "residual", "must be true or false (received 'no')"),
-    Bad("name-null", edit("name: t", "name: null"), 1, "name", "must be a string (received null)"),
+    Bad("name-null", edit("name: t", "name: null"), 1, "name", "required field is missing"),  # null: the default
+    Bad("yaml-1-1-boolean", BASE + "residual: yes\n", 11, "residual", "must be true or false (received 'yes')"),
     Bad("stage-not-mapping", edit("  - {blocks: 2, width: 64}", "  - 64"), 7, "stages[0]",
         "must be a mapping (received 64)"),
     Bad("input-not-mapping", edit("input: {channels: 3, size: 224}", "input: 224"), 2, "input",
@@ -230,8 +231,8 @@ CASES = [
         "block.attention", "the squeeze would widen 64 channels to 512"),
     Bad("block-not-a-mapping", edit("block: basic", "block: 5"), 4, "block",
         "must be a block type name or a mapping with `type` (received 5)"),
-    Bad("block-type-null", edit("block: basic", "block: {type: null}"), 4, "block.type",
-        "unknown block type; must be one of basic, bottleneck, preact_basic, preact_bottleneck (received null)"),
+    Bad("block-type-null", edit("block: basic", "block: {type: null}"), 4, "block",  # null: as if not written
+        "needs a `type`: one of basic, bottleneck, preact_basic, preact_bottleneck (received {})"),
     Bad("alias-bomb", BOMB, 1, "", "spec expands to more than 20,000 values through YAML aliases"),
     Bad("deep-nesting", "name: x\nstages: " + "[" * 50 + "]" * 50 + "\n", 2, "",
         "nesting is more than 32 levels deep"),

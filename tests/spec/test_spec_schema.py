@@ -46,11 +46,11 @@ def test_schema_offers_every_registered_kind_with_its_own_options():
     schema = spec_json_schema()
     props, defs = schema["properties"], schema["$defs"]
     for field, registry in (("block", BLOCKS), ("stem", STEMS)):
-        names, *models = props[field]["anyOf"]
+        names, *models = [m for m in props[field]["anyOf"] if m != {"type": "null"}]
         assert names["enum"] == list(registry.names())
         tags = [defs[m["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"] for m in models]
         assert tags == list(registry.names())
-    assert props["shortcut"]["enum"] == list(SHORTCUTS.names())
+    assert props["shortcut"]["enum"] == [*SHORTCUTS.names(), None]  # null: the default
     assert {"expansion", "stride_at", "groups", "base_width", "attention"} <= set(defs["BottleneckOptions"]["properties"])
     assert set(defs["BasicOptions"]["properties"]) == {"type", "attention"}
     for model in ("BottleneckOptions", "SEOptions", "DeepStemOptions"):
@@ -106,3 +106,31 @@ def test_base_test_spec_is_accepted(validator):
 def test_every_dumped_valid_spec_validates(spec):
     validator = Draft202012Validator(spec_json_schema())
     assert errors(validator, spec_data(spec)) == []
+
+
+# The schema (what editors and check-jsonschema say) and `validate` agree on each of these.
+AGREEMENT = [
+    ("extends: resnet18\nname: x\nshortcut: null\n", True),   # null drops the parent's value
+    ("name: x\nshortcut: null\nstages: [{blocks: 1, width: 8}]\n", True),  # null is the default
+    ("extends: resnet18\nname: x\nresidual: yes\n", False),  # YAML 1.2: `yes` is text
+    ("extends: resnet18\nname: x\nresidual: false\n", True),
+    ("name: x\nstages: [{blocks: 1}]\n", False),  # no parent: a stage needs its width
+    ("extends: resnet18\nname: x\nstages: [{blocks: 1}, {}, {}, {}]\n", True),
+    ("name: x\nblock: {type: basic, groups: 2}\nstages: [{blocks: 1, width: 8}]\n", False),
+    ("name: x\nblock: {type: bottleneck, groups: 2}\nstages: [{blocks: 1, width: 8}]\n", True),
+    ("name: x\nstem: {type: deep, mid: [16, 16]}\nstages: [{blocks: 1, width: 8}]\n", True),
+    ("name: x\ndrop_path: 1.5\nstages: [{blocks: 1, width: 8}]\n", False),
+]
+
+
+@pytest.mark.parametrize("text, valid", AGREEMENT)
+def test_schema_and_validate_agree(validator, write, text, valid):
+    path = write("agree.yaml", text)
+    assert (run_cli("validate", str(path)).code == 0) is valid
+    assert (errors(validator, yaml.safe_load(text.replace("residual: yes", "residual: 'yes'"))) == []) is valid
+
+
+def test_the_one_known_difference_integral_floats():
+    # JSON Schema's "integer" admits 2.0; validate keeps counts whole numbers as written (README says so).
+    validator = Draft202012Validator(spec_json_schema())
+    assert errors(validator, {"name": "x", "stages": [{"blocks": 2.0, "width": 8}]}) == []
