@@ -16,8 +16,9 @@ from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import SpecWarning, validate_source
 from resgraph.spec.source import Source
 
-# Specs whose networks torchvision also builds, for a same-run baseline.
-TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+# Bundled presets that are torchvision's networks (tests/lower check it), for a same-run baseline.
+TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+                     "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2")
 
 
 def spec_hash(spec: ResNetSpec) -> str:
@@ -39,21 +40,20 @@ def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
 def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
     """torchvision's own model of the same network (``base`` is the spec's entry), for a same-run baseline.
 
-    Only a spec equal to the bundled preset of that name qualifies: the row reuses its counts.
+    Found by structure, whatever the spec is called: the spec must equal, name aside, a
+    bundled preset that is one of torchvision's networks. The row reuses the spec's counts.
     """
-    if spec.name not in TORCHVISION_NAMES:
-        raise UsageError(f"--torchvision: torchvision has no model named {spec.name!r}; "
-                         f"available: {', '.join(TORCHVISION_NAMES)}")
-    if spec != load_spec(spec.name):
-        raise UsageError(f"--torchvision: spec {spec.name!r} differs from the preset of that name, "
-                         "so torchvision's model would not be the same network")
+    match = next((n for n in TORCHVISION_NAMES if load_spec(n).model_copy(update={"name": spec.name}) == spec), None)
+    if match is None:
+        raise UsageError(f"--torchvision: spec {spec.name!r} is none of torchvision's networks (by structure: "
+                         f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
 
     def factory() -> Any:
         import torchvision
 
-        return getattr(torchvision.models, spec.name)(weights=None).eval()
+        return getattr(torchvision.models, match)(weights=None).eval()
 
-    return ModelEntry(f"torchvision:{spec.name}", factory, base.spec_hash, base.macs, base.params, base.depth,
+    return ModelEntry(f"torchvision:{match}", factory, base.spec_hash, base.macs, base.params, base.depth,
                       base.design, base.input_shape)
 
 

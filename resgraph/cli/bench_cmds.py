@@ -177,9 +177,9 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @main.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", default="eager", show_default=True, help="one backend")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--precision", default="fp32", show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="images per call")
+@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or bf16")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--shortcuts", is_flag=True,
               help=f"compare shortcut options {', '.join(SHORTCUTS.names())} and the plain twin of each SPEC")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
@@ -208,7 +208,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
 @main.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
-              show_default=True)
+              show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="batch for the spec-comparison bars and MACs scatter [default: smallest]")
 @click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
@@ -232,10 +232,11 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
 @click.option("--network", default="resnet18", show_default=True,
               help="the spec (file or preset) whose shortcut options are compared")
 @click.option("--backend", "backends", default="eager,channels_last", show_default=True,
-              callback=_csv(str, "backend names"))
-@click.option("--batch", "batches", default="1,8", show_default=True, callback=_csv(int, "batch sizes"))
+              callback=_csv(str, "backend names"), help="comma-separated backends (see `resgraph backends`)")
+@click.option("--batch", "batches", default="1,8", show_default=True, callback=_csv(int, "batch sizes"),
+              help="comma-separated batch sizes")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
-              show_default=True)
+              show_default=True, help="folder for results.jsonl, the tables and the plots (replaced each run)")
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
          min_time: float, threads: int | None, strict: bool) -> None:

@@ -84,9 +84,15 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
     g = compile_spec(s)
     model = _model(g, weights, seed)
     shape = g.graph["input_shape"]
+    source = f"loaded from {weights}" if weights else f"random (seed {seed})"
+    click.echo(f"{s.name}: weights {source}", err=True)
     if onnx_path is not None:
+        from resgraph.entries import spec_hash
+
+        meta = {"resgraph.spec": s.name, "resgraph.spec_hash": spec_hash(s),
+                "resgraph.weights": f"file {weights.name}" if weights else f"random, seed {seed}"}
         try:
-            r = export_onnx(model, onnx_path, shape, check_batches=sorted({lo, opt}))
+            r = export_onnx(model, onnx_path, shape, check_batches=sorted({lo, opt}), metadata=meta)
         except ExportCheckError as exc:
             click.echo(str(exc), err=True)
             raise click.exceptions.Exit(1) from None

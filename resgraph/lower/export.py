@@ -72,17 +72,20 @@ class TensorRTExport:
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike[str], input_shape: Sequence[int], *,
-                check_batches: Sequence[int] = (1, 3), opset: int | None = None) -> OnnxExport:
+                check_batches: Sequence[int] = (1, 3), opset: int | None = None,
+                metadata: dict[str, str] | None = None) -> OnnxExport:
     """Write ``model`` (float32, eval mode) as ONNX with a dynamic batch axis, then check it in ONNX Runtime.
 
     ``input_shape`` is one image's (C, H, W). The file is exported from a batch
     of 2 (so the batch axis cannot be specialised to 0/1) and checked at each
     of ``check_batches``; it is moved into place only if every output is within
     1e-4 of PyTorch's, else :class:`ExportCheckError` is raised and nothing is written.
+    ``metadata`` goes into the file's ``metadata_props`` (resgraph writes the spec's
+    name and hash and where the weights came from).
     """
     _need("onnx", "onnxscript", "onnxruntime", what="ONNX export", extra="onnx")
     with _eval_mode(model):
-        return _export_onnx(model, Path(path), tuple(input_shape), tuple(check_batches), opset)
+        return _export_onnx(model, Path(path), tuple(input_shape), tuple(check_batches), opset, metadata or {})
 
 
 def onnx_program(model: nn.Module, input_shape: Sequence[int], opset: int | None = None) -> Any:
@@ -100,8 +103,9 @@ def onnx_program(model: nn.Module, input_shape: Sequence[int], opset: int | None
 
 
 def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], check_batches: tuple[int, ...],
-                 opset: int | None) -> OnnxExport:
+                 opset: int | None, metadata: dict[str, str]) -> OnnxExport:
     program = onnx_program(model, input_shape, opset)
+    program.model.metadata_props.update({k: str(v) for k, v in metadata.items()})
     big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) >= 2**31
     ensure_folder(target.parent)
     with atomic_path(target) as tmp:

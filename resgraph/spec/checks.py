@@ -123,7 +123,8 @@ def _check_spatial(spec: ResNetSpec) -> list[Finding]:
         if (h, w) == (1, 1):
             hw = "x".join(map(str, spec.input.hw))
             return [Finding(("stages", i), f"feature map has collapsed to 1x1 before this stage (input {hw}); "
-                            "it and later stages see no spatial context", has_received=False, severity="warning")]
+                            "it and later stages see no spatial context", has_received=False, severity="warning",
+                            own_file=True)]
         h, w = conv_out(h, stage.stride), conv_out(w, stage.stride)
     return []
 

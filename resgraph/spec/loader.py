@@ -90,7 +90,12 @@ def validate_source(src: Source, ref: str = "<string>") -> LoadResult:
 def _where(src: Source, f: Finding) -> Location:
     """Where a finding points: its field, or the named file's top when a parent wrote the field it blames."""
     loc = src.locate(f.path)
-    return src.locate(()) if f.own_file and loc.file != src.file else loc
+    if not f.own_file or loc.file == src.file:
+        return loc
+    # A parent wrote the field; the named file changed something that made it a problem: point there,
+    # at its input size when it wrote one (what usually collapses a parent's stages), else at its top.
+    size = src.locate(("input", "size"))
+    return size if size.file == src.file and size.line else src.locate(())
 
 
 def _in_file_order(diags: list[Diagnostic], file: str) -> list[Diagnostic]:

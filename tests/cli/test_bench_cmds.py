@@ -72,7 +72,7 @@ def records_tolerant(path: Path) -> list[dict]:
     (["bench", "resnet20", "--precision", "fp8"], "--precision: unknown precision 'fp8'"),
     (["bench", "resnet51"], "unknown preset 'resnet51'"),
     (["compare", "resnet20", "--backend", "nope"], "--backend: unknown backend 'nope'"),
-    (["bench", "resnet20", "--torchvision"], "torchvision has no model named 'resnet20'"),
+    (["bench", "resnet20", "--torchvision"], "spec 'resnet20' is none of torchvision's networks"),
 ])
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
     res = CliRunner().invoke(main, args)
@@ -142,7 +142,7 @@ def test_torchvision_baseline_needs_the_same_network(tmp_path: Path) -> None:
     spec.write_text("extends: resnet18\nname: resnet18\nstages: [{blocks: 1}, {blocks: 1}, {blocks: 1}, {blocks: 1}]\n")
     res = CliRunner().invoke(main, ["bench", str(spec), "--torchvision", "--out", str(tmp_path / "r.jsonl")])
     assert res.exit_code == 2
-    assert "differs from the preset of that name" in res.output and "Traceback" not in res.output
+    assert "is none of torchvision's networks" in res.output and "Traceback" not in res.output
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -180,3 +180,32 @@ def test_shortcuts_leave_out_an_option_that_cannot_build_the_net_and_say_why(tmp
     names = [ln.split()[0] for ln in res.output.splitlines() if ln.startswith(("shrink_", "mixed_"))]
     assert names == ["shrink_B", "shrink_C", "shrink_D", "shrink_plain", "mixed_A", "mixed_B", "mixed_C", "mixed_D",
                      "mixed_plain"]
+
+
+def test_torchvision_baseline_is_found_by_structure_not_by_name(tmp_path: Path) -> None:
+    from resgraph.entries import spec_entry, torchvision_entry
+    from resgraph.spec import load_spec
+
+    spec = tmp_path / "my_next.yaml"
+    spec.write_text("extends: resnext50_32x4d\nname: my_next\n")
+    s = load_spec(spec)
+    entry = torchvision_entry(s, spec_entry(s))
+    assert entry.name == "torchvision:resnext50_32x4d"
+    assert sum(p.numel() for p in entry.factory().parameters()) == 25_028_904
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    import click
+
+    ctx = click.Context(main)
+    for name in main.list_commands(ctx):
+        command = main.get_command(ctx, name)
+        bare = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
+        assert not bare, f"resgraph {name}: options without help: {bare}"
+
+
+def test_the_public_api_is_listed_and_versioned() -> None:
+    import resgraph
+
+    assert isinstance(resgraph.__version__, str) and resgraph.__version__
+    assert {"load_spec", "compile_spec", "analyze", "build_model", "__version__"} <= set(dir(resgraph))

@@ -484,3 +484,10 @@ def test_an_error_in_the_networks_block_is_not_repeated_for_every_stage_that_ref
 def test_diagnostics_of_one_file_come_in_line_order(write):
     path = write("o.yaml", "name: x\nstages: [{blocks: 0, width: 8}]\nhead: {classes: 0}\ninput: {size: 0}\n")
     assert [d.location.line for d in check_ref(str(path)).errors] == [2, 3, 4]
+
+
+def test_a_warning_about_a_parents_stages_points_at_the_childs_input_size(write):
+    child = write("small.yaml", "extends: resnet50\nname: small\n# tiny\ninput: {size: 16}\n")
+    run = run_cli("validate", str(child))
+    assert run.code == 0
+    assert run.stderr.startswith(f"{child}:4:9: stages[3]: feature map has collapsed to 1x1 before this stage")
