@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any, Sequence
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
+from tqdm import tqdm
+
 from resgraph.bench.timing import TimingConfig
 from resgraph.units import human
 
@@ -37,6 +41,7 @@ def compare(
     timing: TimingConfig = TimingConfig(),
     threads: int | None = None,
     roofline: bool = False,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Benchmark each entry on one backend/batch; rows are full records plus `relative`.
 
@@ -55,8 +60,13 @@ def compare(
         """The cached matmul peak, only when asked for."""
         return peak_gflops(dev, threads, prec) if roofline else None
 
-    with fixed_threads(threads):
-        rows = [run_row(j, timing, threads, env, peak) for j in jobs]
+    rows = []
+    with fixed_threads(threads), tqdm(total=len(jobs), unit="row", file=sys.stderr, disable=not progress,
+                                      dynamic_ncols=True) as bar:  # the same bar as a sweep's
+        for j in jobs:
+            bar.set_postfix_str(j.label, refresh=True)
+            rows.append(run_row(j, timing, threads, env, peak))
+            bar.update(1)
     base = rows[0]["p50_ms"] if rows[0]["status"] == "ok" else None
     for r in rows:
         r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None

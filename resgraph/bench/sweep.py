@@ -71,6 +71,10 @@ def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: 
     # A row measured with another thread count is not this row: measure it again.
     done = {k: r for k, r in done.items() if r.get("threads") == threads}
     todo = [j for j in jobs if j.key not in done]
+    if resume and progress:
+        skipped = len(jobs) - len(todo)
+        print(f"resume: {skipped} of {len(jobs)} rows already in {out_path}, skipped; {len(todo)} to measure",
+              file=sys.stderr)
     envs: dict[str, dict[str, Any]] = {}
     peaks: dict[tuple[str, str], float | None] = {}
 
@@ -87,7 +91,7 @@ def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: 
 
     new: dict[tuple[Any, ...], dict[str, Any]] = {}
     with fixed_threads(threads), tqdm(
-        total=len(todo), unit="row", file=sys.stderr, disable=not progress, dynamic_ncols=True
+        total=len(todo), unit="row", file=sys.stderr, disable=not progress or not todo, dynamic_ncols=True
     ) as bar:
         for job in todo:
             bar.set_postfix_str(job.label, refresh=True)

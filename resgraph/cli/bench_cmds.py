@@ -216,6 +216,7 @@ def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> N
     """Write Markdown and CSV tables and PNG/SVG plots from a results file."""
     from resgraph.bench import write_report
 
+    click.echo(f"writing the report of {results} to {out_dir}/...", err=True)
     for path in _report(results, out_dir, batch, not no_plots, write_report):
         click.echo(str(path))
 

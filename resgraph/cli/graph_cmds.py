@@ -111,5 +111,8 @@ def graph(spec: str, output: Path, view: str) -> None:
     """Export the graph of SPEC: DOT, SVG/PNG (needs Graphviz), GraphML or node-link JSON."""
     check_format(output)  # before compiling: a typo in the name fails fast
     g = compile_spec(load_spec(spec))
+    if output.suffix.lower() in (".svg", ".png") and g.number_of_nodes() > 1000:
+        click.echo(f"drawing {g.number_of_nodes():,} ops with Graphviz's dot ({view} view); a big net takes a "
+                   "while", err=True)
     export_graph(g, output, view)  # type: ignore[arg-type]
     click.echo(f"wrote {output} ({view} view of {g.graph['name']})")

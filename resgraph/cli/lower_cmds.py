@@ -89,6 +89,7 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
     if onnx_path is not None:
         from resgraph.entries import spec_hash
 
+        click.echo(f"exporting {s.name} to ONNX and checking it in ONNX Runtime...", err=True)
         meta = {"resgraph.spec": s.name, "resgraph.spec_hash": spec_hash(s),
                 "resgraph.weights": f"file {weights.name}" if weights else f"random, seed {seed}"}
         try:
@@ -101,6 +102,7 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
                    f"PyTorch at batch {', '.join(map(str, r.batches))}: max abs error {r.max_abs_error:.1e} "
                    f"(relative {r.max_rel_error:.1e}), within 1e-4 of the output's scale")
     if trt_path is not None:
+        click.echo(f"compiling {s.name} with TensorRT ({precision}); this takes minutes...", err=True)
         t = export_tensorrt(model, trt_path, shape, precision=precision, batch_range=(lo, opt, hi))
         click.echo(f"wrote {trt_path} (TensorRT {precision}, batch {lo}..{hi}, optimised for {opt}); TensorRT vs "
                    f"PyTorch at batch {opt}: max abs error {t.max_abs_error:.1e} (relative {t.max_rel_error:.1e})")

@@ -174,3 +174,14 @@ def test_a_roofline_that_cannot_be_measured_does_not_fail_the_row(tmp_path, monk
     (row,) = _sweep(plan([_entry()], ["eager"], [1]), tmp_path / "r.jsonl", roofline=True, peak_cache=tmp_path / "p.json")
     assert row["status"] == "ok"
     assert row["gflops"] > 0 and row["peak_gflops"] is None and row["pct_peak"] is None
+
+
+def test_a_finished_resume_says_how_many_rows_it_skipped(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    jobs = plan([_entry()], ["eager"], [1, 2])
+    _sweep(jobs, out)
+    capsys.readouterr()
+    _sweep(jobs, out, resume=True, progress=True, threads=1)
+    err = capsys.readouterr().err
+    assert f"resume: 2 of 2 rows already in {out}, skipped; 0 to measure" in err
+    assert "row/s" not in err  # no empty progress bar

@@ -88,7 +88,7 @@ def test_bad_batch_list_is_a_usage_error() -> None:
 def test_compare_shortcut_options_side_by_side() -> None:
     res = run("compare", "resnet20", "--shortcuts", *FAST)
     assert res.exit_code == 0, res.output
-    lines = res.output.splitlines()
+    lines = res.stdout.splitlines()
     names = [ln.split()[0] for ln in lines[2:7]]
     assert names == [f"resnet20_{o}" for o in SHORTCUTS.names()] + ["resnet20_plain"]
     assert "1.00x" in lines[2]  # the first row is the reference

@@ -50,7 +50,7 @@ def test_export_onnx_reports_the_measured_error(tmp_path):
     path = tmp_path / "resnet20.onnx"
     r = run("export", "resnet20", "--onnx", str(path), "--batch-range", "1,2,4")
     assert r.exit_code == 0, r.output
-    assert r.output.startswith(f"wrote {path} (1.1 MB, opset ")
+    assert r.stdout.startswith(f"wrote {path} (1.1 MB, opset ")
     assert "ONNX Runtime vs PyTorch at batch 1, 2: max abs error " in r.output and "within 1e-4" in r.output
     assert path.is_file()
 
