@@ -79,3 +79,14 @@ def settings() -> dict[str, object]:
 def model_and_shape(model_name: str) -> tuple[nn.Module, tuple[int, int, int]]:
     """The parametrized model, freshly built, and its input shape."""
     return build_model(model_name)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
+    """A failed --benchmark-compare-fail check ends in one line and exit 1, not pytest-benchmark's traceback."""
+    from pytest_benchmark.session import PerformanceRegression
+
+    try:
+        return (yield)
+    except PerformanceRegression:
+        pytest.exit("performance has regressed: the checks that failed are listed above", returncode=1)

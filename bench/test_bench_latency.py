@@ -1,6 +1,13 @@
-"""Latency of models x backends x batch sizes, checked against fp32 eager before timing."""
+"""Latency of models x backends x batch sizes, checked against fp32 eager before timing.
+
+``RESGRAPH_BENCH_SLOWDOWN_MS=N`` adds an N ms sleep to every timed call: it exists to prove that
+the README's regression recipe catches a slowdown (docs/bench-harness.md, "Tracking a regression").
+"""
 
 from __future__ import annotations
+
+import os
+import time
 
 import pytest
 import torch
@@ -30,6 +37,12 @@ def test_latency(benchmark, request, settings, model_and_shape, model_name: str,
             out = _f(a)
             torch.cuda.synchronize(device)
             return out
+
+    slowdown = float(os.environ.get("RESGRAPH_BENCH_SLOWDOWN_MS", "0")) / 1e3
+    if slowdown:
+        def fn(a, _f=fn):  # an injected regression
+            time.sleep(slowdown)
+            return _f(a)
 
     for _ in range(3):  # warm-up outside the measurement (caches, allocator, lazy init)
         fn(arg)
