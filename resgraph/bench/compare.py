@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.roofline import peak_gflops
+from resgraph.bench.rounds import run_rounds
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from tqdm import tqdm
 
@@ -60,13 +61,16 @@ def compare(
         """The cached matmul peak, only when asked for."""
         return peak_gflops(dev, threads, prec) if roofline else None
 
-    rows = []
-    with fixed_threads(threads), tqdm(total=len(jobs), unit="row", file=sys.stderr, disable=not progress,
-                                      dynamic_ncols=True) as bar:  # the same bar as a sweep's
-        for j in jobs:
+    with fixed_threads(threads), tqdm(total=len(jobs) * timing.repeat, unit="row", file=sys.stderr,
+                                      disable=not progress, dynamic_ncols=True) as bar:  # the same bar as a sweep's
+
+        def run(j: Job) -> dict[str, Any]:
             bar.set_postfix_str(j.label, refresh=True)
-            rows.append(run_row(j, timing, threads, env, peak))
+            rec = run_row(j, timing, threads, env, peak)
             bar.update(1)
+            return rec
+
+        rows = [rec for _, rec in run_rounds(jobs, timing.repeat, run)]
     base = rows[0]["p50_ms"] if rows[0]["status"] == "ok" else None
     for r in rows:
         r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
@@ -81,7 +85,7 @@ def _cell(key: str, v: Any) -> str:
         return human(v)
     if key == "relative":
         return f"{v:.2f}x"
-    if key == "cv":
+    if key in ("cv", "round_spread"):
         return f"{v:.2f}"
     if key in ("p50_ms", "p90_ms", "p99_ms"):
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"

@@ -48,6 +48,9 @@ class Record(BaseModel):
     load_after: _Num = None
     cpu_ratio: _Num = None
     unstable: str | None = None
+    repeat: int | None = None
+    round_p50_ms: list[float] | None = None
+    round_spread: _Num = None
     first_result_s: _Num = None
     peak_mem_bytes: int | None = None
     max_abs_err: _Num = None
@@ -68,7 +71,7 @@ class Record(BaseModel):
 
     @field_validator("min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput",
                      "first_result_s", "max_abs_err", "max_rel_err", "gflops", "pct_peak", "peak_gflops", "macs",
-                     "load_before", "load_after", "cpu_ratio",
+                     "load_before", "load_after", "cpu_ratio", "round_spread",
                      mode="before")
     @classmethod
     def _int_is_a_number(cls, v: Any) -> Any:

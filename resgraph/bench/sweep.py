@@ -13,6 +13,7 @@ from tqdm import tqdm
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.results import append_record, latest_by_key, read_records, sweep_lock
 from resgraph.bench.roofline import peak_gflops
+from resgraph.bench.rounds import run_rounds
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
 
@@ -91,14 +92,19 @@ def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: 
 
     new: dict[tuple[Any, ...], dict[str, Any]] = {}
     with fixed_threads(threads), tqdm(
-        total=len(todo), unit="row", file=sys.stderr, disable=not progress or not todo, dynamic_ncols=True
+        total=len(todo) * timing.repeat, unit="row", file=sys.stderr, disable=not progress or not todo,
+        dynamic_ncols=True,
     ) as bar:
-        for job in todo:
+
+        def run(job: Job) -> dict[str, Any]:
             bar.set_postfix_str(job.label, refresh=True)
             if job.device not in envs:
                 envs[job.device] = environment(job.device, threads)
             rec = run_row(job, timing, threads, envs[job.device], peak)
+            bar.update(1)
+            return rec
+
+        for job, rec in run_rounds(todo, timing.repeat, run):  # a row is written once, after its last round
             append_record(out_path, rec)
             new[job.key] = rec
-            bar.update(1)
     return [new.get(j.key) or done[j.key] for j in jobs]

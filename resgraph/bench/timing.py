@@ -21,6 +21,7 @@ class TimingConfig:
     iters: int = 30  # timed calls, at least
     min_time_s: float | None = 0.5  # keep sampling until the timed total reaches this
     max_iters: int = 100_000  # cap on samples when min_time_s extends the run
+    repeat: int = 1  # interleaved rounds of a whole sweep (resgraph.bench.rounds)
 
 
 def _without_gc(run: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

@@ -50,14 +50,17 @@ def _check_names(backends: list[str], precisions: list[str]) -> None:
             raise UsageError(f"--precision: unknown precision {p!r}; known: {', '.join(DTYPES)}")
 
 
-def _timing(warmup: int, iters: int, min_time: float) -> Any:
+def _timing(warmup: int, iters: int, min_time: float, repeat: int = 1) -> Any:
     from resgraph.bench.timing import TimingConfig
 
-    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time)
+    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time, repeat=repeat)
 
 
 def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every measuring command."""
+    f = click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="measure every row N times in interleaved rounds (all rows, then all again) and report "
+                          "the median of the rounds' medians and their spread")(f)
     f = click.option("--strict", is_flag=True,
                      help=f"exit {EXIT_UNSTABLE} when any row is unstable (its timings varied, or its threads "
                           "were starved: see docs/bench-harness.md)")(f)
@@ -92,6 +95,14 @@ def _finish(records: list[dict[str, Any]], strict: bool) -> None:
         raise click.exceptions.Exit(EXIT_FAILED)
     if strict and shaky:
         raise click.exceptions.Exit(EXIT_UNSTABLE)
+
+
+def _spread(columns: Any, repeat: int) -> Any:
+    """``columns`` with the rounds' spread after cv, when rows were measured in rounds."""
+    if repeat == 1:
+        return columns
+    i = [k for k, _ in columns].index("cv") + 1
+    return (*columns[:i], ("round_spread", "rounds spread"), *columns[i:])
 
 
 def _label(r: dict[str, Any]) -> str:
@@ -144,7 +155,7 @@ def backends(device: str) -> None:
 @timing_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
           out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, warmup: int,
-          iters: int, min_time: float, threads: int | None, strict: bool) -> None:
+          iters: int, min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
     from resgraph.bench.compare import SWEEP_COLUMNS
@@ -167,9 +178,9 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
         for p in sorted(runnable):
             peak = peak_gflops(device, threads or default_threads(), p, refresh=True)
             click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
-    records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time), threads=threads,
+    records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time, repeat), threads=threads,
                         roofline=not no_roofline)
-    click.echo(format_table(records, SWEEP_COLUMNS))
+    click.echo(format_table(records, _spread(SWEEP_COLUMNS, repeat)))
     click.echo(f"{len(records)} rows in {out}")
     _finish(records, strict)
 
@@ -185,10 +196,12 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
-            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None, strict: bool) -> None:
+            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None, strict: bool,
+            repeat: int) -> None:
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
+    from resgraph.bench.compare import COMPARE_COLUMNS
 
     _check_names([backend], [precision])
     _check_device(device)
@@ -199,9 +212,9 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
 
         refs = [v for ref in specs for v in shortcut_variants(load_spec(ref))]
     entries = _entries(tuple(refs), torchvision)
-    rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time),
+    rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time, repeat),
                        threads=threads)
-    click.echo(format_table(rows))
+    click.echo(format_table(rows, _spread(COMPARE_COLUMNS, repeat)))
     _finish(rows, strict)
 
 
@@ -240,7 +253,7 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
               show_default=True, help="folder for results.jsonl, the tables and the plots (replaced each run)")
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
-         min_time: float, threads: int | None, strict: bool) -> None:
+         min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
     """The main job on the CPU: every shortcut option and the plain twin of one network, side by side.
 
     Summarises the variants, benchmarks them, prints the comparison and
@@ -260,13 +273,13 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
                "shortcuts (plain), "
                f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
     records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
-                        timing=_timing(warmup, iters, min_time), threads=threads)
+                        timing=_timing(warmup, iters, min_time, repeat), threads=threads)
     first = {(r["backend"], r["batch"]): r for r in records if r["spec"] == entries[0].name}
     for r in records:
         base = first.get((r["backend"], r["batch"]))
         ok = base and base["status"] == "ok" and r["status"] == "ok"
         r["relative"] = base["p50_ms"] / r["p50_ms"] if ok else None
-    click.echo(format_table(records, DEMO_COLUMNS))
+    click.echo(format_table(records, _spread(DEMO_COLUMNS, repeat)))
     for path in _report(results, out_dir, min(batches), True, write_report):
         click.echo(f"wrote {path}")
     _finish(records, strict)

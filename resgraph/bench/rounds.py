@@ -1,0 +1,58 @@
+"""Interleaved rounds (``--repeat N``): every row once, then every row again, N times.
+
+A burst of load on a shared machine then hits every row alike instead of
+ruining the one row that happened to be running. Each row reports the median of
+its rounds' medians, and the spread between rounds says how far to trust it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from resgraph.bench.contention import CV_MAX
+from resgraph.bench.row import Job
+
+Record = dict[str, Any]
+
+
+def run_rounds(jobs: Iterable[Job], repeat: int, run: Callable[[Job], Record]) -> Iterator[tuple[Job, Record]]:
+    """Run ``jobs`` in ``repeat`` interleaved rounds; yield each job's combined record after its last round."""
+    jobs = list(jobs)
+    seen: dict[tuple[Any, ...], list[Record]] = {j.key: [] for j in jobs}
+    for r in range(repeat):
+        for job in jobs:
+            seen[job.key].append(run(job))
+            if r == repeat - 1:
+                yield job, combine(seen[job.key])
+
+
+def combine(rounds: list[Record]) -> Record:
+    """One record from a row's rounds: the last round's, with the median of the rounds' medians.
+
+    A round that did not finish 'ok' makes the row that round's record: a failure is not averaged away.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    bad = next((r for r in rounds if r["status"] != "ok" or not r.get("p50_ms")), None)
+    rec = dict(bad or rounds[-1])
+    rec["repeat"] = len(rounds)
+    if bad:
+        return rec
+    p50s = [r["p50_ms"] for r in rounds]
+    med = statistics.median(p50s)
+    spread = (max(p50s) - min(p50s)) / med
+    rec.update(p50_ms=med, throughput=rec["batch"] * 1e3 / med, round_p50_ms=p50s, round_spread=round(spread, 4))
+    if rec.get("macs") and rec.get("gflops"):
+        rec["gflops"] = rec["gflops"] * rounds[-1]["p50_ms"] / med
+        if rec.get("peak_gflops"):
+            rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
+    reasons = []
+    if spread > CV_MAX:
+        reasons.append(f"rounds spread {spread:.2f} > {CV_MAX:.2f}")
+    shaky = sum(bool(r.get("unstable")) for r in rounds)
+    if shaky * 2 > len(rounds):
+        reasons.append(f"{shaky} of {len(rounds)} rounds unstable")
+    rec["unstable"] = "; ".join(reasons) or None
+    return rec
