@@ -36,6 +36,7 @@ class Record(BaseModel):
     status: Status
     reason: str | None = None
     min_ms: _Num = None
+    p10_ms: _Num = None
     p50_ms: _Num = None
     p90_ms: _Num = None
     p99_ms: _Num = None
@@ -69,7 +70,7 @@ class Record(BaseModel):
     _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design")(
         lambda v: v if v is None else _printable(v))
 
-    @field_validator("min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput",
+    @field_validator("min_ms", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput",
                      "first_result_s", "max_abs_err", "max_rel_err", "gflops", "pct_peak", "peak_gflops", "macs",
                      "load_before", "load_after", "cpu_ratio", "round_spread",
                      mode="before")

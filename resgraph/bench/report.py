@@ -131,8 +131,37 @@ def _save(fig: Any, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Pa
     return paths
 
 
+def _caption(fig: Any, rows: list[dict[str, Any]], whiskers: bool) -> None:
+    """Machine, threads and date under the plot, and what the whiskers are: a picture says where it came from."""
+    env = next((r["env"] for r in rows if r.get("env")), {}) or {}
+    threads = sorted({r.get("threads") for r in rows if r.get("threads")})
+    dates = sorted({str(r.get("timestamp", ""))[:10] for r in rows if r.get("timestamp")})
+    parts = [env.get("device_name") or env.get("cpu_model") or "",
+             f"{'/'.join(map(str, threads))} thread(s)" if threads else "",
+             " to ".join(dict.fromkeys([dates[0], dates[-1]])) if dates else "",
+             "whiskers: p10 to p90 of the samples" if whiskers else ""]
+    fig.supxlabel(" · ".join(p for p in parts if p), fontsize="x-small", color="#555555")  # layout makes room
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Log-scale tick labels as plain numbers (20, 50, 100), not powers of ten."""
+    from matplotlib.ticker import LogFormatter
+
+    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
+def _whiskers(rs: list[dict[str, Any]], field: str) -> Any:
+    """(below, above) error-bar lengths from p10/p90 for latency; None for other fields or old records."""
+    if field != "p50_ms" or any(r.get("p10_ms") is None or r.get("p90_ms") is None for r in rs):
+        return None
+    return [[r["p50_ms"] - r["p10_ms"] for r in rs], [r["p90_ms"] - r["p50_ms"] for r in rs]]
+
+
 def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    """One panel per spec, one line per backend: `field` against batch size."""
+    """One panel per spec, one line per backend: `field` against batch size (only with two batches or more)."""
+    if len({r["batch"] for r in ok}) < 2:
+        return []  # a line through one point says nothing
     specs = list(dict.fromkeys(r["spec"] for r in ok))
     multi = len({r["device"] for r in ok}) > 1
     cols = min(3, len(specs))
@@ -140,18 +169,20 @@ def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, 
     fig = _figure(4.2 * cols, 3.2 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, spec in zip(axes.flat, specs):
-        lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in ok:
             if r["spec"] == spec and r.get(field) is not None:
-                lines[_series_label(r, multi)].append((r["batch"], r[field]))
-        for label, pts in lines.items():
-            pts.sort()
-            ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=label)
+                lines[_series_label(r, multi)].append(r)
+        for label, rs in lines.items():
+            rs.sort(key=lambda r: r["batch"])
+            ax.errorbar([r["batch"] for r in rs], [r[field] for r in rs], yerr=_whiskers(rs, field), marker="o",
+                        capsize=3, label=label)
         ax.set_xscale("log", base=2)
-        batches = sorted({b for pts in lines.values() for b, _ in pts})
+        batches = sorted({r["batch"] for rs in lines.values() for r in rs})
         ax.set_xticks(batches, [str(b) for b in batches])
         ax.xaxis.set_minor_locator(_null_locator())
         ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
         ax.set_title(spec)
         ax.set_xlabel("batch")
         ax.set_ylabel(ylabel)
@@ -159,6 +190,7 @@ def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, 
         ax.legend(fontsize="small")
     for ax in list(axes.flat)[len(specs):]:
         ax.set_visible(False)
+    _caption(fig, ok, whiskers=field == "p50_ms")
     return _save(fig, out_dir, stem, formats)
 
 
@@ -170,20 +202,24 @@ def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Seq
     specs = list(dict.fromkeys(r["spec"] for r in rows))
     multi = len({r["device"] for r in rows}) > 1
     labels = list(dict.fromkeys(_series_label(r, multi) for r in rows))
-    value = {(r["spec"], _series_label(r, multi)): r["p50_ms"] for r in rows}
+    value = {(r["spec"], _series_label(r, multi)): r for r in rows}
     fig = _figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
     ax = fig.subplots()
     width = 0.8 / len(labels)
     for i, label in enumerate(labels):
         xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(specs))]
-        ys = [value.get((s, label), math.nan) for s in specs]
-        bars = ax.bar(xs, ys, width, label=label)
-        ax.bar_label(bars, fmt="%.3g", fontsize="x-small")
+        rs = [value.get((s, label)) for s in specs]
+        ys = [r["p50_ms"] if r else math.nan for r in rs]
+        lo = [r["p50_ms"] - r["p10_ms"] if r and r.get("p10_ms") is not None else 0.0 for r in rs]
+        hi = [r["p90_ms"] - r["p50_ms"] if r and r.get("p90_ms") is not None else 0.0 for r in rs]
+        bars = ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8}, label=label)
+        ax.bar_label(bars, fmt="%.3g", fontsize="x-small", padding=2)
     ax.set_xticks(range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center")
     ax.set_ylabel("p50 latency (ms)")
     ax.set_title(f"p50 latency at batch {batch}")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small")
+    _caption(fig, rows, whiskers=True)
     return _save(fig, out_dir, f"specs_batch{batch}", formats)
 
 
@@ -207,6 +243,7 @@ def _macs_scatter(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: 
     ax.set_title(f"MACs vs latency, batch {batch}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
+    _caption(fig, rows, whiskers=False)
     return _save(fig, out_dir, f"macs_vs_latency_batch{batch}", formats)
 
 

@@ -29,7 +29,7 @@ KEY_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision")  #
 RECORD_FIELDS = (
     *KEY_FIELDS,
     "status", "reason",
-    "min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput", "samples",
+    "min_ms", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput", "samples",
     "load_before", "load_after", "cpu_ratio", "unstable", "repeat", "round_p50_ms", "round_spread",
     "first_result_s", "peak_mem_bytes", "mem_method",
     "max_abs_err", "max_rel_err", "tolerance",

@@ -15,6 +15,7 @@ class Stats:
 
     n: int  # number of samples
     min: float
+    p10: float  # with p90: the error bars of the plots
     p50: float
     p90: float
     p99: float
@@ -26,7 +27,7 @@ class Stats:
     def as_ms(self) -> dict[str, float]:
         """Record fields in milliseconds, the unit people read latency in."""
         d = asdict(self)
-        out = {f"{k}_ms": d[k] * 1e3 for k in ("min", "p50", "p90", "p99", "mean", "std")}
+        out = {f"{k}_ms": d[k] * 1e3 for k in ("min", "p10", "p50", "p90", "p99", "mean", "std")}
         out.update(cv=self.cv, throughput=self.throughput, samples=self.n)
         return out
 
@@ -38,12 +39,13 @@ def summarize(samples_s: np.ndarray, batch: int = 1) -> Stats:
         raise ValueError(f"need a non-empty 1-D array of samples, got shape {a.shape}")
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    p10, p50, p90, p99 = np.percentile(a, [10, 50, 90, 99])
     mean = float(a.mean())
     std = float(a.std())
     return Stats(
         n=int(a.size),
         min=float(a.min()),
+        p10=float(p10),
         p50=float(p50),
         p90=float(p90),
         p99=float(p99),

@@ -13,9 +13,10 @@ def _record(spec, backend, batch, p50, status="ok", macs=1.8e9, precision="fp32"
     return {
         "spec": spec, "spec_hash": "h", "backend": backend, "device": "cpu", "batch": batch, "precision": precision,
         "status": status, "reason": None if status == "ok" else "max rel err 0.1 > 0.0001 (fp32)",
-        "min_ms": p50 * 0.9, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.2, "mean_ms": p50, "std_ms": 0.1,
+        "min_ms": p50 * 0.9, "p10_ms": p50 * 0.95, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.2, "mean_ms": p50, "std_ms": 0.1,
         "cv": 0.01, "throughput": batch / (p50 / 1e3), "macs": macs, "params": 11_689_512, "threads": 2,
         "input_shape": [3, 224, 224], "env": {"torch": "2.x", "device_name": "cpu0", "device": "cpu"},
+        "timestamp": "2026-11-25T03:00:00+00:00",
     }
 
 
@@ -90,3 +91,15 @@ def test_empty_results_file_is_an_error(tmp_path):
     (tmp_path / "e.jsonl").write_text("")
     with pytest.raises(ValueError, match="no records"):
         write_report(tmp_path / "e.jsonl", tmp_path / "o", plots=False)
+
+
+def test_plots_carry_whiskers_and_a_caption_and_no_one_point_lines(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    write_report(results, tmp_path / "w", formats=("svg",))
+    svg = (tmp_path / "w" / "latency_vs_batch.svg").read_text()
+    assert "whiskers: p10 to p90 of the samples" in svg and "cpu0" in svg and "2026-11-25" in svg
+    one = tmp_path / "one.jsonl"
+    for spec in ("a", "b"):
+        append_record(one, _record(spec, "eager", 1, 2.0))
+    names = {p.name for p in write_report(one, tmp_path / "o", formats=("svg",))}
+    assert "latency_vs_batch.svg" not in names and "specs_batch1.svg" in names  # one batch: bars, no lines
