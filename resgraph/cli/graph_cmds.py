@@ -107,12 +107,15 @@ def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> No
               help=f"file to write; its extension picks the format: {', '.join(FORMATS)}")
 @click.option("--view", type=click.Choice(["op", "block"]), default="op", show_default=True,
               help="op: one node per operation; block: one node per residual block, stages as clusters")
-def graph(spec: str, output: Path, view: str) -> None:
+@click.option("--collapse", is_flag=True,
+              help="draw each run of 3 or more identical blocks as its first block and one node (pictures only)")
+def graph(spec: str, output: Path, view: str, collapse: bool) -> None:
     """Export the graph of SPEC: DOT, SVG/PNG (needs Graphviz), GraphML or node-link JSON."""
     check_format(output)  # before compiling: a typo in the name fails fast
     g = compile_spec(load_spec(spec))
     if output.suffix.lower() in (".svg", ".png") and g.number_of_nodes() > 1000:
+        hint = "" if collapse else "; --collapse draws runs of identical blocks once"
         click.echo(f"drawing {g.number_of_nodes():,} ops with Graphviz's dot ({view} view); a big net takes a "
-                   "while", err=True)
-    export_graph(g, output, view)  # type: ignore[arg-type]
+                   f"while{hint}", err=True)
+    export_graph(g, output, view, collapse)  # type: ignore[arg-type]
     click.echo(f"wrote {output} ({view} view of {g.graph['name']})")

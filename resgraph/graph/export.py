@@ -42,6 +42,7 @@ def shortcut_edge(kind: str) -> tuple[str, str, str] | None:
     return IDENTITY[2] if kind == "identity" else SHORTCUTS[kind].edge
 
 
+MIN_RUN = 3  # --collapse draws runs of this many identical blocks or more as their first and one placeholder
 _FONT = "Helvetica"
 
 
@@ -54,8 +55,12 @@ def check_format(path: str | Path) -> str:
     return ext
 
 
-def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op") -> Path:
-    """Write ``g`` (passes run if missing) to ``path`` in the format its extension names; returns the path."""
+def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: bool = False) -> Path:
+    """Write ``g`` (passes run if missing) to ``path`` in the format its extension names; returns the path.
+
+    ``collapse`` draws each run of identical blocks as its first block and one placeholder (pictures only:
+    GraphML and JSON hold the whole graph), so resnet152 and resnet1202 fit Graphviz's bitmap limits.
+    """
     path = Path(path)
     ext = check_format(path)
     if view not in ("op", "block"):
@@ -73,7 +78,7 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op") -> Path:
     elif ext == ".json":
         data = json.dumps(nx.node_link_data(_view(g, view), edges="edges"), indent=1).encode() + b"\n"
     else:
-        dot = to_pydot(g, view)
+        dot = to_pydot(g, view, collapse)
         data = dot.to_string().encode() if ext == ".dot" else dot.create(prog="dot", format=ext[1:])
     write_atomic(path, data)
     return path
@@ -138,11 +143,11 @@ def _pydot() -> Any:
     return pydot
 
 
-def to_pydot(g: nx.DiGraph, view: View = "op") -> "pydot.Dot":
+def to_pydot(g: nx.DiGraph, view: View = "op", collapse: bool = False) -> "pydot.Dot":
     """The DOT picture of ``g``: the op graph, or the block view with stages as clusters."""
     if PARAMS not in g.graph:
         run_passes(g)
-    return _block_dot(block_graph(g)) if view == "block" else _op_dot(g)
+    return _block_dot(block_graph(g), collapse) if view == "block" else _op_dot(g, collapse)
 
 
 def _new_dot(name: str, title: str) -> "pydot.Dot":
@@ -187,13 +192,54 @@ def _op_label(n: str, a: dict[str, Any]) -> str:
     return f"{head}\n{_shape_text(a[SHAPE])}" if SHAPE in a else head
 
 
-def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
+def repeats(g: nx.DiGraph, least: int = MIN_RUN) -> list[list[str]]:
+    """Runs of consecutive identical blocks (same kind, label, shortcut, channels, stride, stage) of ``least``
+    or more: what ``--collapse`` draws once. Stage heads differ from the rest, so a run starts after them."""
+    return _runs(g.graph.get("blocks", []), least)
+
+
+def _runs(infos: Any, least: int = MIN_RUN) -> list[list[str]]:
+    runs: list[list[str]] = []
+    last: tuple[Any, ...] | None = None
+    for b in infos:
+        # Options are a stage's, so within a stage these say two blocks are the same.
+        sig = (b["stage"], b["type"], b.get("attention"), b["shortcut"], b["c_in"], b["c_out"], b["stride"])
+        if sig == last:
+            runs[-1].append(b["scope"])
+        else:
+            runs.append([b["scope"]])
+        last = sig
+    return [r for r in runs if len(r) >= least]
+
+
+def _run_text(run: list[str]) -> str:
+    return f"{run[1]} … {run[-1]}\n{len(run) - 1} more blocks like {run[0]}"
+
+
+def _op_dot(g: nx.DiGraph, collapse: bool = False) -> "pydot.Dot":
     pydot = _pydot()
     name = g.graph.get("name", "graph")
     dot = _new_dot(name, f"{name}: op graph · {human(g.graph[PARAMS])} params · {human(g.graph[MACS])} MACs")
     stages: dict[Any, Any] = {}
     blocks: dict[str, Any] = {}
+    # --collapse: a run's blocks after its first become one placeholder node (a picture's, not the IR's).
+    hidden: dict[str, str] = {}
+    if collapse:
+        for run in repeats(g):
+            hide = set(run[1:])
+            for n, b in g.nodes(data="block"):
+                if b in hide:
+                    hidden[n] = f"{run[1]}…{run[-1]}"
+    placed: set[str] = set()
     for n, a in g.nodes(data=True):
+        if n in hidden:
+            pid = hidden[n]
+            if pid not in placed:  # drawn where the run's first hidden op would have been
+                placed.add(pid)
+                run = next(r for r in repeats(g) if f"{r[1]}…{r[-1]}" == pid)
+                stages[a.get("stage")].add_node(pydot.Node(_id(pid), label=_run_text(run), shape="box3d",
+                                                           style="filled", fillcolor="#f3f3f3"))
+            continue
         node = pydot.Node(_id(n), label=_op_label(n, a), fillcolor=OPS[a["op"]].colour)
         if len(OPS[a["op"]].label(a)) == 1:  # a join drawn as a symbol: + or ×
             node.set("shape", "circle")
@@ -214,8 +260,16 @@ def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
             parent = blocks[b]
         parent.add_node(node)
     kinds = {b["scope"]: b["shortcut"] for b in g.graph.get("blocks", [])}
+    drawn: set[tuple[str, str]] = set()
     for u, v, e in g.edges(data=True):
-        edge = pydot.Edge(_id(u), _id(v))
+        pu, pv = hidden.get(u, u), hidden.get(v, v)
+        if pu == pv or (pu, pv) in drawn:
+            continue
+        drawn.add((pu, pv))
+        edge = pydot.Edge(_id(pu), _id(pv))
+        if v in hidden:
+            dot.add_edge(edge)
+            continue
         a = g.nodes[v]
         into_add = a["op"] == "add" and e.get("port") == 1
         if into_add or a.get("role") == "shortcut":  # the shortcut path, styled by its kind
@@ -225,10 +279,19 @@ def _op_dot(g: nx.DiGraph) -> "pydot.Dot":
             if into_add:
                 edge.set("label", "x")
         dot.add_edge(edge)
+    ops = list(dict.fromkeys(a["op"] for n, a in g.nodes(data=True) if n not in hidden))
+    dot.add_node(pydot.Node("legend", shape="plain", style="", label=_op_legend(ops)))
     return dot
 
 
-def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
+def _op_legend(ops: list[str]) -> str:
+    """An HTML-like table of the fill colour of each op present, from the op table."""
+    rows = "".join(f'<TR><TD BGCOLOR="{OPS[op].colour}">{op}</TD><TD ALIGN="LEFT">{_html(OPS[op].doc.replace("``", ""))}'
+                   "</TD></TR>" for op in ops if op not in ("input", "output"))
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{rows}</TABLE>>'
+
+
+def _block_dot(bg: nx.DiGraph, collapse: bool = False) -> "pydot.Dot":
     pydot = _pydot()
     name = bg.graph.get("name", "graph")
     total_p = sum(a[PARAMS] for _, a in bg.nodes(data=True))
@@ -236,8 +299,25 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
     dot = _new_dot(name, f"{name}: residual blocks · {human(total_p)} params · {human(total_m)} MACs")
     clusters: dict[Any, Any] = {}
     order = list(bg)
+    hidden: dict[str, str] = {}
+    if collapse:  # a run's blocks after its first become one node
+        for run in _runs(bg.nodes[n] for n in order if bg.nodes[n]["kind"] == "block"):
+            hidden.update({s: f"{run[1]}…{run[-1]}" for s in run[1:]})
+    placed: set[str] = set()
     for n in order:
         a = bg.nodes[n]
+        if n in hidden:
+            pid = hidden[n]
+            if pid not in placed:
+                placed.add(pid)
+                members = [m for m in order if hidden.get(m) == pid]
+                p_sum = sum(bg.nodes[m][PARAMS] for m in members)
+                m_sum = sum(bg.nodes[m][MACS] for m in members)
+                label = (f"{members[0]} … {members[-1]}\n{len(members)} more blocks like the one above\n"
+                         f"{human(p_sum)} params · {human(m_sum)} MACs in all")
+                clusters[a["stage"]].add_node(pydot.Node(_id(pid), label=label, shape="box3d", style="filled",
+                                                         fillcolor=BLOCKS[a["type"]].colour))
+            continue
         fill = BLOCKS[a["type"]].colour if a["kind"] == "block" else (
             STEMS[bg.graph["stem"]].colour if a["kind"] == "stem" and bg.graph.get("stem") else "#ead1dc")
         label = f"{a['label']}\n{a['out']} · {human(a[PARAMS])} params · {human(a[MACS])} MACs"
@@ -258,13 +338,18 @@ def _block_dot(bg: nx.DiGraph) -> "pydot.Dot":
         clusters[stage].add_node(node)
     for u, v in bg.edges:
         a = bg.nodes[v]
-        dot.add_edge(pydot.Edge(_id(u), _id(v), weight="10"))
+        pu, pv = hidden.get(u, u), hidden.get(v, v)
+        if pu == pv:
+            continue
+        dot.add_edge(pydot.Edge(_id(pu), _id(pv), weight="10"))
+        if v in hidden:
+            continue
         edge = shortcut_edge(a["shortcut"]) if a["kind"] == "block" else None
         if edge is not None:
             # The shortcut leaves the same tensor as the branch and joins at the block's add:
             # drawn as a second, styled edge so each block's kind is visible at a glance.
             colour, style, text = edge
-            dot.add_edge(pydot.Edge(_id(u), _id(v), color=colour, style=style, xlabel=text, fontcolor=colour,
+            dot.add_edge(pydot.Edge(_id(pu), _id(pv), color=colour, style=style, xlabel=text, fontcolor=colour,
                                     tailport="e", headport="e", constraint="false"))
     blocks = [a for _, a in bg.nodes(data=True) if a["kind"] == "block"]
     types = list(dict.fromkeys(a["type"] for a in blocks))

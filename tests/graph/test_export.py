@@ -115,7 +115,7 @@ def test_dot_parses_back_through_graphviz(r34, tmp_path, view, clusters):
         assert len(objects) - clusters == 16 + 3  # blocks, stem, head, legend
         assert sum(e.get("xlabel") == "proj" for e in parsed["edges"]) == 3
     else:
-        assert set(r34) <= names and len(objects) - clusters == r34.number_of_nodes()
+        assert set(r34) <= names and len(objects) - clusters == r34.number_of_nodes() + 1  # and the legend
         assert len(parsed["edges"]) == r34.number_of_edges()
 
 
@@ -162,3 +162,21 @@ def test_graphml_safe_values():
     h = graphml_safe(g)
     assert h.graph == {"t": "[1, 2]"}
     assert h.nodes["a"] == {"flag": 1, "shape": "[3, 4, 5]", "x": 1.5}
+
+
+def test_collapse_draws_runs_of_identical_blocks_once(tmp_path):
+    g = compile_spec(load_spec("resnet1202"))
+    full = export_graph(g, tmp_path / "full.dot").read_text()
+    small = export_graph(g, tmp_path / "small.dot", collapse=True).read_text()
+    assert full.count("layer2.150.conv1") >= 1 and "layer2.150.conv1" not in small
+    assert '"layer2.2…layer2.199"' in small and "198 more blocks like layer2.1" in small
+    assert len(small) * 20 < len(full)  # three stages of a few blocks each
+    block = export_graph(g, tmp_path / "b.dot", view="block", collapse=True).read_text()
+    assert "layer3.2 … layer3.199" in block and "198 more blocks like the one above" in block
+    data = export_graph(g, tmp_path / "g.graphml", collapse=True)  # data formats keep every node
+    assert nx.read_graphml(data).number_of_nodes() == g.number_of_nodes()
+
+
+def test_op_view_has_a_legend_of_the_ops_it_draws(tmp_path):
+    dot = export_graph(compile_spec(load_spec("seresnet50")), tmp_path / "se.dot").read_text()
+    assert "legend" in dot and "sigmoid" in dot and "the attention gate" in dot
