@@ -12,6 +12,8 @@ import io
 import json
 import re
 import shutil
+import struct
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,6 +44,7 @@ def shortcut_edge(kind: str) -> tuple[str, str, str] | None:
     return IDENTITY[2] if kind == "identity" else SHORTCUTS[kind].edge
 
 
+BITMAP_LIMIT = 32_767  # pixels: Graphviz's cairo renderer scales a larger PNG down to this
 MIN_RUN = 3  # --collapse draws runs of this many identical blocks or more as their first and one placeholder
 _FONT = "Helvetica"
 
@@ -80,6 +83,10 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: b
     else:
         dot = to_pydot(g, view, collapse)
         data = dot.to_string().encode() if ext == ".dot" else dot.create(prog="dot", format=ext[1:])
+        if ext == ".png" and max(struct.unpack(">II", data[16:24])) >= BITMAP_LIMIT:
+            # Graphviz scales such a picture down to its limit and says so on a stderr that pydot swallows.
+            warnings.warn(f"{path}: the picture reached Graphviz's {BITMAP_LIMIT:,}-pixel bitmap limit and was "
+                          "scaled down; use --collapse, or write .svg", stacklevel=2)
     write_atomic(path, data)
     return path
 

@@ -180,3 +180,9 @@ def test_collapse_draws_runs_of_identical_blocks_once(tmp_path):
 def test_op_view_has_a_legend_of_the_ops_it_draws(tmp_path):
     dot = export_graph(compile_spec(load_spec("seresnet50")), tmp_path / "se.dot").read_text()
     assert "legend" in dot and "sigmoid" in dot and "the attention gate" in dot
+
+
+@needs_dot
+def test_a_picture_scaled_down_to_graphvizs_limit_says_so(tmp_path):
+    with pytest.warns(UserWarning, match="reached Graphviz's 32,767-pixel bitmap limit"):
+        export_graph(compile_spec(load_spec("resnet152")), tmp_path / "big.png")

@@ -112,3 +112,17 @@ def test_a_pre_activation_classifier_starts_as_timms():
 
     fc = build_model("resnetv2_50", seed=0).get_submodule("head.fc")
     assert abs(fc.weight.detach().std().item() - 0.01) < 1e-3 and not fc.bias.detach().any()
+
+
+def test_onnx_files_record_the_spec_and_where_the_weights_came_from(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="needs the onnx extra")
+    path = tmp_path / "r.onnx"
+    r = CliRunner().invoke(main, ["export", "resnet20", "--onnx", str(path), "--seed", "7"])
+    assert r.exit_code == 0, r.output
+    assert "resnet20: weights random (seed 7)" in r.stderr
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    from resgraph.entries import spec_hash
+    from resgraph.spec import load_spec
+
+    assert props == {"resgraph.spec": "resnet20", "resgraph.spec_hash": spec_hash(load_spec("resnet20")),
+                     "resgraph.weights": "random, seed 7"}
