@@ -73,7 +73,7 @@ def write_csv(records: Sequence[dict[str, Any]], path: Path) -> Path:
     fields = [f for f in RECORD_FIELDS if f != "env"] + extra + [f"env.{k}" for k in env_keys]
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
+    w.writerow({f: _csv_cell(f) for f in fields})  # the header: a record's unknown keys become column names
     for r in records:
         row = {k: v for k, v in r.items() if k != "env"}
         row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
@@ -155,7 +155,7 @@ def _whiskers(rs: list[dict[str, Any]], field: str) -> Any:
     """(below, above) error-bar lengths from p10/p90 for latency; None for other fields or old records."""
     if field != "p50_ms" or any(r.get("p10_ms") is None or r.get("p90_ms") is None for r in rs):
         return None
-    return [[r["p50_ms"] - r["p10_ms"] for r in rs], [r["p90_ms"] - r["p50_ms"] for r in rs]]
+    return [[max(0.0, r["p50_ms"] - r["p10_ms"]) for r in rs], [max(0.0, r["p90_ms"] - r["p50_ms"]) for r in rs]]
 
 
 def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
@@ -210,8 +210,8 @@ def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Seq
         xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(specs))]
         rs = [value.get((s, label)) for s in specs]
         ys = [r["p50_ms"] if r else math.nan for r in rs]
-        lo = [r["p50_ms"] - r["p10_ms"] if r and r.get("p10_ms") is not None else 0.0 for r in rs]
-        hi = [r["p90_ms"] - r["p50_ms"] if r and r.get("p90_ms") is not None else 0.0 for r in rs]
+        lo = [max(0.0, r["p50_ms"] - r["p10_ms"]) if r and r.get("p10_ms") is not None else 0.0 for r in rs]
+        hi = [max(0.0, r["p90_ms"] - r["p50_ms"]) if r and r.get("p90_ms") is not None else 0.0 for r in rs]
         bars = ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8}, label=label)
         ax.bar_label(bars, fmt="%.3g", fontsize="x-small", padding=2)
     ax.set_xticks(range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center")

@@ -29,25 +29,21 @@ def run_rounds(jobs: Iterable[Job], repeat: int, run: Callable[[Job], Record]) -
 
 
 def combine(rounds: list[Record]) -> Record:
-    """One record from a row's rounds: the last round's, with the median of the rounds' medians.
+    """One record from a row's rounds: the median round's (median of the rounds' medians; with an even count,
+    the lower of the two), so p10, p90, cv and the rest describe the same samples as its p50.
 
     A round that did not finish 'ok' makes the row that round's record: a failure is not averaged away.
     """
     if len(rounds) == 1:
         return rounds[0]
     bad = next((r for r in rounds if r["status"] != "ok" or not r.get("p50_ms")), None)
-    rec = dict(bad or rounds[-1])
-    rec["repeat"] = len(rounds)
     if bad:
-        return rec
+        return {**bad, "repeat": len(rounds)}
     p50s = [r["p50_ms"] for r in rounds]
-    med = statistics.median(p50s)
+    med = statistics.median_low(p50s)
+    rec = dict(next(r for r in rounds if r["p50_ms"] == med))
     spread = (max(p50s) - min(p50s)) / med
-    rec.update(p50_ms=med, throughput=rec["batch"] * 1e3 / med, round_p50_ms=p50s, round_spread=round(spread, 4))
-    if rec.get("macs") and rec.get("gflops"):
-        rec["gflops"] = rec["gflops"] * rounds[-1]["p50_ms"] / med
-        if rec.get("peak_gflops"):
-            rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
+    rec.update(repeat=len(rounds), round_p50_ms=p50s, round_spread=round(spread, 4))
     reasons = []
     if spread > CV_MAX:
         reasons.append(f"rounds spread {spread:.2f} > {CV_MAX:.2f}")

@@ -49,13 +49,15 @@ def run_sweep(
     threads: int | None = None,
     roofline: bool = True,
     peak_cache: Path | None = None,
+    replace: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
 
     resume=True skips jobs whose key already has a record (measured with the same
     thread count) in the file and returns that record instead. A failing row becomes a 'failed' record and
     the sweep goes on. On KeyboardInterrupt the finished rows are on disk; the
-    progress bar is closed and the interrupt re-raised.
+    progress bar is closed and the interrupt re-raised. replace=True starts the file afresh (the demo's),
+    once the lock is held: another sweep's file is never removed under it.
     """
     jobs = list(jobs)
     for job in jobs:
@@ -63,6 +65,8 @@ def run_sweep(
     out_path = Path(out_path)
     threads = threads or default_threads()
     with sweep_lock(out_path):  # one sweep per results file; refused before measuring if it cannot be written
+        if replace:
+            out_path.unlink(missing_ok=True)
         return _run(jobs, out_path, resume, progress, timing, threads, roofline, peak_cache)
 
 

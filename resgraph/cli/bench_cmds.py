@@ -162,12 +162,9 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 
     _check_names(backends, precisions)
     _check_device(device)
-    ensure_folder(out.parent)
-    with out.open("a"):  # fail now, not after the first row has been measured
-        pass
-    if out.exists() and not resume and out.stat().st_size:
-        click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
     jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
+    if out.is_file() and not resume and out.stat().st_size:
+        click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
     if refresh_peak and not no_roofline:
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
@@ -267,13 +264,12 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     ensure_folder(out_dir)
     variants = shortcut_variants(load_spec(network))
     entries = [spec_entry(v) for v in variants]
-    results = out_dir / "results.jsonl"
-    results.unlink(missing_ok=True)
+    results = out_dir / "results.jsonl"  # replaced by run_sweep, under the results file's lock
     click.echo(f"resgraph demo: {network} with shortcut options {', '.join(SHORTCUTS.names())} and without "
                "shortcuts (plain), "
                f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
     records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
-                        timing=_timing(warmup, iters, min_time, repeat), threads=threads)
+                        timing=_timing(warmup, iters, min_time, repeat), threads=threads, replace=True)
     first = {(r["backend"], r["batch"]): r for r in records if r["spec"] == entries[0].name}
     for r in records:
         base = first.get((r["backend"], r["batch"]))

@@ -13,7 +13,8 @@ from resgraph.bench.toy import tiny_resnet
 
 
 def _rec(p50, status="ok", unstable=None):
-    return {"status": status, "p50_ms": p50, "batch": 2, "unstable": unstable, "reason": None}
+    return {"status": status, "p50_ms": p50, "batch": 2, "unstable": unstable, "reason": None,
+            "p10_ms": p50 and p50 * 0.9, "p90_ms": p50 and p50 * 1.1, "throughput": p50 and 2e3 / p50}
 
 
 def test_rounds_are_interleaved_and_each_row_is_yielded_after_its_last():
@@ -28,6 +29,9 @@ def test_combined_record_is_the_median_of_round_medians_with_their_spread():
     rec = combine([_rec(10.0), _rec(12.0), _rec(30.0, unstable="cv 0.3 > 0.10")])
     assert rec["p50_ms"] == 12.0 and rec["round_p50_ms"] == [10.0, 12.0, 30.0] and rec["repeat"] == 3
     assert rec["throughput"] == pytest.approx(2 * 1e3 / 12.0)
+    assert rec["p10_ms"] <= rec["p50_ms"] <= rec["p90_ms"]  # the median round's own statistics
+    even = combine([_rec(8.0), _rec(10.0)])
+    assert even["p50_ms"] == 8.0 and even["p10_ms"] == pytest.approx(7.2)  # the lower median: a real round
     assert rec["round_spread"] == pytest.approx(20 / 12, abs=1e-4)
     assert rec["unstable"] == "rounds spread 1.67 > 0.10"  # one unstable round of three is outvoted
     steady = combine([_rec(10.0, unstable="cv 0.2 > 0.10"), _rec(10.1, unstable="cv 0.2 > 0.10"), _rec(10.05)])
