@@ -11,6 +11,8 @@ from resgraph.errors import SpecError, UsageError, format_path
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import analyze
 from resgraph.kinds import SHORTCUTS
+
+MAX_NAME = 200  # ResNetSpec.name's limit
 from resgraph.spec import ResNetSpec, dump_spec, load_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import SpecWarning, validate_source
@@ -43,7 +45,11 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
     Found by structure, whatever the spec is called: the spec must equal, name aside, a
     bundled preset that is one of torchvision's networks. The row reuses the spec's counts.
     """
-    match = next((n for n in TORCHVISION_NAMES if load_spec(n).model_copy(update={"name": spec.name}) == spec), None)
+    # What does not change the network torchvision builds: names, notes, the input size (its pool is
+    # adaptive), training-only settings.
+    same = {"name": spec.name, "description": spec.description, "input": spec.input, "drop_path": spec.drop_path,
+            "zero_init_residual": spec.zero_init_residual}
+    match = next((n for n in TORCHVISION_NAMES if load_spec(n).model_copy(update=same) == spec), None)
     if match is None:
         raise UsageError(f"--torchvision: spec {spec.name!r} is none of torchvision's networks (by structure: "
                          f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
@@ -67,6 +73,7 @@ def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:
     base = spec.name
     for o in SHORTCUTS.names():
         base = base.removesuffix(f"_{o}")
+    base = base[: MAX_NAME - len("_plain")]  # every variant's name must stay a valid name
     if any(st.shortcut for st in spec.stages):
         warnings.warn(f"{spec.name}: its stages' own shortcut options are cleared, so that each variant uses "
                       "one option throughout", SpecWarning, stacklevel=2)

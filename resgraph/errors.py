@@ -42,6 +42,13 @@ def _plain(value: Any) -> str:
 
 # Characters that str.splitlines() (and so a reader of our one-line messages) takes as line breaks.
 _ESCAPE_BREAKS = {ord(c): c.encode("unicode_escape").decode() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+# ...and every other control character: an escape sequence from a file must not reach the terminal.
+_ESCAPE_BREAKS |= {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)] if c not in _ESCAPE_BREAKS}
+
+
+def printable(text: str) -> str:
+    """``text`` with line breaks and control characters escaped, for one line on a terminal."""
+    return text.translate(_ESCAPE_BREAKS)
 
 
 @dataclass(frozen=True)

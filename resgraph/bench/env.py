@@ -67,16 +67,24 @@ def available_cpus() -> tuple[int, str]:
 
 
 def _physical_cores() -> int | None:
-    """Distinct (package, core) pairs in /proc/cpuinfo: hyper-threads of one core count once."""
+    """Distinct (package, core) pairs in /proc/cpuinfo among the CPUs of the affinity mask: hyper-threads of
+    one core count once."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             text = f.read()
     except OSError:
         return None
+    try:
+        allowed: set[int] | None = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        allowed = None
     cores = set()
     for block in text.split("\n\n"):
         fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
         fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cpu = fields.get("processor", "")
+        if allowed is not None and cpu.isdigit() and int(cpu) not in allowed:
+            continue  # a core this process may not run on
         if "core id" in fields:
             cores.add((fields.get("physical id", "0"), fields["core id"]))
     return len(cores) or None

@@ -109,6 +109,8 @@ def sweep_lock(path: Path) -> Iterator[None]:
     disk has room for the records.
     """
     ensure_folder(path.parent)
+    if path.exists() and not path.is_file():  # a FIFO would block every append
+        raise UsageError(f"{path}: not a regular file: a results file is JSON lines on disk")
     lock = path.with_name(f".{path.name}.lock")
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -141,6 +143,8 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
+    if not path.is_file():  # a pipe would block the reader; a folder is no results file
+        raise UsageError(f"{path}: not a regular file: a results file is JSON lines on disk")
     out: list[dict[str, Any]] = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from resgraph.cli.main import main
+from resgraph.errors import printable
 from resgraph.kinds.base import BlockOptions
 from resgraph.spec import check_ref, dump_spec, load_spec, preset_names
 from resgraph.spec.schema import spec_json_schema
@@ -26,12 +27,12 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
         if result.errors:
             failed += 1
             n = len(result.errors)
-            click.echo(f"FAIL  {ref}: {n} error{'s' if n != 1 else ''}")
+            click.echo(f"FAIL  {printable(ref)}: {n} error{'s' if n != 1 else ''}")
         elif not quiet:
             spec = result.spec
             assert spec is not None
             note = f", {len(result.warnings)} warning(s)" if result.warnings else ""
-            click.echo(f"ok    {ref}: {spec.name}, depth {spec.depth}, {len(spec.stages)} stages{note}")
+            click.echo(f"ok    {printable(ref)}: {spec.name}, depth {spec.depth}, {len(spec.stages)} stages{note}")
     if len(specs) > 1 and not quiet:
         click.echo(f"{len(specs) - failed} of {len(specs)} valid")
     if failed:

@@ -69,7 +69,8 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: b
     if view not in ("op", "block"):
         raise UsageError(f"unknown view {view!r}; use 'op' or 'block'")
     if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory '{path.parent}' does not exist")
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise UsageError(f"{path}: '{path.parent}' {what}")
     if ext in RENDERED and shutil.which("dot") is None:
         raise UsageError("Graphviz 'dot' not found on PATH; install graphviz (apt-get install graphviz) "
                          "or write .dot/.graphml/.json")

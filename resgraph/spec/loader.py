@@ -136,6 +136,8 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
     if isinstance(ref, Path) or looks_like_path(text):
         path = (base / text) if base is not None and not Path(text).is_absolute() else Path(text)
         display = text if base is None else os.path.normpath(path)
+        if "\0" in text:
+            raise _not_found(where, display, "not a spec file: the name holds a NUL byte")
         if not text.endswith(SPEC_SUFFIXES):
             raise _not_found(where, display, f"not a spec file: {display} (a spec file's name ends in "
                              f"{', '.join(SPEC_SUFFIXES)})")
@@ -152,14 +154,14 @@ def resolve(ref: str | Path, base: Path | None = None, chain: tuple[Path, ...] =
             raise _not_found(where, text, f"unknown preset '{text}'{hint}; 'resgraph presets' lists them")
         path, display = found, f"preset:{text}"
     key = path.resolve()
-    if not roots:  # the spec the user named: its folder (a preset's: the presets) bounds the chain
-        roots = (key.parent, presets_dir().resolve(), *_EXTRA_ROOTS.get())
+    if not roots:  # the spec the user named: its folder as named (a preset's: the presets) bounds the chain
+        roots = (path.absolute().parent.resolve(), presets_dir().resolve(), *_EXTRA_ROOTS.get())
     if key in chain:
         cycle = " -> ".join(p.name for p in (*chain, key))
         raise _not_found(where, display, f"extends cycle: {cycle}")
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise _not_found(where, display, f"extends chain is more than {MAX_EXTENDS_DEPTH} files deep")
-    src = read_source(path, display)
+    src = read_source(path, display, roots if where is not None else ())  # a parent: checked on the open file
     parent_ref = src.data.pop("extends", None)
     if parent_ref is None:
         return Source(without_nulls(src.data), src.positions, display)
@@ -176,7 +178,7 @@ def _within(path: Path, roots: tuple[Path, ...]) -> bool:
     """Whether ``path``, symbolic links followed, lies under one of ``roots``."""
     try:
         key = path.resolve()
-    except (OSError, RuntimeError):  # a link loop
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
         return False
     return any(key.is_relative_to(r) for r in roots)
 
@@ -184,7 +186,7 @@ def _within(path: Path, roots: tuple[Path, ...]) -> bool:
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
-    except OSError:  # e.g. a name too long for the file system: no such file either
+    except (OSError, ValueError):  # e.g. a name too long for the file system: no such file either
         return False
 
 

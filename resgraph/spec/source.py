@@ -59,13 +59,17 @@ class Source:
         return Location(self.file)
 
 
-def read_source(path: Path, display: str | None = None) -> Source:
-    """Read and parse one spec file; every failure is a one-line :class:`SpecError`."""
+def read_source(path: Path, display: str | None = None, within: tuple[Path, ...] = ()) -> Source:
+    """Read and parse one spec file; every failure is a one-line :class:`SpecError`.
+
+    ``within``: folders the file opened must lie in, checked on the open file itself, so a link
+    swapped between a check by name and the open cannot make us read something else.
+    """
     name = display or str(path)
-    return parse_source(read_bounded(path, name), name)
+    return parse_source(read_bounded(path, name, within), name)
 
 
-def read_bounded(path: Path, name: str) -> bytes:
+def read_bounded(path: Path, name: str, within: tuple[Path, ...] = ()) -> bytes:
     """The bytes of regular file ``path``, at most :data:`MAX_FILE_BYTES`; anything else is a SpecError.
 
     Opened without blocking, so a FIFO or a device is refused before anything is
@@ -77,6 +81,8 @@ def read_bounded(path: Path, name: str) -> bytes:
     except OSError as exc:
         raise SpecError.single(name, f"cannot read file: {exc.strerror or exc}") from None
     try:
+        if within and not _opened_within(fd, within):
+            raise SpecError.single(name, "is outside the folders a spec may extend from")
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise SpecError.single(name, f"not a regular file ({_file_kind(st.st_mode)}): a spec is a YAML or "
@@ -98,6 +104,15 @@ def read_bounded(path: Path, name: str) -> bytes:
         raise SpecError.single(name, f"cannot read file: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def _opened_within(fd: int, roots: tuple[Path, ...]) -> bool:
+    """Whether the file behind ``fd`` lies under one of ``roots`` (Linux: its /proc/self/fd link)."""
+    link = Path(f"/proc/self/fd/{fd}")
+    if not link.exists():  # no procfs: the check by name before the open stands alone
+        return True
+    real = Path(os.readlink(link))
+    return any(real.is_relative_to(r) for r in roots)
 
 
 def _file_kind(mode: int) -> str:
@@ -123,13 +138,16 @@ if getattr(yaml, "__with_libyaml__", False):
 
 _FLOAT_1_2 = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
 _BOOL_1_2 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_1_2 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 for _loader in _LOADERS:
-    # YAML 1.2 booleans only, as JSON Schema tools and editors read them: `yes`, `no`, `on` and `off` are text
-    # (PyYAML's YAML 1.1 would make `residual: yes` true, which the schema calls a string).
+    # YAML 1.2 booleans and integers only, as JSON Schema tools and editors read them: `yes`, `no`, `on`,
+    # `off`, `0b11`, `1_000` and `1:00` are text, and `010` is ten (PyYAML's YAML 1.1 makes `residual: yes`
+    # true and `010` eight, where the schema sees a string and ten).
     _loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT)]
         for first, resolvers in _loader.yaml_implicit_resolvers.items()}
     _loader.add_implicit_resolver(_BOOL, _BOOL_1_2, list("tTfF"))
+    _loader.add_implicit_resolver(_INT, _INT_1_2, list("-+0123456789"))
     _loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
 
 
@@ -287,6 +305,8 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
         # (59:59:...) or hex int would take seconds and print as an error itself.
         raise SpecError.single(src.file, f"number is {len(node.value):,} characters long; a spec's numbers have at "
                                f"most {MAX_NUMBER_CHARS}", *_pos(node), path=path)
+    if node.tag == _INT:
+        return _int_1_2(node, path, src)
     try:
         value = yaml.constructor.SafeConstructor().construct_object(node)
     except (ValueError, KeyError, IndexError):  # an explicit tag on the wrong text (`!!int abc`), or 5,000 digits
@@ -297,6 +317,18 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
         # JSON (and YAML "\u" escapes) write characters beyond U+FFFF as surrogate pairs: join them
         value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
     return value
+
+
+def _int_1_2(node: yaml.ScalarNode, path: FieldPath, src: Source) -> int:
+    """A YAML 1.2 integer: decimal (leading zeros allowed: ``010`` is ten), ``0o`` octal or ``0x`` hex."""
+    text = node.value
+    try:
+        if text.startswith(("0x", "0o")):
+            return int(text[2:], 16 if text[1] == "x" else 8)
+        return int(text, 10)
+    except ValueError:  # an explicit !!int on other text (`!!int abc`, YAML 1.1's `0b11`)
+        raise SpecError.single(src.file, "cannot read this as int", *_pos(node), path=path,
+                               received=text) from None
 
 
 def _check_tag(node: yaml.Node, allowed: set[str], path: FieldPath, src: Source) -> None:

@@ -146,3 +146,34 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(tmp_path):
     write_report(res, tmp_path / "rep", plots=False)
     csv_text = (tmp_path / "rep" / "results.csv").read_text()
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
+
+
+def test_the_demo_never_removes_another_sweeps_results(tmp_path):
+    import fcntl
+
+    from click.testing import CliRunner
+
+    from resgraph.cli.main import main
+
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "results.jsonl").write_text(json.dumps({"spec": "a", **ROW}) + "\n")
+    fd = os.open(out / ".results.jsonl.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another sweep is writing it
+    try:
+        res = CliRunner().invoke(main, ["demo", "-o", str(out), "--network", "resnet20", "--backend", "eager",
+                                        "--batch", "1", "--warmup", "1", "--iters", "3", "--min-time", "0"])
+    finally:
+        os.close(fd)
+    assert res.exit_code == 2 and "another sweep is writing" in res.output
+    assert (out / "results.jsonl").read_text().startswith('{"spec": "a"')
+
+
+def test_a_pipe_is_no_results_file(tmp_path):
+    pipe = tmp_path / "p.jsonl"
+    os.mkfifo(pipe)
+    with pytest.raises(UsageError, match="not a regular file"):
+        read_records(pipe)
+    with pytest.raises(UsageError, match="not a regular file"):
+        with sweep_lock(pipe):
+            pass

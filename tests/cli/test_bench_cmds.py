@@ -209,3 +209,17 @@ def test_the_public_api_is_listed_and_versioned() -> None:
 
     assert isinstance(resgraph.__version__, str) and resgraph.__version__
     assert {"load_spec", "compile_spec", "analyze", "build_model", "__version__"} <= set(dir(resgraph))
+
+
+def test_torchvision_match_ignores_what_does_not_change_the_network_and_long_names_fit(tmp_path: Path) -> None:
+    from resgraph.entries import shortcut_variants, spec_entry, torchvision_entry
+    from resgraph.spec import load_spec
+
+    spec = tmp_path / "copy.yaml"
+    spec.write_text("extends: resnet18\nname: copy\ndescription: my copy\ninput: {size: 160}\nzero_init_residual: true\n")
+    s = load_spec(spec)
+    assert torchvision_entry(s, spec_entry(s)).name == "torchvision:resnet18"
+    long = tmp_path / "long.yaml"
+    long.write_text(f"extends: resnet20\nname: {'n' * 200}\n")
+    names = [v.name for v in shortcut_variants(load_spec(long))]
+    assert len(names) == 5 and all(len(n) <= 200 for n in names) and names[-1].endswith("_plain")

@@ -209,9 +209,13 @@ CASES = [
     Bad("huge-hex", "name: x\nstages: [{blocks: 0x" + "f" * 20000 + ", width: 64}]\n", 2, "stages[0].blocks",
         "number is 20,002 characters long"),
     Bad("huge-binary", "name: x\nstages: [{blocks: 0b" + "1" * 20000 + ", width: 64}]\n", 2, "stages[0].blocks",
-        "number is 20,002 characters long"),
+        "must be a whole number (received '0b111111"),  # YAML 1.2: 0b... is text
     Bad("huge-sexagesimal", "name: x\nstages: [{blocks: " + ":".join(["59"] * 5000) + ", width: 64}]\n", 2,
-        "stages[0].blocks", "number is 14,999 characters long"),
+        "stages[0].blocks", "must be a whole number (received '59:59:"),
+    Bad("huge-octal", "name: x\nstages: [{blocks: 0o" + "7" * 20000 + ", width: 64}]\n", 2, "stages[0].blocks",
+        "number is 20,002 characters long"),
+    Bad("yaml-1-1-octal-is-decimal", "name: x\ninput: {size: 032}\nstem: cifar\nstages: [{blocks: 1, width: 8}]\n"
+        "head: {classes: 0}\n", 5, "head.classes", "must be >= 1 (received 0)"),
     Bad("long-flat-list", "name: x\nstages: [" + ", ".join(["1"] * 300_000) + "]\n", 2, "",
         "spec has more than 20,000 values (a spec has a few hundred)"),
     Bad("many-stages", "name: x\nstages:\n" + "  - {blocks: 1, width: 8}\n" * 30_000, 4_002, "",

@@ -285,3 +285,19 @@ def test_sub_folders_and_presets_stay_reachable(write):
     write("specs/base/b.yaml", "extends: resnet20\nname: b\n")
     child = write("specs/c.yaml", "extends: base/b.yaml\nname: c\n")
     assert load_spec(child).stages == load_spec("resnet20").stages
+
+
+def test_control_characters_and_nul_bytes_in_extends_are_one_escaped_line(write):
+    esc = write("e.yaml", 'extends: "\\e]0;pwned\\a\\e[31mred"\nname: x\n')
+    run = run_cli("validate", str(esc))
+    assert run.code == 2 and "\x1b" not in run.output and "\\x1b" in run.stderr
+    nul = write("n.yaml", 'extends: "a\\0b.yaml"\nname: x\n')
+    run = run_cli("validate", str(nul))
+    assert run.code == 2 and "the name holds a NUL byte" in run.stderr
+
+
+def test_a_spec_named_through_a_link_extends_beside_the_link(write, tmp_path):
+    write("store/real.yaml", "extends: base.yaml\nname: r\n")
+    write("a/base.yaml", "extends: resnet20\nname: b\n")
+    (tmp_path / "a" / "linked.yaml").symlink_to(tmp_path / "store" / "real.yaml")
+    assert load_spec(tmp_path / "a" / "linked.yaml").stages == load_spec("resnet20").stages

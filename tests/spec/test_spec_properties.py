@@ -261,7 +261,8 @@ def test_cli_never_prints_a_traceback_on_corrupted_files(scratch, seed, rnd):
 huge_ints = st.builds(
     lambda syntax, n: syntax(n), st.sampled_from([
         lambda n: "9" * n, lambda n: "-" + "9" * n, lambda n: "0x" + "f" * n, lambda n: "0b" + "1" * n,
-        lambda n: "0" + "7" * n, lambda n: "1_" * n + "1", lambda n: ":".join(["59"] * max(n // 3, 15)),
+        lambda n: "0" + "7" * n, lambda n: "0o" + "7" * n, lambda n: "1_" * n + "1",
+        lambda n: ":".join(["59"] * max(n // 3, 15)),
         lambda n: "+" + "1" * n]),
     st.integers(41, 20_000))
 INT_FIELDS = ["stages[0].blocks", "stages[0].width", "head.classes", "input.channels", "input.size"]
@@ -283,7 +284,8 @@ def test_huge_integers_in_every_syntax_are_one_spec_error(number, where, fmt):
     text = text.replace(old, old.rsplit(" ", 1)[0] + " " + number, 1)
     with pytest.raises(SpecError) as info:
         load_spec_text(text, fmt)
-    assert "characters long" in str(info.value) or "cannot read this" in str(info.value)
+    # YAML 1.2's integers are refused for their length; YAML 1.1's other forms are text, not a number.
+    assert any(s in str(info.value) for s in ("characters long", "cannot read this", "must be a whole number"))
 
 
 @settings(max_examples=20, deadline=None)
