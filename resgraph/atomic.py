@@ -34,13 +34,13 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         folder = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TAG}{os.getpid()}-", dir=target.parent))
     except OSError as exc:
-        raise _named(exc, target) from None
+        raise named(exc, target) from None
     try:
         yield folder / target.name
         for item in folder.iterdir():
             os.replace(item, target.parent / item.name)
     except OSError as exc:
-        raise _named(exc, target) from None
+        raise named(exc, target) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -56,7 +56,7 @@ def ensure_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
+        raise named(exc, folder) from None
     return folder
 
 
@@ -68,7 +68,7 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _named(exc: OSError, target: Path) -> OSError:
+def named(exc: OSError, target: Path) -> OSError:
     """The same error, naming ``target`` (the user's path) instead of the temporary file."""
     return OSError(exc.errno, exc.strerror or str(exc), str(target))
 

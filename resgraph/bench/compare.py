@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 from typing import Any, Sequence
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.roofline import peak_gflops
-from resgraph.bench.rounds import run_rounds
+from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
-from tqdm import tqdm
-
 from resgraph.bench.timing import TimingConfig
 from resgraph.units import human
 
@@ -61,16 +57,9 @@ def compare(
         """The cached matmul peak, only when asked for."""
         return peak_gflops(dev, threads, prec) if roofline else None
 
-    with fixed_threads(threads), tqdm(total=len(jobs) * timing.repeat, unit="row", file=sys.stderr,
-                                      disable=not progress, dynamic_ncols=True) as bar:  # the same bar as a sweep's
-
-        def run(j: Job) -> dict[str, Any]:
-            bar.set_postfix_str(j.label, refresh=True)
-            rec = run_row(j, timing, threads, env, peak)
-            bar.update(1)
-            return rec
-
-        rows = [rec for _, rec in run_rounds(jobs, timing.repeat, run)]
+    with fixed_threads(threads):
+        rows = [rec for _, rec in measured(jobs, timing.repeat, progress, lambda j: run_row(j, timing, threads, env,
+                                                                                            peak))]
     base = rows[0]["p50_ms"] if rows[0]["status"] == "ok" else None
     for r in rows:
         r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from resgraph.atomic import ensure_folder
+from resgraph.atomic import ensure_folder, named
 from resgraph.bench.record import check_record
 from resgraph.errors import UsageError
 
@@ -84,7 +84,7 @@ def append_record(path: str | os.PathLike[str], rec: dict[str, Any]) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise named(exc, path) from None
     size = os.fstat(fd).st_size
     try:
         if _needs_newline(fd):
@@ -96,7 +96,7 @@ def append_record(path: str | os.PathLike[str], rec: dict[str, Any]) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, size)  # no half line left behind
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise named(exc, path) from None
     finally:
         os.close(fd)
 
@@ -115,7 +115,7 @@ def sweep_lock(path: Path) -> Iterator[None]:
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise named(exc, path) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

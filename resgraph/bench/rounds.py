@@ -8,8 +8,11 @@ its rounds' medians, and the spread between rounds says how far to trust it.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from tqdm import tqdm
 
 from resgraph.bench.contention import CV_MAX
 from resgraph.bench.row import Job
@@ -26,6 +29,21 @@ def run_rounds(jobs: Iterable[Job], repeat: int, run: Callable[[Job], Record]) -
             seen[job.key].append(run(job))
             if r == repeat - 1:
                 yield job, combine(seen[job.key])
+
+
+def measured(jobs: list[Job], repeat: int, progress: bool,
+             measure: Callable[[Job], Record]) -> Iterator[tuple[Job, Record]]:
+    """:func:`run_rounds` with the progress bar on stderr that every measuring command shows."""
+    with tqdm(total=len(jobs) * repeat, unit="row", file=sys.stderr, disable=not progress or not jobs,
+              dynamic_ncols=True) as bar:
+
+        def run(job: Job) -> Record:
+            bar.set_postfix_str(job.label, refresh=True)
+            rec = measure(job)
+            bar.update(1)
+            return rec
+
+        yield from run_rounds(jobs, repeat, run)
 
 
 def combine(rounds: list[Record]) -> Record:

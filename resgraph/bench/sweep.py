@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from tqdm import tqdm
-
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.results import append_record, latest_by_key, read_records, sweep_lock
 from resgraph.bench.roofline import peak_gflops
-from resgraph.bench.rounds import run_rounds
+from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
 
@@ -95,20 +93,14 @@ def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: 
         return peaks[device, precision]
 
     new: dict[tuple[Any, ...], dict[str, Any]] = {}
-    with fixed_threads(threads), tqdm(
-        total=len(todo) * timing.repeat, unit="row", file=sys.stderr, disable=not progress or not todo,
-        dynamic_ncols=True,
-    ) as bar:
 
-        def run(job: Job) -> dict[str, Any]:
-            bar.set_postfix_str(job.label, refresh=True)
-            if job.device not in envs:
-                envs[job.device] = environment(job.device, threads)
-            rec = run_row(job, timing, threads, envs[job.device], peak)
-            bar.update(1)
-            return rec
+    def run(job: Job) -> dict[str, Any]:
+        if job.device not in envs:
+            envs[job.device] = environment(job.device, threads)
+        return run_row(job, timing, threads, envs[job.device], peak)
 
-        for job, rec in run_rounds(todo, timing.repeat, run):  # a row is written once, after its last round
+    with fixed_threads(threads):
+        for job, rec in measured(todo, timing.repeat, progress, run):  # a row is written once, after its last round
             append_record(out_path, rec)
             new[job.key] = rec
     return [new.get(j.key) or done[j.key] for j in jobs]

@@ -9,4 +9,7 @@ from resgraph.kinds import blocks  # noqa: F401
 from resgraph.kinds.base import ATTENTION, BLOCKS, SHORTCUTS, STEMS
 from resgraph.kinds.registry import UnknownKindError
 
-__all__ = ["ATTENTION", "BLOCKS", "SHORTCUTS", "STEMS", "UnknownKindError"]
+# Spec fields whose value names a kind (a bare name is shorthand for {type: name}), and their registries.
+KIND_FIELDS = {"stem": STEMS, "block": BLOCKS, "attention": ATTENTION}
+
+__all__ = ["ATTENTION", "BLOCKS", "KIND_FIELDS", "SHORTCUTS", "STEMS", "UnknownKindError"]

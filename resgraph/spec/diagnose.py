@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from resgraph.errors import Diagnostic, FieldPath
-from resgraph.kinds import ATTENTION, BLOCKS, STEMS
+from resgraph.kinds import KIND_FIELDS
 from resgraph.kinds.base import shorthand
 from resgraph.spec.model import ResNetSpec
 from resgraph.spec.presets import suggest
@@ -135,7 +135,7 @@ def allowed_keys(parent: FieldPath, data: Any) -> list[str]:
 def _kind_registry(path: FieldPath) -> Any:
     """The registry whose kinds a field at ``path`` names (None if it names none)."""
     last = path[-1] if path else None
-    return {"stem": STEMS, "block": BLOCKS, "attention": ATTENTION}.get(last) if isinstance(last, str) else None
+    return KIND_FIELDS.get(last) if isinstance(last, str) else None
 
 
 def _owners(key: str, registry: Any) -> list[str]:
@@ -184,8 +184,8 @@ def _message(err: dict[str, Any], path: FieldPath, data: Any) -> tuple[str, bool
         "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
         "dict_type": "must be a mapping", "model_type": "must be a mapping", "model_attributes_type": "must be a mapping",
     }
-    if kind in ("model_type", "model_attributes_type") and _kind_registry(path) is not None:
-        return f"must be a {_kind_registry(path).what} name or a mapping with `type`", True, path, received
+    if kind in ("model_type", "model_attributes_type") and (registry := _kind_registry(path)) is not None:
+        return f"must be a {registry.what} name or a mapping with `type`", True, path, received
     if kind in words:
         return words[kind], True, path, received
     if kind in ("too_short", "too_long"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from resgraph.errors import FieldPath, Location
+from resgraph.kinds import KIND_FIELDS
 
 
 def without_nulls(data: Any) -> Any:
@@ -72,16 +73,13 @@ def _replaced(parent: Any, child: Any, path: FieldPath) -> list[FieldPath]:
     return [path]
 
 
-_KIND_KEYS = ("stem", "block", "attention")  # fields whose value names a kind (a string is shorthand)
-
-
 def _normalise(data: Any) -> Any:
     """``data`` with every kind's bare name spelled as ``{type: name}``."""
     if isinstance(data, list):
         return [_normalise(v) for v in data]
     if not isinstance(data, dict):
         return data
-    return {k: {"type": v} if k in _KIND_KEYS and isinstance(v, str) else _normalise(v) for k, v in data.items()}
+    return {k: {"type": v} if k in KIND_FIELDS and isinstance(v, str) else _normalise(v) for k, v in data.items()}
 
 
 def _merge_value(parent: Any, child: Any) -> Any:

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from resgraph.errors import Diagnostic, FieldPath, Location, SpecError
+from resgraph.errors import Diagnostic, Location, SpecError
 from resgraph.spec.checks import Finding, check_spec
 from resgraph.spec.extends import merge, merge_positions, without_nulls
 from resgraph.spec.model import ResNetSpec

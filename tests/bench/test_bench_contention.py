@@ -6,7 +6,6 @@ import multiprocessing as mp
 import os
 import time
 
-import pytest
 from click.testing import CliRunner
 
 from resgraph.bench import row as row_mod

@@ -322,7 +322,7 @@ def test_a_pipe_or_a_device_is_refused_without_blocking(tmp_path):
     run = run_cli("validate", str(fifo))
     assert run.code == 2 and run.stderr == f"{fifo}: not a regular file (a pipe): a spec is a YAML or JSON file\n"
     parent = tmp_path / "child.yaml"
-    parent.write_text(f"extends: fifo.yaml\nname: c\n")
+    parent.write_text("extends: fifo.yaml\nname: c\n")
     run = run_cli("validate", str(parent))
     assert run.code == 2 and "not a regular file (a pipe)" in run.stderr
 
