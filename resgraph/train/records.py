@@ -82,10 +82,13 @@ def read_train_records(path: str | Path) -> list[dict[str, Any]]:
 
 def is_train_file(path: str | Path) -> bool:
     """Whether a results file holds training records (its first JSON object says ``record: train_*``)."""
+    import itertools
     import json
 
+    if not Path(path).is_file():  # a FIFO would block; read_records then says what it is
+        return False
     with Path(path).open(encoding="utf-8", errors="replace") as f:
-        for line in f:
+        for line in itertools.islice(f, 1000):
             try:
                 rec = json.loads(line)
             except ValueError:
