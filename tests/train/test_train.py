@@ -44,7 +44,7 @@ def test_loss_falls_on_the_generated_task(tmp_path):
     data = load_data("synthetic")
     spec = load_spec(tiny_spec(tmp_path))
     out = tmp_path / "t.jsonl"
-    [run] = train_specs([spec], data, [TrainConfig(steps=40, batch=32, lr=0.05, log_every=4)], out, progress=False)
+    [run] = train_specs([spec], data, [TrainConfig(steps=40, batch=32, lr=0.05, log_every=4)], out, progress=False, threads=1)
     steps, _ = curves(read_train_records(out))
     losses = [r["train_loss"] for _, r in sorted(next(iter(steps.values())).items())]
     assert len(losses) == 10
@@ -63,7 +63,7 @@ def test_resume_gives_the_uninterrupted_curve(tmp_path, digits, monkeypatch, how
     spec = fit_to_data(load_spec(tiny_spec(tmp_path, drop_path="0.1")), digits, fit=True)  # stochastic depth: RNG state
     cfg = TrainConfig(steps=24, batch=64, lr=0.05, log_every=2, eval_every=6, seed=3)
     whole, cut = tmp_path / "whole.jsonl", tmp_path / "cut.jsonl"
-    train_specs([spec], digits, [cfg], whole, progress=False)
+    train_specs([spec], digits, [cfg], whole, progress=False, threads=1)
 
     real, calls = loop.fetch, {"n": 0}
 
@@ -75,22 +75,22 @@ def test_resume_gives_the_uninterrupted_curve(tmp_path, digits, monkeypatch, how
 
     monkeypatch.setattr(loop, "fetch", failing)
     with pytest.raises(how):
-        train_specs([spec], digits, [cfg], cut, progress=False)
+        train_specs([spec], digits, [cfg], cut, progress=False, threads=1)
     monkeypatch.setattr(loop, "fetch", real)
     checkpoints = list(tmp_path.glob(".cut.jsonl.checkpoints/*.pt"))
     assert len(checkpoints) == 1
-    [rec] = train_specs([spec], digits, [cfg], cut, resume=True, progress=False)
+    [rec] = train_specs([spec], digits, [cfg], cut, resume=True, progress=False, threads=1)
     assert rec["resumed_at"] == (13 if how is KeyboardInterrupt else 12)
     assert _curve(cut) == _curve(whole)
     assert not list(tmp_path.glob(".cut.jsonl.checkpoints/*.pt"))  # a finished run leaves no checkpoint
     # A finished run is not trained again.
-    assert train_specs([spec], digits, [cfg], cut, resume=True, progress=False)[0]["timestamp"] == rec["timestamp"]
+    assert train_specs([spec], digits, [cfg], cut, resume=True, progress=False, threads=1)[0]["timestamp"] == rec["timestamp"]
 
 
 def test_step_records_carry_the_issue_fields(tmp_path, digits):
     spec = fit_to_data(load_spec("resnet20"), digits, fit=True)
     out = tmp_path / "r.jsonl"
-    train_specs([spec], digits, [TrainConfig(steps=4, batch=64, log_every=2, eval_every=4)], out, progress=False)
+    train_specs([spec], digits, [TrainConfig(steps=4, batch=64, log_every=2, eval_every=4)], out, progress=False, threads=1)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["record"] for r in lines] == ["train_step", "train_step", "train_run"]
     first = lines[0]
@@ -113,7 +113,7 @@ def test_fit_input_and_saved_weights_load_strictly(tmp_path, digits):
 
     spec = fit_to_data(load_spec("resnet20"), digits, fit=True)
     assert (spec.input.channels, spec.input.hw, spec.head.classes) == (1, (8, 8), 10)
-    train_specs([spec], digits, [TrainConfig(steps=2, batch=32)], tmp_path / "r.jsonl", progress=False,
+    train_specs([spec], digits, [TrainConfig(steps=2, batch=32)], tmp_path / "r.jsonl", progress=False, threads=1,
                 save_weights=tmp_path / "w")
     model = build_model(load_spec(tmp_path / "w" / "resnet20-seed0.yaml"))
     model.load_state_dict(torch.load(tmp_path / "w" / "resnet20-seed0.pt", weights_only=True), strict=True)
