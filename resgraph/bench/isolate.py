@@ -23,8 +23,7 @@ from resgraph.bench.task import RowTask, Slot, describe_slot, enter_slot, run_ta
 __all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_reason"]
 
 Record = dict[str, Any]
-# Imported once by the forkserver; every row's process starts with them loaded.
-PRELOAD = ["torch", "torch.nn", "resgraph.bench.task", "resgraph.entries", "resgraph.lower"]
+PRELOAD = ["resgraph.bench.preload"]  # imported once by the forkserver; every row's process starts with it loaded
 _JOIN_S = 10.0  # how long a row's process may take to exit after sending its record
 _PR_SET_PDEATHSIG = 1
 
