@@ -20,7 +20,7 @@ from resgraph.bench.env import cpu_model
 from resgraph.bench.row import base_record, one_line
 from resgraph.bench.task import RowTask, Slot, describe_slot, enter_slot, run_task
 
-__all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_reason"]
+__all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_reason", "probe_slot"]
 
 Record = dict[str, Any]
 PRELOAD = ["resgraph.bench.preload"]  # imported once by the forkserver; every row's process starts with it loaded
@@ -136,3 +136,33 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
         rec = _failed(task, slot, reason or exit_reason(proc.exitcode), started)
     rec["wall_s"] = round(time.perf_counter() - t0, 4)
     return rec
+
+
+def _probe_child(device: str, slot: Slot, conn: multiprocessing.connection.Connection) -> None:
+    _die_with_parent()
+    enter_slot(slot)
+    from resgraph.bench.env import default_threads, device_name
+
+    conn.send({"device_model": device_name(device), "slot": describe_slot(), "threads": default_threads()})
+    conn.close()
+
+
+def probe_slot(device: str, slot: Slot = Slot(), timeout: float = 120.0) -> dict[str, Any]:
+    """What a row's process in ``slot`` sees: device model, slot, default threads (CUDA starts only in the child)."""
+    ctx = _context()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_probe_child, args=(device, slot, send), name="resgraph-probe")
+    proc.start()
+    send.close()
+    try:
+        if recv.poll(timeout):
+            return recv.recv()
+    except (EOFError, OSError):
+        pass
+    finally:
+        recv.close()
+        proc.join(_JOIN_S)
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+    return {"device_model": None, "slot": f"(no answer: {exit_reason(proc.exitcode)})", "threads": 0}
