@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import signal
 import socket
 import time
@@ -29,8 +30,10 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _context() -> Any:
+    """The forkserver context, its server started (once per process): its start is not a row's time."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
+    multiprocessing.forkserver.ensure_running()
     return ctx
 
 
