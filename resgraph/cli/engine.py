@@ -93,8 +93,9 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
     lines += _table(rows)
     done = finished_rows(out, jobs, runner) if resume else {}
     todo = [j for j in jobs if j.key not in done]
-    lines.append(f"{len(jobs)} rows: {len(jobs) - len(todo)} already in {out}, {len(todo)} to measure" if resume
-                 else f"{len(jobs)} rows to measure")
+    rows_ = f"{len(jobs)} row{'s' if len(jobs) != 1 else ''}"
+    lines.append(f"{rows_}: {len(jobs) - len(todo)} already in {out}, {len(todo)} to measure" if resume
+                 else f"{rows_} to measure")
     where = []
     for i, j in enumerate(todo):
         if not slots:
