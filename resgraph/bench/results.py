@@ -23,6 +23,7 @@ from resgraph.errors import UsageError
 MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep would measure, then lose, its rows
 
 __all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "placement",
+           "by_placement", "placement_label",
            "append_record", "read_records", "latest_by_key"]
 
 STATUSES = ("ok", "skipped", "failed", "mismatch")
@@ -51,6 +52,20 @@ def placement(rec: dict[str, Any]) -> tuple[str | None, str | None]:
     """
     env = rec.get("env") if isinstance(rec.get("env"), dict) else {}
     return rec.get("host"), rec.get("device_model") or env.get("device_name")
+
+
+def by_placement(records: Iterable[dict[str, Any]]) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
+    """Records grouped by the (host, device model) they were measured on, in first-seen order."""
+    groups: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(placement(r), []).append(r)
+    return groups
+
+
+def placement_label(place: tuple[str | None, str | None]) -> str:
+    """``host vm, AMD EPYC`` (a record from before hosts were named says so)."""
+    host, model = place
+    return f"host {host or 'not recorded'}, {model or 'device model not recorded'}"
 
 
 def row_key(rec: dict[str, Any]) -> tuple[Any, ...]:
