@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from resgraph.bench.isolate import can_isolate, probe_slot, run_isolated
-from resgraph.bench.row import base_record
+from resgraph.bench.row import base_record, one_line
 from resgraph.bench.task import RowTask, Slot, cpu_ranges
 from resgraph.errors import UsageError
 
@@ -80,10 +80,22 @@ class WorkerInfo:
     problem: str | None  # why it cannot run rows (None: it can)
 
 
+def _shell_environ() -> None:
+    """Drop what Dask's nanny put in this worker's environment (``distributed.nanny.pre-spawn-environ``:
+    ``MALLOC_TRIM_THRESHOLD_=65536``, ``OMP/MKL/OPENBLAS_NUM_THREADS=1``) before the worker's forkserver
+    starts, so rows run as from a shell: with that malloc trim threshold eager CPU rows timed 2-3x slower."""
+    import dask
+
+    for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ", None) or {}).items():
+        if os.environ.get(k) == str(v):
+            del os.environ[k]
+
+
 def _run_on_worker(task: RowTask, timeout: float | None, slots: dict[str, Slot] | None) -> Record:
     """The Dask task: measure the row in its own process, in this worker's slot."""
     from distributed import get_worker
 
+    _shell_environ()
     w = get_worker()
     slot = replace((slots or {}).get(str(w.name), Slot()), worker=str(w.name))
     return run_isolated(task, slot, timeout)
@@ -94,6 +106,7 @@ def _probe_worker(device: str, slots: dict[str, Slot] | None, dask_worker: Any =
     as a row's process sees them."""
     import socket
 
+    _shell_environ()
     w = dask_worker
     problem = can_isolate()
     slot = (slots or {}).get(str(w.name), Slot())
@@ -164,13 +177,16 @@ class DaskRunner:
 
 
 def _lost(task: RowTask, e: BaseException) -> Record:
-    """The record of a row whose worker was lost: where it ran is unknown, so --resume measures it again."""
+    """The record of a row whose worker was lost (or could not run the task): where it ran is unknown, so
+    --resume measures it again."""
     from datetime import datetime, timezone
 
-    msg = str(e).strip().splitlines()
+    from distributed import KilledWorker
+
+    what = "the Dask worker running the row was lost" if isinstance(e, KilledWorker) else \
+        "the row's Dask task failed on its worker"
     rec = base_record(task.job, task.timing, task.threads, None, None)
-    rec.update(host=None, device_model=None, status="failed",
-               reason=f"the Dask worker running the row was lost: {type(e).__name__}" + (f": {msg[0]}" if msg else ""),
+    rec.update(host=None, device_model=None, status="failed", reason=f"{what}: {one_line(e)}",
                timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     return rec
 

@@ -195,6 +195,11 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
 
     if out.is_file() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
+    from resgraph.bench.dask_runner import DaskRunner
+
+    if refresh_peak and not no_roofline and isinstance(runner, DaskRunner) and runner.slots is None:
+        raise UsageError("--refresh-peak measures this host's matmul peak; the workers of --scheduler keep their "
+                         "own: run it without --scheduler on each host")
     if refresh_peak and not no_roofline:
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
@@ -203,7 +208,7 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
 
         runnable = {p for j in jobs for p in [j.precision] if unmet_requirement(j.backend, device, p) is None}
         for p in sorted(runnable):
-            peak = peak_gflops(device, threads or default_threads(), p, refresh=True)
+            peak = peak_gflops(device, runner.threads or threads or default_threads(), p, refresh=True)
             click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=timing, threads=threads, roofline=not no_roofline,
                         runner=runner, retries=retries)
