@@ -133,6 +133,7 @@ def test_cluster_options_are_checked_before_anything_starts(tmp_path: Path) -> N
         (["--scheduler", "127.0.0.1:8786"], "--scheduler: expected tcp://HOST:PORT (received '127.0.0.1:8786')"),
         (["--scheduler", "tcp://127.0.0.1:9", "--resources", "slot"], "--resources: expected NAME=AMOUNT"),
         (["--in-process", "--row-timeout", "5"], "--row-timeout needs rows in their own processes"),
+        (["--workers", "1", "--device", "cuda:1"], "--device cuda:1 with --workers: each worker sees only its own GPU"),
     ]:
         res = CliRunner().invoke(main, ["bench", "resnet20", "--out", out, *args])
         assert res.exit_code == 2, (args, res.output)
@@ -141,3 +142,14 @@ def test_cluster_options_are_checked_before_anything_starts(tmp_path: Path) -> N
     with pytest.raises(UsageError):
         parse_resources("slot=0")
     assert sum(len(s) for s in core_sets(1)) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available() or __import__("torch").cuda.device_count() < 2,
+                    reason="needs two CUDA GPUs")
+def test_each_local_worker_times_on_its_own_gpu(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    res = _run("bench", "resnet20", "--device", "cuda", "--batch", "1,2", "--workers", "2", "--out", str(out), *FAST)
+    assert res.exit_code == 0, res.output
+    recs = read_records(out)
+    assert {r["slot"].split("CUDA_VISIBLE_DEVICES=")[1] for r in recs} == {"0", "1"}
+    assert all(r["status"] == "ok" and r["device_model"] for r in recs)
