@@ -67,6 +67,7 @@ def _die_with_parent() -> None:
 
 def _child(task: RowTask, slot: Slot, conn: multiprocessing.connection.Connection) -> None:
     """The row's process: enter the slot, say where it is, measure, send the record."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's to handle: it kills this process
     _die_with_parent()
     enter_slot(slot)
     from resgraph.bench.env import device_name
