@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from resgraph.bench.row import ModelEntry
@@ -28,14 +29,41 @@ def spec_hash(spec: ResNetSpec) -> str:
     return hashlib.sha256(dump_spec(spec, "json").encode()).hexdigest()[:12]
 
 
-def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
-    """A harness entry for a spec: factory builds the lowered module; counts come from the IR."""
-    from resgraph.lower import build_model
+@dataclass(frozen=True)
+class SpecFactory:
+    """A model factory that is plain data: the resolved spec (``extends`` already merged) as JSON-like data.
 
+    It pickles, so a row can leave this process (an isolated worker, a Dask worker on another host) and
+    the model is rebuilt there from the spec; the harness still only calls it. A trained-weights file
+    would be one more field here, loaded after ``build_model``.
+    """
+
+    data: dict[str, Any]  # spec_data(spec): every field explicit, no file references left
+
+    def __call__(self) -> Any:
+        from resgraph.lower import build_model
+
+        return build_model(ResNetSpec.model_validate(self.data)).eval()
+
+
+@dataclass(frozen=True)
+class TorchvisionFactory:
+    """torchvision's own model by name, random weights (no download); plain data like :class:`SpecFactory`."""
+
+    name: str  # one of TORCHVISION_NAMES
+
+    def __call__(self) -> Any:
+        import torchvision
+
+        return getattr(torchvision.models, self.name)(weights=None).eval()
+
+
+def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
+    """A harness entry for a spec: factory rebuilds the lowered module from the spec's data; counts from the IR."""
     spec = load_spec(spec_or_ref)
     summary = analyze(compile_spec(spec))
     c, (h, w) = spec.input.channels, spec.input.hw
-    return ModelEntry(spec.name, lambda: build_model(spec).eval(), spec_hash(spec), summary.macs, summary.params,
+    return ModelEntry(spec.name, SpecFactory(spec_data(spec)), spec_hash(spec), summary.macs, summary.params,
                       summary.depth, summary.design, (c, h, w))
 
 
@@ -53,13 +81,7 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
     if match is None:
         raise UsageError(f"--torchvision: spec {spec.name!r} is none of torchvision's networks (by structure: "
                          f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
-
-    def factory() -> Any:
-        import torchvision
-
-        return getattr(torchvision.models, match)(weights=None).eval()
-
-    return ModelEntry(f"torchvision:{match}", factory, base.spec_hash, base.macs, base.params, base.depth,
+    return ModelEntry(f"torchvision:{match}", TorchvisionFactory(match), base.spec_hash, base.macs, base.params, base.depth,
                       base.design, base.input_shape)
 
 

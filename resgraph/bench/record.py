@@ -34,8 +34,14 @@ class Record(BaseModel):
     device: str = Field("cpu", min_length=1, max_length=100)
     batch: int = Field(ge=1)
     precision: str = Field("fp32", min_length=1, max_length=20)
+    host: str | None = Field(None, max_length=300)  # absent in records of resgraph before sweeps left the process
+    device_model: str | None = Field(None, max_length=300)
+    slot: str | None = Field(None, max_length=300)
+    worker: str | None = Field(None, max_length=300)
     status: Status
     reason: str | None = None
+    attempts: int | None = Field(None, ge=1)
+    wall_s: _Num = None
     min_ms: _Num = None
     p10_ms: _Num = None
     p50_ms: _Num = None
@@ -68,7 +74,8 @@ class Record(BaseModel):
     threads: int | None = None
     env: dict[str, Any] | None = None
 
-    _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design")(
+    _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
+                            "slot", "worker")(
         lambda v: v if v is None else _printable(v))
 
 
