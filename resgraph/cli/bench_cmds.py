@@ -255,7 +255,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
               show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
-              help="batch for the spec-comparison bars and MACs scatter [default: smallest]")
+              help="batch for the spec-comparison bars and MACs scatter [default: smallest]; not used for training files")
 @click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
 def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> None:
     """Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`).
@@ -295,7 +295,8 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
               show_default=True, help="folder for results.jsonl, the tables and the plots (replaced each run)")
 @click.option("--train", "train_steps", type=click.IntRange(min=1), default=None, is_flag=False, flag_value=300,
               help="instead: train plain-20/56 and resnet-20/56 on the bundled digits for N steps [N: 300] and draw "
-                   "the paper's Fig. 6 (about 2 minutes on 2 cores)")
+                   "the paper's Fig. 6 (about a minute on a quiet 2-core machine; --network, --backend, --batch "
+                   "and the timing options don't apply)")
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
          min_time: float, threads: int | None, strict: bool, repeat: int, train_steps: int | None) -> None:

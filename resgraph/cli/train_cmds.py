@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,26 @@ from resgraph.cli.main import main
 from resgraph.errors import UsageError
 
 
+MAX_SEED = 2**31 - 1  # the data order's generator is seeded with seed * 1,000,003 + epoch: it must fit 64 bits
+
+
 def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     """``--seed 0,1,2``: distinct non-negative integers."""
     try:
         seeds = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers (received {value!r})") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise click.BadParameter(f"expected distinct integers >= 0 (received {value!r})")
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"expected distinct integers from 0 to {MAX_SEED} (received {value!r})")
     return seeds
+
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """inf and nan pass click's FloatRange; a learning rate or an epoch count must be a number."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"expected a finite number (received {value})")
+    return value
 
 
 def _data_help() -> str:
@@ -35,14 +47,14 @@ def _data_help() -> str:
 @click.option("--shortcuts", is_flag=True,
               help="train each SPEC with every shortcut option (A, B, C, ...) and as its plain twin, as `compare --shortcuts`")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="SGD steps per run [default: 1000]")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="passes over the training set, instead of --steps")
 @click.option("--batch", type=click.IntRange(min=1), default=128, show_default=True, help="images per step")
 @click.option("--seed", "seeds", default="0", show_default=True, callback=_seeds,
               help="comma-separated seeds (weights and data order); each spec is trained once per seed")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, callback=_finite,
               help="peak learning rate (the paper's 0.1 at batch 128)")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, callback=_finite,
               help="L2 penalty on every parameter (the paper's 1e-4)")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
               help="step: divide by 10 at 50%% and 75%% of the steps (the paper's); cosine: cosine decay to 0")
@@ -107,7 +119,8 @@ def train(specs: tuple[str, ...], data_name: str, fit_input: bool, shortcuts: bo
               help="random images for the activation and gradient-norm figures")
 @click.option("--pairs", type=click.IntRange(min=1), default=8, show_default=True,
               help="pairs of nearby random inputs for the gradient correlation")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the weights and the random inputs")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="seed of the weights, the random inputs and stochastic depth's masks")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="also write probe.csv and the plot (probe.png, probe.svg) here")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -175,9 +188,10 @@ def training_demo(out_dir: Path, steps: int, threads: int | None) -> None:
     # A warm-up over the first fifth, the same for every network: without it the 56-layer residual net
     # starts slower than the 20-layer one at lr 0.1 (as the paper's 110-layer one did; docs/training.md).
     cfg = TrainConfig(steps=steps, warmup=steps // 5)
+    threads = threads or 1  # one thread is steadier than two contended ones on shared cores
     click.echo(f"resgraph demo --train: {', '.join(DEMO_SPECS)} on the bundled digits ({data.shape}), {steps} steps "
-               f"of batch 128 each ({cfg.warmup} of warm-up), seed 0, one thread (steady on shared cores)", err=True)
-    records = train_specs(specs, data, [cfg], out, threads=threads or 1, replace=True)
+               f"of batch 128 each ({cfg.warmup} of warm-up), seed 0, {threads} thread(s)", err=True)
+    records = train_specs(specs, data, [cfg], out, threads=threads, replace=True)
     click.echo(format_rows(final_rows(records), FINAL_COLUMNS))
     for path in write_train_report(out, out_dir):
         click.echo(f"wrote {path}")

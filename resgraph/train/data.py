@@ -232,7 +232,10 @@ class _Checked(Dataset):
 
 
 def _folder(path: str | None, kind: str) -> Path:
-    folder = Path(path or "").expanduser()
+    try:
+        folder = Path(path or "").expanduser()
+    except RuntimeError:  # ~user of no such user
+        raise DataError(f"{printable(path or '')}: no such user's home folder (--data {kind}:PATH)") from None
     if not folder.exists():
         raise DataError(f"{printable(str(folder))}: no such folder (--data {kind}:PATH)")
     if not folder.is_dir():

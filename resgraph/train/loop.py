@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,7 @@ from resgraph.bench.results import append_record
 from resgraph.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from resgraph.train.data import Data, fetch
 
-__all__ = ["TrainConfig", "train_run", "evaluate"]
+__all__ = ["Interrupted", "TrainConfig", "train_run", "evaluate"]
 
 Schedule = Literal["step", "cosine"]
 EVAL_BATCH = 500
@@ -51,18 +53,21 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1:
             raise ValueError("steps and batch must be >= 1")
+        if not all(math.isfinite(v) and v >= 0 for v in (self.lr, self.weight_decay, self.momentum)):
+            raise ValueError("lr, weight_decay and momentum must be finite and >= 0")
         log = self.log_every or max(1, self.steps // 100)
         object.__setattr__(self, "log_every", log)
         object.__setattr__(self, "eval_every", self.eval_every or max(log, (self.steps // 10) // log * log))
 
     def lr_at(self, step: int) -> float:
-        """The learning rate of 0-based ``step``."""
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
+        """The learning rate of 0-based ``step``: the schedule's, ramped linearly over the warm-up.
+
+        The ramp multiplies the schedule (it never climbs past a decay that falls inside a long warm-up).
+        """
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
         if self.schedule == "cosine":
-            t = (step - self.warmup) / max(1, self.steps - self.warmup)
-            return self.lr * 0.5 * (1 + math.cos(math.pi * t))
-        return self.lr * (0.1 ** ((step >= self.steps // 2) + (step >= self.steps * 3 // 4)))
+            return ramp * self.lr * 0.5 * (1 + math.cos(math.pi * step / self.steps))
+        return ramp * self.lr * (0.1 ** ((step >= self.steps // 2) + (step >= self.steps * 3 // 4)))
 
     def run_id(self, spec_hash: str, data: str) -> str:
         """Identity of the curve: same id, same records (timings aside)."""
@@ -101,6 +106,40 @@ def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, honoured at the end of a step: the checkpoint then holds exactly ``step`` steps."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+class _StepBoundary:
+    """Defers Ctrl-C to the end of the step in flight; a second Ctrl-C stops at once.
+
+    A step cut in half has moved BatchNorm's running statistics and drawn stochastic-depth
+    masks already: a checkpoint taken there would not resume the same curve.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.before: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StepBoundary":
+        if threading.current_thread() is threading.main_thread():
+            self.before = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.before is not None:
+            signal.signal(signal.SIGINT, self.before)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, ds: Any) -> tuple[float, float]:
     """Mean cross-entropy and error rate over a whole split, BatchNorm in eval mode."""
@@ -129,8 +168,8 @@ def train_run(
 ) -> dict[str, Any]:
     """Train ``model`` (freshly initialised) and append its records to ``out``; return the run record.
 
-    ``checkpoint`` is written atomically every evaluation and on Ctrl-C, and removed
-    when the run ends; with ``resume`` a run continues from it. ``progress(step, figures)``
+    ``checkpoint`` is written atomically every evaluation and on Ctrl-C (at the end of the step
+    in flight), and removed when the run ends; with ``resume`` a run continues from it. ``progress(step, figures)``
     is called after every step.
     """
     n = len(data.train)  # type: ignore[arg-type]
@@ -153,7 +192,7 @@ def train_run(
     diverged = False
     figures: dict[str, float] = {}
     step = state.step
-    try:
+    with _StepBoundary() as stop:
         while step < cfg.steps:
             epoch, j = divmod(step, per_epoch)
             if epoch != order_epoch:
@@ -177,23 +216,22 @@ def train_run(
             window.loss += value * len(y)
             window.wrong += int((outputs.argmax(1) != y).sum())
             window.seen += len(y)
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            evaluating = step % cfg.eval_every == 0 or step == cfg.steps
+            if evaluating or step % cfg.log_every == 0:
                 rec: dict[str, Any] = {**base, "record": "train_step", "step": step, "epoch": epoch, "lr": lr}
                 rec["train_loss"], rec["train_err"] = window.mean()
                 window = _Window()
-                if step % cfg.eval_every == 0 or step == cfg.steps:
+                if evaluating:
                     rec["test_loss"], rec["test_err"] = evaluate(model, data.test)
                 append_record(out, rec)
                 figures = {k: rec[k] for k in ("train_loss", "train_err", "test_err") if k in rec}
-                if step % cfg.eval_every == 0 and step < cfg.steps:
-                    save_checkpoint(checkpoint, Checkpoint(run, step, (window.loss, window.wrong, window.seen),
-                                                           train_s), model, opt, sched)
+            if (evaluating and step < cfg.steps) or stop.requested:
+                save_checkpoint(checkpoint, Checkpoint(run, step, (window.loss, window.wrong, window.seen), train_s),
+                                model, opt, sched)
+            if stop.requested:  # the step is whole and saved: --resume continues from here
+                raise Interrupted(step)
             if progress:
                 progress(step, figures)
-    except KeyboardInterrupt:  # keep what was trained: --resume continues from here
-        save_checkpoint(checkpoint, Checkpoint(run, step, (window.loss, window.wrong, window.seen), train_s),
-                        model, opt, sched)
-        raise
     final: dict[str, Any] = {}
     if not diverged:
         final["final_train_loss"], final["final_train_err"] = evaluate(model, data.train)

@@ -61,6 +61,13 @@ def tapped(gm: fx.GraphModule, scopes: list[str]) -> fx.GraphModule:
 def probe_blocks(gm: fx.GraphModule, g: nx.DiGraph, input_shape: tuple[int, int, int], classes: int, *,
                  batch: int = 32, pairs: int = 8, seed: int = 0) -> list[dict[str, Any]]:
     """One row per block: ``block`` (1-based), ``scope``, ``stage``, ``act_std``, ``grad_norm``, ``grad_corr``."""
+    with torch.random.fork_rng(devices=[]):  # stochastic depth draws from the global generator: seed it too
+        torch.manual_seed(seed)
+        return _probe(gm, g, input_shape, classes, batch, pairs, seed)
+
+
+def _probe(gm: fx.GraphModule, g: nx.DiGraph, input_shape: tuple[int, int, int], classes: int, batch: int,
+           pairs: int, seed: int) -> list[dict[str, Any]]:
     blocks = block_outputs(g)
     net = tapped(gm, [n for _, n, _ in blocks]).train()
     gen = torch.Generator().manual_seed(seed)

@@ -39,13 +39,37 @@ def _mean_std(values: list[float], scale: float = 1, digits: int = 4) -> str:
     return f"{m:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
 
 
-def final_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (spec, its hash, data, budget): final errors as mean ± std over its seeds, in first-seen order."""
+SETTINGS = ("steps", "batch", "lr", "weight_decay", "schedule", "warmup")  # a run's recipe; seeds vary within a group
+
+
+def _groups(runs: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Runs that differ only by seed, keyed by (spec, hash, data, *settings), in first-seen order."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
-        groups[(r["spec"], r["spec_hash"], r["data"], r["steps"], r["batch"])].append(r)
+        groups[(r["spec"], r["spec_hash"], r["data"], *(r.get(k) for k in SETTINGS))].append(r)
+    return groups
+
+
+def _labels(keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
+    """Each group's spec name, plus the data and settings that tell it apart from groups of the same spec."""
+    out = {}
+    for key in keys:
+        twins = [k for k in keys if k[0] == key[0]]
+        differ = [i for i in range(1, len(key)) if len({k[i] for k in twins}) > 1]
+        names = ("spec", "spec_hash", "data", *SETTINGS)
+        out[key] = key[0] + "".join(f" {names[i].replace('_', ' ')}={key[i]}" for i in differ if names[i] != "spec_hash")
+        if 1 in differ and not [i for i in differ if i != 1]:
+            out[key] += f" ({key[1][:6]})"  # same name, another version of the spec
+    return out
+
+
+def final_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per spec and recipe: final errors as mean ± std over its seeds, in first-seen order."""
+    groups = _groups(runs)
+    labels = _labels(list(groups))
     rows = []
-    for (spec, _, data, _, _), rs in groups.items():
+    for key, rs in groups.items():
+        spec, data = labels[key], key[2]
         ok = [r for r in rs if not r.get("diverged")]
         diverged = len(rs) - len(ok)
         rows.append({
@@ -110,7 +134,7 @@ def _depth_colours(depths: Sequence[int]) -> dict[int, Any]:
 
 
 def _mean_curve(runs: list[str], steps: dict[str, dict[int, dict[str, Any]]], field: str) -> tuple[list[int], list[float]]:
-    """The mean over seeds of ``field`` at each step every run logged it."""
+    """The mean over seeds of ``field`` at each step every run logged it (callers leave diverged runs out)."""
     at: dict[int, list[float]] = defaultdict(list)
     for run in runs:
         for s, rec in steps.get(run, {}).items():
@@ -122,29 +146,34 @@ def _mean_curve(runs: list[str], steps: dict[str, dict[int, dict[str, Any]]], fi
 
 def _fig6(steps: dict[str, dict[int, dict[str, Any]]], runs: dict[str, dict[str, Any]], out: Path,
           formats: Sequence[str]) -> list[Path]:
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)  # (spec, data) -> run ids (one per seed)
-    for run, r in runs.items():
-        groups[(r["spec"], r["data"])].append(run)
-    colours = _depth_colours([runs[ids[0]].get("depth") or 0 for ids in groups.values()])
+    by_run = {id(r): run for run, r in runs.items()}
+    groups = _groups(list(runs.values()))
+    labels = _labels(list(groups))
     fig = _figure(11, 4.2)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, residual, title in ((axes[0], False, "plain"), (axes[1], True, "residual")):
-        for (spec, data), ids in groups.items():
-            first = runs[ids[0]]
-            if bool(first.get("residual", True)) != residual:
-                continue
-            c = colours[first.get("depth") or 0]
+        mine = {k: rs for k, rs in groups.items() if bool(rs[0].get("residual", True)) == residual}
+        depths = [rs[0].get("depth") or 0 for rs in mine.values()]
+        # One colour per depth, as the paper; per curve when two curves of a panel share a depth.
+        per_depth = len(set(depths)) == len(depths)
+        colours = _depth_colours(depths) if per_depth else _depth_colours(list(range(len(mine))))
+        for i, (key, rs) in enumerate(mine.items()):
+            c = colours[depths[i] if per_depth else i]
+            ids = [by_run[id(r)] for r in rs if not r.get("diverged")]
+            note = f"{len(rs)} seeds" if len(rs) > 1 else ""
+            if len(ids) < len(rs):
+                note += f"{', ' if note else ''}{len(rs) - len(ids)} diverged, left out"
             xs, ys = _mean_curve(ids, steps, "train_err")
             ax.plot(xs, ys, color=c, lw=0.9, ls="--")
             xs, ys = _mean_curve(ids, steps, "test_err")
-            ax.plot(xs, ys, color=c, lw=2.2, label=f"{spec}" + (f" ({len(ids)} seeds)" if len(ids) > 1 else ""))
+            ax.plot(xs, ys, color=c, lw=2.2, label=labels[key] + (f" ({note})" if note else ""))
         ax.set_title(f"{title} networks")
         ax.set_xlabel("iterations")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
     axes[0].set_ylabel("error (%)")
-    data = ", ".join(sorted({d for _, d in groups}))
+    data = ", ".join(sorted({k[2] for k in groups}))
     fig.suptitle(f"Training on {data}: dashed = training error, bold = test error (the paper's Fig. 6 layout)",
                  fontsize=10)
     return _save(fig, out, "training-curves", formats)

@@ -7,6 +7,7 @@ holds the results file's lock, shows progress and saves trained weights.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +19,8 @@ from resgraph.bench.results import sweep_lock
 from resgraph.errors import SpecError, UsageError, format_path, printable
 from resgraph.spec import ResNetSpec, dump_spec
 from resgraph.train.data import Data
-from resgraph.train.loop import RunInfo, TrainConfig, train_run
-from resgraph.train.records import read_train_records
+from resgraph.train.loop import Interrupted, RunInfo, TrainConfig, train_run
+from resgraph.train.records import is_train_file, read_train_records
 
 __all__ = ["fit_to_data", "train_specs", "checkpoint_path"]
 
@@ -78,7 +79,12 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
     with sweep_lock(out), fixed_threads(threads):
         if replace:
             out.unlink(missing_ok=True)
-        done = {r["run"]: r for r in read_train_records(out) if r["record"] == "train_run"} if resume else {}
+        if out.exists() and out.stat().st_size and not is_train_file(out):
+            raise UsageError(f"{out}: holds records that are not training records (a bench results file?); "
+                             "use another --out")
+        known = read_train_records(out) if resume else []
+        done = {r["run"]: r for r in known if r["record"] == "train_run"}
+        started = {r["run"] for r in known}
         plan = [(cfg, spec) for cfg in configs for spec in specs]
         for i, (cfg, spec) in enumerate(plan, 1):
             h = spec_hash(spec)
@@ -95,9 +101,20 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
             info = RunInfo(spec.name, h, summary.depth, spec.residual, summary.design, summary.params,
                            {"threads": threads, "env": env})
             ck = checkpoint_path(out, spec.name, run)
-            with _bar(label, cfg.steps, progress) as bar:
-                rec = train_run(model, info, data, cfg, out, checkpoint=ck, resume=resume,
-                                progress=bar.update_to if bar else None)
+            if resume and run not in started and any(r["spec"] == spec.name for r in known):
+                print(f"{label}: no run in {out} with these settings (steps, batch, lr, schedule, warm-up, weight "
+                      "decay, seed, data or the spec changed): training from scratch", file=sys.stderr)
+            try:
+                with _bar(label, cfg.steps, progress) as bar:
+                    rec = train_run(model, info, data, cfg, out, checkpoint=ck, resume=resume,
+                                    progress=bar.update_to if bar else None)
+            except Interrupted as stop:
+                print(f"{label}: interrupted after step {stop.step}; its checkpoint is kept: run the same command "
+                      "with --resume to continue", file=sys.stderr)
+                raise
+            finally:
+                with contextlib.suppress(OSError):
+                    ck.parent.rmdir()  # only when empty: no run left a checkpoint
             records.append(rec)
             if save_weights is not None:
                 _save(save_weights, spec, cfg.seed, model)

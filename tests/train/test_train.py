@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -58,7 +61,7 @@ def _curve(path: Path) -> tuple[list[dict], dict]:
     return [by_step[s] for s in sorted(by_step)], {k: v for k, v in runs[run].items() if k not in TIMINGS}
 
 
-@pytest.mark.parametrize("how", [KeyboardInterrupt, RuntimeError])  # Ctrl-C saves a checkpoint; a crash does not
+@pytest.mark.parametrize("how", ["sigint", "crash"])  # Ctrl-C saves a checkpoint at the step's end; a crash does not
 def test_resume_gives_the_uninterrupted_curve(tmp_path, digits, monkeypatch, how):
     spec = fit_to_data(load_spec(tiny_spec(tmp_path, drop_path="0.1")), digits, fit=True)  # stochastic depth: RNG state
     cfg = TrainConfig(steps=24, batch=64, lr=0.05, log_every=2, eval_every=6, seed=3)
@@ -69,18 +72,20 @@ def test_resume_gives_the_uninterrupted_curve(tmp_path, digits, monkeypatch, how
 
     def failing(ds, idx):
         calls["n"] += 1
-        if calls["n"] == 16:  # 14 steps and 2 evaluations in: after the checkpoint at step 12, between logs
-            raise how("stop")
+        if calls["n"] == 16:  # step 14's batch (after 2 evaluations): past the checkpoint at step 12, between logs
+            if how == "crash":
+                raise RuntimeError("stop")
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of a step
         return real(ds, idx)
 
     monkeypatch.setattr(loop, "fetch", failing)
-    with pytest.raises(how):
+    with pytest.raises(KeyboardInterrupt if how == "sigint" else RuntimeError):
         train_specs([spec], digits, [cfg], cut, progress=False, threads=1)
     monkeypatch.setattr(loop, "fetch", real)
     checkpoints = list(tmp_path.glob(".cut.jsonl.checkpoints/*.pt"))
     assert len(checkpoints) == 1
     [rec] = train_specs([spec], digits, [cfg], cut, resume=True, progress=False, threads=1)
-    assert rec["resumed_at"] == (13 if how is KeyboardInterrupt else 12)
+    assert rec["resumed_at"] == (14 if how == "sigint" else 12)  # Ctrl-C finished step 14 first
     assert _curve(cut) == _curve(whole)
     assert not list(tmp_path.glob(".cut.jsonl.checkpoints/*.pt"))  # a finished run leaves no checkpoint
     # A finished run is not trained again.
@@ -103,8 +108,12 @@ def test_schedule_is_the_papers():
     cfg = TrainConfig(steps=100, lr=0.1)
     assert [cfg.lr_at(s) for s in (0, 49, 50, 74, 75, 99)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
     warm = TrainConfig(steps=100, lr=0.1, warmup=10, schedule="cosine")
-    assert warm.lr_at(0) == pytest.approx(0.01) and warm.lr_at(9) == pytest.approx(0.1)
+    assert warm.lr_at(0) == pytest.approx(0.01) and warm.lr_at(9) == pytest.approx(0.1 * 0.5 * (1 + math.cos(0.09 * math.pi)))
     assert warm.lr_at(99) < 0.001
+    long = TrainConfig(steps=100, lr=0.1, warmup=80)  # a warm-up past the first decay never climbs over it
+    assert max(long.lr_at(s) for s in range(50, 100)) <= 0.01 + 1e-12
+    with pytest.raises(ValueError):
+        TrainConfig(steps=10, lr=float("nan"))
     assert cfg.run_id("h", "digits") != TrainConfig(steps=100, lr=0.1, seed=1).run_id("h", "digits")
 
 
@@ -133,3 +142,24 @@ def test_a_malformed_training_line_is_skipped_with_a_warning(tmp_path):
                  '"step": "three", "epoch": 0, "lr": 0.1, "train_loss": 1, "train_err": 0.5}\n')
     with pytest.warns(UserWarning, match=r"r.jsonl:1: skipping a malformed training record: step"):
         assert read_train_records(p) == []
+
+
+def test_evaluations_need_not_fall_on_logged_steps(tmp_path, digits):
+    spec = fit_to_data(load_spec(tiny_spec(tmp_path)), digits, fit=True)
+    out = tmp_path / "r.jsonl"
+    train_specs([spec], digits, [TrainConfig(steps=30, batch=32, log_every=5, eval_every=7)], out, progress=False,
+                threads=1)
+    steps, _ = curves(read_train_records(out))
+    by_step = next(iter(steps.values()))
+    assert [s for s, r in sorted(by_step.items()) if "test_err" in r] == [7, 14, 21, 28, 30]
+    assert {5, 10, 15, 20, 25} <= by_step.keys()
+
+
+def test_a_bench_results_file_is_no_training_file(tmp_path, digits):
+    from resgraph.errors import UsageError
+
+    out = tmp_path / "bench.jsonl"
+    out.write_text('{"spec": "resnet20", "backend": "eager", "batch": 1, "status": "ok"}\n')
+    spec = fit_to_data(load_spec(tiny_spec(tmp_path)), digits, fit=True)
+    with pytest.raises(UsageError, match="not training records"):
+        train_specs([spec], digits, [TrainConfig(steps=2, batch=32)], out, progress=False, threads=1)

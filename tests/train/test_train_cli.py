@@ -120,3 +120,20 @@ def test_probe_of_a_plain_stack_shows_shattering_and_explosion():
     assert plain[0]["grad_norm"] > 100 * plain[-1]["grad_norm"]  # explodes toward the input
     assert res[0]["grad_norm"] < 100 * res[-1]["grad_norm"]
     assert abs(plain[13]["grad_corr"]) < 0.2 < res[13]["grad_corr"]  # halfway: white noise vs still correlated
+
+
+@pytest.mark.parametrize("args", [["--epochs", "inf"], ["--epochs", "nan"], ["--lr", "nan"], ["--lr", "inf"],
+                                  ["--weight-decay", "nan"], ["--seed", "18446744073709"], ["--seed", "-1"]])
+def test_numbers_that_are_not_numbers(args):
+    one_line_error(run("train", "resnet20", "--fit-input", *args), args[0])
+
+
+def test_report_keeps_recipes_apart(tmp_path):
+    out = tmp_path / "r.jsonl"
+    for lr in ("0.1", "0.01"):
+        r = run("train", "resnet20", "--fit-input", "--steps", "3", "--batch", "64", "--lr", lr, "--out", str(out),
+                "--threads", "1")
+        assert r.exit_code == 0, r.output
+    rep = run("report", str(out), "-o", str(tmp_path / "rep"), "--no-plots")
+    md = (tmp_path / "rep" / "training.md").read_text()
+    assert "| resnet20 lr=0.1 |" in md and "| resnet20 lr=0.01 |" in md
