@@ -53,9 +53,9 @@ def compare(
     threads = threads or default_threads()
     env = environment(device, threads)
 
-    def peak(dev: str, prec: str) -> float | None:
+    def peak(dev: str, prec: str, engine: str = "torch") -> float | None:
         """The cached matmul peak, only when asked for."""
-        return peak_gflops(dev, threads, prec) if roofline else None
+        return peak_gflops(dev, threads, prec, engine=engine) if roofline else None
 
     with fixed_threads(threads):
         rows = [rec for _, rec in measured(jobs, timing.repeat, progress, lambda j: run_row(j, timing, threads, env,

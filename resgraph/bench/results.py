@@ -25,7 +25,8 @@ MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep w
 __all__ = ["KEY_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "append_record", "read_records", "latest_by_key"]
 
 STATUSES = ("ok", "skipped", "failed", "mismatch")
-KEY_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision")  # identifies a row for --resume
+# Identifies a row for --resume. weights, data and calibration are null where unused, as in records older than them.
+KEY_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
 RECORD_FIELDS = (
     *KEY_FIELDS,
     "status", "reason",
@@ -33,6 +34,8 @@ RECORD_FIELDS = (
     "load_before", "load_after", "cpu_ratio", "unstable", "repeat", "round_p50_ms", "round_spread",
     "first_result_s", "peak_mem_bytes", "mem_method",
     "max_abs_err", "max_rel_err", "tolerance",
+    "calibration_data", "check_images", "check_data", "top1_agreement", "top5_overlap", "cosine",
+    "test_error", "ref_test_error",
     "gflops", "pct_peak", "peak_gflops",
     "macs", "params", "depth", "design", "input_shape",
     "threads", "warmup", "iters", "min_time_s",

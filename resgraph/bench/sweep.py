@@ -79,18 +79,19 @@ def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: 
         print(f"resume: {skipped} of {len(jobs)} rows already in {out_path}, skipped; {len(todo)} to measure",
               file=sys.stderr)
     envs: dict[str, dict[str, Any]] = {}
-    peaks: dict[tuple[str, str], float | None] = {}
+    peaks: dict[tuple[str, str, str], float | None] = {}
 
-    def peak(device: str, precision: str) -> float | None:
+    def peak(device: str, precision: str, engine: str = "torch") -> float | None:
         """Matmul peak for the roofline, measured at most once per sweep (and cached on disk)."""
         if not roofline:
             return None
-        if (device, precision) not in peaks:
+        if (device, precision, engine) not in peaks:
             try:
-                peaks[device, precision] = peak_gflops(device, threads, precision, cache_path=peak_cache)
+                peaks[device, precision, engine] = peak_gflops(device, threads, precision, cache_path=peak_cache,
+                                                               engine=engine)
             except Exception:  # noqa: BLE001 - don't retry a peak that can't be measured on every row
-                peaks[device, precision] = None
-        return peaks[device, precision]
+                peaks[device, precision, engine] = None
+        return peaks[device, precision, engine]
 
     new: dict[tuple[Any, ...], dict[str, Any]] = {}
 

@@ -12,6 +12,7 @@ from resgraph.atomic import ensure_folder
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
+from resgraph.precision import get_precision, precision_names
 
 
 def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
@@ -40,14 +41,13 @@ def _check_device(device: str) -> str:
 
 
 def _check_names(backends: list[str], precisions: list[str]) -> None:
-    from resgraph.bench.backends import DTYPES, backend_names
+    from resgraph.bench.backends import backend_names
 
     for b in backends:
         if b not in backend_names():
             raise UsageError(f"--backend: unknown backend {b!r}; known: {', '.join(backend_names())}")
     for p in precisions:
-        if p not in DTYPES:
-            raise UsageError(f"--precision: unknown precision {p!r}; known: {', '.join(DTYPES)}")
+        get_precision(p, "--precision")
 
 
 def _timing(warmup: int, iters: int, min_time: float, repeat: int = 1) -> Any:
@@ -127,11 +127,11 @@ def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 def backends(device: str) -> None:
     """List the benchmark backends, and whether each can run here (with the reason when not)."""
-    from resgraph.bench.backends import DTYPES, backend_names, get_backend, unmet_requirement
+    from resgraph.bench.backends import backend_names, get_backend, unmet_requirement
 
     for name in backend_names():
         b = get_backend(name)
-        runs = [p for p in DTYPES if unmet_requirement(name, device, p) is None]
+        runs = [p for p in precision_names() if unmet_requirement(name, device, p) is None]
         state = f"runs here: {', '.join(runs)}" if runs else f"skipped: {unmet_requirement(name, device, 'fp32')}"
         click.echo(f"{name:<14} {b.doc:<50} {state}")
 
@@ -143,7 +143,7 @@ def backends(device: str) -> None:
 @click.option("--batch", "batches", default="1", show_default=True, callback=_csv(int, "batch sizes"),
               help="comma-separated batch sizes")
 @click.option("--precision", "precisions", default="fp32", show_default=True,
-              callback=_csv(str, "precisions"), help="comma-separated: fp32, fp16, bf16")
+              callback=_csv(str, "precisions"), help=f"comma-separated: {', '.join(precision_names())}")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("results.jsonl"),
               show_default=True, help="JSON-lines results file; each finished row is appended")
@@ -171,10 +171,13 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 
         from resgraph.bench.backends import unmet_requirement
 
-        runnable = {p for j in jobs for p in [j.precision] if unmet_requirement(j.backend, device, p) is None}
-        for p in sorted(runnable):
-            peak = peak_gflops(device, threads or default_threads(), p, refresh=True)
-            click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
+        from resgraph.bench.backends import get_backend
+
+        runnable = {(j.precision, get_backend(j.backend).peak_engine(j.precision)) for j in jobs
+                    if unmet_requirement(j.backend, device, j.precision) is None}
+        for p, engine in sorted(runnable):
+            peak = peak_gflops(device, threads or default_threads(), p, refresh=True, engine=engine)
+            click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time, repeat), threads=threads,
                         roofline=not no_roofline)
     click.echo(format_table(records, _spread(SWEEP_COLUMNS, repeat)))
@@ -186,7 +189,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", default="eager", show_default=True, help="one backend")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="images per call")
-@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or bf16")
+@click.option("--precision", default="fp32", show_default=True, help=f"one of {', '.join(precision_names())}")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--shortcuts", is_flag=True,
               help=f"compare shortcut options {', '.join(SHORTCUTS.names())} and the plain twin of each SPEC")
