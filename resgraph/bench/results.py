@@ -10,7 +10,7 @@ import math
 import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -141,8 +141,22 @@ def _needs_newline(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
-def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All records in file order; a line that isn't a JSON object is skipped with a warning."""
+def _bench_record(rec: dict[str, Any]) -> str | None:
+    """Why ``rec`` is no bench record, as a warning's clause, or None."""
+    if missing := [k for k in ("spec", "status") if k not in rec]:
+        return f"record without {', '.join(missing)} (not a resgraph bench record?)"
+    if problem := check_record(rec):
+        return f"malformed record: {problem}"
+    return None
+
+
+def read_records(path: str | os.PathLike[str],
+                 check: Callable[[dict[str, Any]], str | None] = _bench_record) -> list[dict[str, Any]]:
+    """All records in file order that ``check`` accepts; any other line is skipped with a warning naming it.
+
+    ``check`` says why a JSON object is not a record of this file's kind (bench rows by default; training
+    records pass their own).
+    """
     path = Path(path)
     if not path.exists():
         return []
@@ -160,11 +174,8 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 continue
             if not isinstance(rec, dict):
                 warnings.warn(f"{path}:{n}: skipping a line that is not a JSON object", stacklevel=2)
-            elif missing := [k for k in ("spec", "status") if k not in rec]:
-                warnings.warn(f"{path}:{n}: skipping a record without {', '.join(missing)} "
-                              "(not a resgraph bench record?)", stacklevel=2)
-            elif problem := check_record(rec):
-                warnings.warn(f"{path}:{n}: skipping a malformed record: {problem}", stacklevel=2)
+            elif problem := check(rec):
+                warnings.warn(f"{path}:{n}: skipping a {problem}", stacklevel=2)
             else:
                 out.append(rec)
     return out

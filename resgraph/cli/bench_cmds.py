@@ -226,11 +226,21 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
               help="batch for the spec-comparison bars and MACs scatter [default: smallest]")
 @click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
 def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> None:
-    """Write Markdown and CSV tables and PNG/SVG plots from a results file."""
+    """Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`).
+
+    A training file gives the final errors (mean ± std over seeds) and the paper's Fig. 6 curves.
+    """
     from resgraph.bench import write_report
+    from resgraph.train.records import is_train_file
+    from resgraph.train.report import write_train_report
 
     click.echo(f"writing the report of {results} to {out_dir}/...", err=True)
-    for path in _report(results, out_dir, batch, not no_plots, write_report):
+    if is_train_file(results):
+        def write(path: Path, out: Path, *, bar_batch: int | None, plots: bool) -> list[Path]:
+            return write_train_report(path, out, plots=plots)
+    else:
+        write = write_report
+    for path in _report(results, out_dir, batch, not no_plots, write):
         click.echo(str(path))
 
 

@@ -77,7 +77,7 @@ def _register() -> None:
     # Each module adds its commands to `main`; imported here so `resgraph --help` lists them all.
     from resgraph.cli import spec_cmds  # noqa: F401
 
-    for optional in ("graph_cmds", "lower_cmds", "bench_cmds"):
+    for optional in ("graph_cmds", "lower_cmds", "bench_cmds", "train_cmds"):
         try:
             __import__(f"resgraph.cli.{optional}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,151 @@
+"""Commands about how well a network trains: train (short runs on offline data) and probe (at initialisation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from resgraph.cli.main import main
+from resgraph.errors import UsageError
+
+
+def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    """``--seed 0,1,2``: distinct non-negative integers."""
+    try:
+        seeds = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers (received {value!r})") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"expected distinct integers >= 0 (received {value!r})")
+    return seeds
+
+
+def _data_help() -> str:
+    return ("digits (8x8, bundled with scikit-learn), synthetic (generated, 3x32x32), cifar10:PATH (CIFAR-10 python "
+            "batches) or folder:PATH (ImageFolder tree with train/ and val/)")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--data", "data_name", default="digits", show_default=True, help=_data_help())
+@click.option("--fit-input", is_flag=True,
+              help="train each spec with the data's input channels, size and classes (e.g. resnet20 on 1x8x8 digits)")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="SGD steps per run [default: 1000]")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="passes over the training set, instead of --steps")
+@click.option("--batch", type=click.IntRange(min=1), default=128, show_default=True, help="images per step")
+@click.option("--seed", "seeds", default="0", show_default=True, callback=_seeds,
+              help="comma-separated seeds (weights and data order); each spec is trained once per seed")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="peak learning rate (the paper's 0.1 at batch 128)")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True)
+@click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
+              help="step: divide by 10 at 50%% and 75%% of the steps (the paper's); cosine: cosine decay to 0")
+@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True,
+              help="steps of linear learning-rate warm-up")
+@click.option("--log-every", type=click.IntRange(min=1), default=None, help="steps between training-loss records "
+              "[default: steps/100]")
+@click.option("--eval-every", type=click.IntRange(min=1), default=None,
+              help="steps between test evaluations and checkpoints [default: steps/10]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="intra-op threads [default: the CPUs this process may use]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("train.jsonl"), show_default=True,
+              help="results file (JSON lines, appended)")
+@click.option("--resume", is_flag=True, help="skip finished runs in --out and continue an interrupted one from its "
+              "checkpoint")
+@click.option("--save-weights", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder for each trained state_dict (NAME-seedS.pt) and the spec it was trained as (NAME-seedS.yaml)")
+def train(specs: tuple[str, ...], data_name: str, fit_input: bool, steps: int | None, epochs: float | None, batch: int,
+          seeds: list[int], lr: float, weight_decay: float, schedule: str, warmup: int, log_every: int | None,
+          eval_every: int | None, threads: int | None, out: Path, resume: bool, save_weights: Path | None) -> None:
+    """Train SPECs in turn on the same data order, as the paper trains (SGD, momentum 0.9, weight decay 1e-4).
+
+    Records every logged step and each run's end to --out; `resgraph report` draws them.
+    """
+    from resgraph.spec import load_spec
+    from resgraph.train import TrainConfig, fit_to_data, load_data, train_specs
+    from resgraph.train.report import FINAL_COLUMNS, final_rows, format_rows
+
+    if steps is not None and epochs is not None:
+        raise UsageError("--steps and --epochs: give one of them, not both")
+    loaded = [load_spec(ref) for ref in specs]
+    data = load_data(data_name, loaded[0].input.hw)
+    fitted = [fit_to_data(s, data, fit_input) for s in loaded]
+    n = len(data.train)  # type: ignore[arg-type]
+    if batch > n:
+        raise UsageError(f"--batch {batch}: larger than the {n} training images of {data.name}")
+    total = steps if steps is not None else (max(1, round(epochs * (n // batch))) if epochs is not None else 1000)
+    configs = [TrainConfig(steps=total, batch=batch, lr=lr, weight_decay=weight_decay, schedule=schedule,  # type: ignore[arg-type]
+                           warmup=min(warmup, total), seed=s, log_every=log_every or 0,
+                           eval_every=eval_every or 0) for s in seeds]
+    click.echo(f"resgraph train: {len(fitted)} spec(s) x {len(seeds)} seed(s) on {data.name} ({data.shape}, "
+               f"{n} training images), {total} steps of batch {batch} (about {total * batch / n:.1f} epochs), "
+               f"lr {lr} ({schedule}), records to {out}", err=True)
+    records = train_specs(fitted, data, configs, out, resume=resume, threads=threads, save_weights=save_weights)
+    click.echo(format_rows(final_rows(records), FINAL_COLUMNS))
+    if diverged := [r for r in records if r.get("diverged")]:
+        click.echo(f"warning: {len(diverged)} run(s) diverged (loss became NaN or infinite): "
+                   + ", ".join(f"{r['spec']} seed {r['seed']} at step {r['stopped_at']}" for r in diverged)
+                   + "; try a lower --lr or a --warmup", err=True)
+    if save_weights:
+        click.echo(f"weights in {save_weights}/ (NAME-seedS.pt, with the spec it was trained as in NAME-seedS.yaml)",
+                   err=True)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--batch", type=click.IntRange(min=2), default=32, show_default=True,
+              help="random images for the activation and gradient-norm figures")
+@click.option("--pairs", type=click.IntRange(min=1), default=8, show_default=True,
+              help="pairs of nearby random inputs for the gradient correlation")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the weights and the random inputs")
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="also write probe.csv and the plot (probe.png, probe.svg) here")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="intra-op threads [default: the CPUs this process may use]")
+def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Path | None, threads: int | None) -> None:
+    """Per residual block at initialisation: activation scale, gradient norm, and gradient correlation.
+
+    Data-free: a seeded random batch, BatchNorm in training mode. Plain networks'
+    gradients explode toward the input and decorrelate with depth; residual ones don't.
+    """
+    from resgraph.bench.env import default_threads, fixed_threads
+    from resgraph.graph import compile_spec
+    from resgraph.graph.analyze import analyze
+    from resgraph.lower import build_model
+    from resgraph.spec import load_spec
+    from resgraph.train.probe import probe_blocks
+    from resgraph.train.report import PROBE_COLUMNS, format_rows, write_probe_plot
+
+    rows: list[dict[str, Any]] = []
+    loaded = [load_spec(ref) for ref in specs]
+    with fixed_threads(threads or default_threads()):
+        for spec in loaded:
+            g = compile_spec(spec)
+            depth = analyze(g).depth
+            gm = build_model(g, seed=seed)
+            found = probe_blocks(gm, g, (spec.input.channels, *spec.input.hw), spec.head.classes, batch=batch,
+                                 pairs=pairs, seed=seed)
+            if not found:
+                raise UsageError(f"{spec.name}: has no residual blocks to probe")
+            rows += [{"spec": spec.name, "depth": depth, "residual": spec.residual, **r} for r in found]
+            click.echo(f"probed {spec.name}: {len(found)} blocks", err=True)
+    click.echo(format_rows(rows, PROBE_COLUMNS))
+    if out_dir is not None:
+        import csv
+        import io
+
+        from resgraph.atomic import ensure_folder, write_bytes_atomic
+
+        ensure_folder(out_dir)
+        buf = io.StringIO()
+        fields = ["spec", "depth", "residual", "block", "scope", "stage", "act_std", "grad_norm", "grad_corr"]
+        w = csv.DictWriter(buf, fields)
+        w.writeheader()
+        w.writerows(rows)
+        write_bytes_atomic(out_dir / "probe.csv", buf.getvalue().encode("utf-8"))
+        click.echo(str(out_dir / "probe.csv"))
+        for path in write_probe_plot(rows, out_dir):
+            click.echo(str(path))

@@ -1,0 +1,244 @@
+"""Datasets by name, all offline: bundled ones (``digits``, ``synthetic``) and formats users keep on disk.
+
+``digits`` is the 8x8 handwritten digits set that ships inside scikit-learn (1,797
+images); ``synthetic`` is generated here, at CIFAR's geometry. ``cifar10:PATH`` reads
+CIFAR-10's python batches and ``folder:PATH`` an ``ImageFolder`` tree, both with
+torchvision's own loaders and ``download=False``: nothing is ever fetched. Every
+failure is one :class:`DataError` line that names the path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from resgraph.errors import UsageError, printable
+
+__all__ = ["Data", "DataError", "ImageTensors", "data_names", "fetch", "load_data"]
+
+
+class DataError(UsageError):
+    """A dataset that is unknown, missing or malformed (exit 2)."""
+
+
+class ImageTensors(Dataset):
+    """Images kept in memory as one tensor (uint8 or float), normalised per batch as they are fetched.
+
+    Keeping CIFAR-10 as uint8 costs 150 MB instead of 600 MB of floats; a batch is
+    sliced and normalised in one vectorised step, not image by image.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                 scale: float = 1.0) -> None:
+        self.images, self.labels = images, labels.long()
+        self.mean, self.std, self.scale = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1), scale
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x, y = self.batch(torch.tensor([i]))
+        return x[0], int(y[0])
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images ``idx`` as normalised float32 NCHW, and their labels."""
+        x = self.images[idx].float() * self.scale
+        return (x - self.mean) / self.std, self.labels[idx]
+
+
+@dataclass(frozen=True)
+class Data:
+    """A dataset split in two, with the geometry a spec's ``input`` and head must fit."""
+
+    name: str  # as given: "digits", "synthetic", "cifar10:/path", "folder:/path"
+    train: Dataset  # items: (image float32 CxHxW, normalised; label int)
+    test: Dataset
+    channels: int
+    size: tuple[int, int]  # H, W
+    classes: int
+
+    @property
+    def shape(self) -> str:
+        return f"{self.channels}x{self.size[0]}x{self.size[1]}"
+
+
+def fetch(ds: Dataset, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of ``ds``: vectorised for in-memory images, item by item (decoding files) otherwise."""
+    if isinstance(ds, ImageTensors):
+        return ds.batch(idx)
+    items = [ds[int(i)] for i in idx]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+
+
+Loader = Callable[[str | None, tuple[int, int] | None], Data]
+_LOADERS: dict[str, tuple[Loader, bool]] = {}  # name -> (loader, takes a path)
+
+
+def register(name: str, *, path: bool = False) -> Callable[[Loader], Loader]:
+    """Add a dataset name: ``@register("digits")``, or ``@register("cifar10", path=True)`` for ``cifar10:PATH``."""
+
+    def add(fn: Loader) -> Loader:
+        _LOADERS[name] = (fn, path)
+        return fn
+
+    return add
+
+
+def data_names() -> list[str]:
+    """Every accepted form, for help texts and errors: ``digits``, ``cifar10:PATH``, ..."""
+    return [f"{n}:PATH" if p else n for n, (_, p) in _LOADERS.items()]
+
+
+def load_data(name: str, size: tuple[int, int] | None = None) -> Data:
+    """The dataset ``name`` (see :func:`data_names`); ``size`` is the image size formats that resize (folder) use."""
+    kind, sep, path = name.partition(":")
+    if kind not in _LOADERS:
+        raise DataError(f"--data: unknown dataset {printable(name)!r}; expected one of {', '.join(data_names())}")
+    loader, takes_path = _LOADERS[kind]
+    if takes_path and not path:
+        raise DataError(f"--data: {kind} needs a path: --data {kind}:PATH")
+    if not takes_path and sep:
+        raise DataError(f"--data: {kind} is bundled and takes no path (received {printable(name)!r})")
+    return loader(path or None, size)
+
+
+def _split(x: torch.Tensor, y: torch.Tensor, test_fraction: float) -> tuple[torch.Tensor, ...]:
+    """A fixed stratified split (scikit-learn's), so every run and every user sees the same test set."""
+    from sklearn.model_selection import train_test_split
+
+    parts = train_test_split(x.numpy(), y.numpy(), test_size=test_fraction, random_state=0, stratify=y.numpy())
+    return tuple(torch.from_numpy(p) for p in parts)
+
+
+@register("digits")
+def _digits(path: str | None, size: tuple[int, int] | None) -> Data:
+    """scikit-learn's 8x8 digits: 1,797 grey images, 10 classes; 1,347 to train, 450 to test."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("--data digits: needs scikit-learn: pip install 'resgraph[train]'") from None
+    d = load_digits()
+    x = torch.from_numpy(d.images).float().unsqueeze(1)  # N, 1, 8, 8; values 0..16
+    y = torch.from_numpy(d.target).long()
+    x_tr, x_te, y_tr, y_te = _split(x, y, 0.25)
+    mean, std = x_tr.mean().view(1), x_tr.std().view(1)
+    return Data("digits", ImageTensors(x_tr, y_tr, mean, std), ImageTensors(x_te, y_te, mean, std), 1, (8, 8), 10)
+
+
+SYNTHETIC_SEED = 20161  # the data never changes; training seeds only change the order it is seen in
+
+
+@register("synthetic")
+def _synthetic(path: str | None, size: tuple[int, int] | None) -> Data:
+    """Generated at CIFAR's geometry (3x32x32, 10 classes, 4,000 + 1,000 images): oriented gratings in noise.
+
+    The class is the grating's orientation (18 degrees apart); frequency, phase,
+    colour and noise vary per image, so a network must learn orientation, not a template.
+    """
+    n, c, hw, classes = 5000, 3, 32, 10
+    g = torch.Generator().manual_seed(SYNTHETIC_SEED)
+    y = torch.arange(n) % classes
+    theta = y.float() * math.pi / classes
+    freq = 0.15 + 0.25 * torch.rand(n, generator=g)  # cycles per pixel
+    phase = 2 * math.pi * torch.rand(n, generator=g)
+    r = torch.arange(hw).float() - hw / 2
+    yy, xx = torch.meshgrid(r, r, indexing="ij")
+    along = xx[None] * torch.cos(theta)[:, None, None] + yy[None] * torch.sin(theta)[:, None, None]
+    wave = torch.sin(2 * math.pi * freq[:, None, None] * along + phase[:, None, None])
+    colour = 0.5 + torch.rand(n, c, generator=g)
+    x = colour[:, :, None, None] * wave[:, None] + 0.8 * torch.randn(n, c, hw, hw, generator=g)
+    x_tr, x_te, y_tr, y_te = _split(x, y, 0.2)
+    mean, std = x_tr.mean(dim=(0, 2, 3)), x_tr.std(dim=(0, 2, 3))
+    return Data("synthetic", ImageTensors(x_tr, y_tr, mean, std), ImageTensors(x_te, y_te, mean, std), c, (hw, hw),
+                classes)
+
+
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+@register("cifar10", path=True)
+def _cifar10(path: str | None, size: tuple[int, int] | None) -> Data:
+    """CIFAR-10's python batches: PATH is the ``cifar-10-batches-py`` folder or the folder holding it."""
+    from torchvision.datasets import CIFAR10
+
+    folder = _folder(path, "cifar10")
+    root = folder.parent if folder.name == CIFAR10.base_folder else folder
+    splits = []
+    for train in (True, False):
+        try:  # torchvision checks every batch file's MD5 before unpickling it
+            ds = CIFAR10(str(root), train=train, download=False)
+        except RuntimeError:
+            raise DataError(f"{printable(str(folder))}: not a CIFAR-10 python batch folder (expected "
+                            f"{CIFAR10.base_folder}/ with data_batch_1..5 and test_batch, unmodified)") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{printable(str(folder))}: cannot read CIFAR-10 ({type(exc).__name__})") from None
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # N, 3, 32, 32 uint8
+        splits.append(ImageTensors(images, torch.tensor(ds.targets), torch.tensor(CIFAR_MEAN),
+                                   torch.tensor(CIFAR_STD), scale=1 / 255))
+    return Data(f"cifar10:{folder}", splits[0], splits[1], 3, (32, 32), 10)
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@register("folder", path=True)
+def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
+    """An ``ImageFolder`` tree: PATH/train/CLASS/*.jpg and PATH/val (or test)/CLASS/*.jpg, RGB.
+
+    Images are resized (shorter side) and centre-cropped to ``size`` (the spec's input;
+    224x224 when none is given), as torchvision's ImageNet evaluation does.
+    """
+    from torchvision import transforms
+    from torchvision.datasets import ImageFolder
+
+    folder = _folder(path, "folder")
+    test_dir = next((folder / n for n in ("val", "test") if (folder / n).is_dir()), None)
+    if not (folder / "train").is_dir() or test_dir is None:
+        raise DataError(f"{printable(str(folder))}: an image folder needs train/ and val/ (or test/) subfolders, "
+                        "one folder per class in each")
+    hw = size or (224, 224)
+    tf = transforms.Compose([transforms.Resize(min(hw)), transforms.CenterCrop(hw), transforms.ToTensor(),
+                             transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    try:
+        train, test = ImageFolder(str(folder / "train"), tf), ImageFolder(str(test_dir), tf)
+    except (FileNotFoundError, OSError) as exc:  # a class folder without images, an unreadable folder
+        raise DataError(f"{printable(str(folder))}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if train.classes != test.classes:
+        raise DataError(f"{printable(str(folder))}: train/ has classes {_few(train.classes)} but {test_dir.name}/ has "
+                        f"{_few(test.classes)}; both need the same class folders")
+    return Data(f"folder:{folder}", _Checked(train, folder), _Checked(test, folder), 3, hw, len(train.classes))
+
+
+class _Checked(Dataset):
+    """An ImageFolder whose unreadable image is a one-line DataError naming the file, not PIL's traceback."""
+
+    def __init__(self, ds: Dataset, folder: Path) -> None:
+        self.ds, self.folder = ds, folder
+
+    def __len__(self) -> int:
+        return len(self.ds)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        try:
+            return self.ds[i]
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises these for truncated or foreign files
+            file = self.ds.samples[i][0]  # type: ignore[attr-defined]
+            raise DataError(f"{printable(file)}: not an image PIL can read ({type(exc).__name__})") from None
+
+
+def _folder(path: str | None, kind: str) -> Path:
+    folder = Path(path or "").expanduser()
+    if not folder.exists():
+        raise DataError(f"{printable(str(folder))}: no such folder (--data {kind}:PATH)")
+    if not folder.is_dir():
+        raise DataError(f"{printable(str(folder))}: is a file, not a folder (--data {kind}:PATH)")
+    return folder
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")

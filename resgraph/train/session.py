@@ -1,0 +1,147 @@
+"""Train several specs on one dataset, seed by seed, into one results file: what ``resgraph train`` runs.
+
+Glue between specs and the training loop (the loop never sees a spec): fits a
+spec to the data or says why it does not fit, builds each model from its seed,
+holds the results file's lock, shows progress and saves trained weights.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from resgraph.atomic import atomic_path, ensure_folder
+from resgraph.bench.env import default_threads, environment, fixed_threads
+from resgraph.bench.results import sweep_lock
+from resgraph.errors import SpecError, UsageError, format_path, printable
+from resgraph.spec import ResNetSpec, dump_spec
+from resgraph.train.data import Data
+from resgraph.train.loop import RunInfo, TrainConfig, train_run
+from resgraph.train.records import read_train_records
+
+__all__ = ["fit_to_data", "train_specs", "checkpoint_path"]
+
+
+def fit_to_data(spec: ResNetSpec, data: Data, fit: bool) -> ResNetSpec:
+    """``spec`` if it takes ``data``'s images and classes; with ``fit``, a copy whose input and head do."""
+    from resgraph.spec.dump import spec_data
+    from resgraph.spec.loader import validate_source
+    from resgraph.spec.source import Source
+
+    c, hw = spec.input.channels, spec.input.hw
+    problems = []
+    if (c, hw) != (data.channels, data.size):
+        problems.append(f"input {c}x{hw[0]}x{hw[1]} but {data.name} images are {data.shape}")
+    if spec.head.classes != data.classes:
+        problems.append(f"head.classes {spec.head.classes} but {data.name} has {data.classes} classes")
+    if not problems:
+        return spec
+    if not fit:
+        raise UsageError(f"{printable(spec.name)}: {'; '.join(problems)} (pass --fit-input to train it with the data's "
+                         "input and classes, or write a spec that extends it)")
+    d = spec_data(spec)
+    d["input"] = {"channels": data.channels, "size": list(data.size)}
+    d["head"] = {**d.get("head", {}), "classes": data.classes}
+    result = validate_source(Source(d, {}, spec.name))
+    if result.errors:  # e.g. a stem that downsamples 8x8 digits to nothing
+        err = result.errors[0]
+        raise SpecError([err]) if not err.path else UsageError(
+            f"{printable(spec.name)} fitted to {data.name} ({data.shape}): {format_path(err.path)}: {err.message}")
+    assert result.spec is not None
+    return result.spec
+
+
+def checkpoint_path(out: Path, spec: str, run: str) -> Path:
+    """Where a run's checkpoint lives: a hidden folder beside the results file."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in spec)[:80]
+    return out.parent / f".{out.name}.checkpoints" / f"{safe}-{run}.pt"
+
+
+def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[TrainConfig], out: Path, *,
+                resume: bool = False, threads: int | None = None, save_weights: Path | None = None,
+                progress: bool = True) -> list[dict[str, Any]]:
+    """Train every spec under every config (one per seed), seed by seed; return the run records.
+
+    With ``resume``, finished runs are skipped and an interrupted one continues from its checkpoint.
+    """
+    from resgraph.entries import spec_hash
+    from resgraph.graph import compile_spec
+    from resgraph.graph.analyze import analyze
+    from resgraph.lower import build_model
+
+    threads = threads or default_threads()
+    env = environment("cpu", threads)
+    records: list[dict[str, Any]] = []
+    with sweep_lock(out), fixed_threads(threads):
+        done = {r["run"]: r for r in read_train_records(out) if r["record"] == "train_run"} if resume else {}
+        plan = [(cfg, spec) for cfg in configs for spec in specs]
+        for i, (cfg, spec) in enumerate(plan, 1):
+            h = spec_hash(spec)
+            run = cfg.run_id(h, data.name)
+            label = f"[{i}/{len(plan)}] {printable(spec.name)} seed {cfg.seed}"
+            if run in done:
+                if progress:
+                    print(f"{label}: already in {out}, skipped (--resume)", file=sys.stderr)
+                records.append(done[run])
+                continue
+            g = compile_spec(spec)
+            summary = analyze(g)
+            model = build_model(g, seed=cfg.seed)
+            info = RunInfo(spec.name, h, summary.depth, spec.residual, summary.design, summary.params,
+                           {"threads": threads, "env": env})
+            ck = checkpoint_path(out, spec.name, run)
+            with _bar(label, cfg.steps, progress) as bar:
+                rec = train_run(model, info, data, cfg, out, checkpoint=ck, resume=resume,
+                                progress=bar.update_to if bar else None)
+            records.append(rec)
+            if save_weights is not None:
+                _save(save_weights, spec, cfg.seed, model)
+    return records
+
+
+def _save(folder: Path, spec: ResNetSpec, seed: int, model: Any) -> None:
+    """The trained state_dict and the spec it belongs to, side by side: ``NAME-seedS.pt`` and ``.yaml``."""
+    import torch
+
+    ensure_folder(folder)
+    stem = f"{spec.name}-seed{seed}"
+    with atomic_path(folder / f"{stem}.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    with atomic_path(folder / f"{stem}.yaml") as tmp:
+        tmp.write_text(dump_spec(spec, "yaml"), encoding="utf-8")
+
+
+class _Bar:
+    """A tqdm bar over steps, showing the latest logged loss and errors; the ETA is tqdm's."""
+
+    def __init__(self, label: str, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=label, unit="step", dynamic_ncols=True, file=sys.stderr, leave=True)
+        self.shown: dict[str, float] = {}
+
+    def update_to(self, step: int, figures: dict[str, float]) -> None:
+        self.bar.update(step - self.bar.n)
+        if figures and figures != self.shown:
+            self.shown = figures
+            self.bar.set_postfix({k.replace("_", " "): f"{v:.3f}" for k, v in figures.items()}, refresh=False)
+
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+
+class _NoBar:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _bar(label: str, total: int, show: bool) -> Any:
+    return _Bar(label, total) if show else _NoBar()
