@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from typing import Any
 
@@ -28,22 +29,41 @@ def spec_hash(spec: ResNetSpec) -> str:
     return hashlib.sha256(dump_spec(spec, "json").encode()).hexdigest()[:12]
 
 
-def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
-    """A harness entry for a spec: factory builds the lowered module; counts come from the IR."""
+def spec_entry(spec_or_ref: ResNetSpec | str, weights: str | os.PathLike[str] | None = None,
+               data: str | None = None) -> ModelEntry:
+    """A harness entry for a spec: factory builds the lowered module; counts come from the IR.
+
+    ``weights`` (a state_dict file) is read and checked against the spec here, once, so a
+    wrong file is one error before any row runs; every row then gets a copy of it. ``data``
+    names the data set int8 rows calibrate on and are checked with (its images must fit the input).
+    """
     from resgraph.lower import build_model
 
     spec = load_spec(spec_or_ref)
-    summary = analyze(compile_spec(spec))
+    g = compile_spec(spec)
+    summary = analyze(g)
     c, (h, w) = spec.input.channels, spec.input.hw
-    return ModelEntry(spec.name, lambda: build_model(spec).eval(), spec_hash(spec), summary.macs, summary.params,
-                      summary.depth, summary.design, (c, h, w))
+    factory, wid = (lambda: build_model(spec).eval()), None
+    if weights is not None:
+        from resgraph.lower.weights import check_state_dict, load_weights, read_state_dict, weights_id
+
+        sd = read_state_dict(weights)
+        check_state_dict(sd, build_model(g, device="meta"), weights, spec.name)
+        factory, wid = (lambda: load_weights(build_model(g, device="meta"), sd)), weights_id(weights)
+    if data is not None:
+        from resgraph.bench.inputs import check_data
+
+        check_data(data, (c, h, w), spec.name)
+    return ModelEntry(spec.name, factory, spec_hash(spec), summary.macs, summary.params, summary.depth,
+                      summary.design, (c, h, w), weights=wid, data=data)
 
 
-def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
+def torchvision_entry(spec: ResNetSpec, base: ModelEntry, weights: str | os.PathLike[str] | None = None) -> ModelEntry:
     """torchvision's own model of the same network (``base`` is the spec's entry), for a same-run baseline.
 
     Found by structure, whatever the spec is called: the spec must equal, name aside, a
-    bundled preset that is one of torchvision's networks. The row reuses the spec's counts.
+    bundled preset that is one of torchvision's networks. The row reuses the spec's counts,
+    and loads the same ``weights`` (resgraph's keys are torchvision's).
     """
     # What does not change the network torchvision builds: names, notes, the input size (its pool is
     # adaptive), training-only settings.
@@ -54,13 +74,22 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
         raise UsageError(f"--torchvision: spec {spec.name!r} is none of torchvision's networks (by structure: "
                          f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
 
+    sd = None
+    if weights is not None:
+        from resgraph.lower.weights import read_state_dict
+
+        sd = read_state_dict(weights)
+
     def factory() -> Any:
         import torchvision
 
-        return getattr(torchvision.models, match)(weights=None).eval()
+        model = getattr(torchvision.models, match)(weights=None).eval()
+        if sd is not None:
+            model.load_state_dict(sd, strict=True)  # keys and shapes were checked against the spec
+        return model
 
     return ModelEntry(f"torchvision:{match}", factory, base.spec_hash, base.macs, base.params, base.depth,
-                      base.design, base.input_shape)
+                      base.design, base.input_shape, weights=base.weights, data=base.data)
 
 
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:

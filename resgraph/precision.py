@@ -24,7 +24,7 @@ from resgraph.errors import UsageError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Agreement", "Precision", "PrecisionError", "PRECISIONS", "get_precision", "precision_names", "torch_dtype"]
+__all__ = ["CALIBRATION_BATCHES", "Agreement", "Precision", "PrecisionError", "PRECISIONS", "get_precision", "precision_names", "torch_dtype"]
 
 
 class PrecisionError(UsageError, ValueError):
@@ -75,6 +75,10 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("int8", "int8", 1, "agreement", agreement=Agreement(top1=0.8, top5=0.7, cosine=0.95, test_error_pp=1.0),
               calibrated=True),
 )}
+
+
+# Default batches a calibrated precision's row is calibrated on (`--calibration`).
+CALIBRATION_BATCHES = 16
 
 
 def precision_names() -> list[str]:

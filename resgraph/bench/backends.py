@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -232,7 +233,9 @@ def _build_inductor(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared
     fn = _run_inference(compiled)
     # Compilation is lazy: run once here, with freezing scoped to this call, so
     # the compile is part of first_result_s and the setting doesn't leak.
-    with inductor_config.patch(freezing=ctx.device_type == "cpu"):
+    with inductor_config.patch(freezing=ctx.device_type == "cpu"), warnings.catch_warnings():
+        if ctx.precision == "int8":  # inductor's int8 fusion passes warn about their own tensor copies
+            warnings.simplefilter("ignore", UserWarning)
         fn(x)
     return Prepared(fn, x)
 

@@ -9,6 +9,7 @@ from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
+from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
 
 __all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
@@ -39,6 +40,7 @@ def compare(
     threads: int | None = None,
     roofline: bool = False,
     progress: bool = True,
+    calibration: int = CALIBRATION_BATCHES,
 ) -> list[dict[str, Any]]:
     """Benchmark each entry on one backend/batch; rows are full records plus `relative`.
 
@@ -47,7 +49,7 @@ def compare(
     """
     if not entries:
         raise ValueError("compare needs at least one model entry")
-    jobs = [Job(e, backend, device, batch, precision) for e in entries]
+    jobs = [Job(e, backend, device, batch, precision, calibration) for e in entries]
     for j in jobs:
         validate_job(j)
     threads = threads or default_threads()

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from resgraph.errors import UsageError
+from resgraph.precision import CALIBRATION_BATCHES
 
 __all__ = ["CALIBRATION_BATCHES", "CHECK_IMAGES", "MAX_CHECK_IMAGES", "HeldOut", "calibration_batches", "held_out",
            "check_data"]
 
-CALIBRATION_BATCHES = 16   # default --calibration: batches of the row's batch size
 CHECK_IMAGES = 32          # held-out noise images an int8 row is checked on (no data set)
 MAX_CHECK_IMAGES = 2000    # at most this many test images (the first ones, in the split's order)
 CALIBRATION_SEED = 1       # noise seeds; the row's own timed input uses seed 0

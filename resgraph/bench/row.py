@@ -15,14 +15,14 @@ from torch import nn
 
 from resgraph.bench.backends import Prepared, Skip, get_backend, prepare, unmet_requirement
 from resgraph.bench.check import check_agreement, check_output, to_tensor
-from resgraph.bench.inputs import CALIBRATION_BATCHES, calibration_batches, held_out
+from resgraph.bench.inputs import calibration_batches, held_out
 from resgraph.bench.contention import verdict, watch
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.results import RECORD_FIELDS
 from resgraph.bench.roofline import achieved_gflops
 from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
-from resgraph.precision import get_precision
+from resgraph.precision import CALIBRATION_BATCHES, get_precision
 
 __all__ = ["ModelEntry", "Job", "example_input", "run_row", "validate_job", "one_line"]
 

@@ -14,6 +14,7 @@ from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
+from resgraph.precision import CALIBRATION_BATCHES
 
 __all__ = ["plan", "run_sweep"]
 
@@ -24,12 +25,16 @@ def plan(
     batches: Sequence[int],
     precisions: Sequence[str] = ("fp32",),
     device: str = "cpu",
+    calibration: int = CALIBRATION_BATCHES,
 ) -> list[Job]:
-    """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped."""
+    """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped.
+
+    ``calibration``: batches an int8 row calibrates on (ignored by the other precisions).
+    """
     jobs: list[Job] = []
     seen: set[tuple[Any, ...]] = set()
     for m, b, p, n in itertools.product(models, backends, precisions, batches):
-        job = Job(m, b, device, int(n), p)
+        job = Job(m, b, device, int(n), p, calibration)
         validate_job(job)
         if job.key not in seen:
             seen.add(job.key)

@@ -12,7 +12,7 @@ from resgraph.atomic import ensure_folder
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
-from resgraph.precision import get_precision, precision_names
+from resgraph.precision import CALIBRATION_BATCHES, get_precision, precision_names
 
 
 def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
@@ -109,18 +109,34 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}"
 
 
-def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
+def _entries(specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None) -> list[Any]:
     from resgraph.entries import spec_entry, torchvision_entry
     from resgraph.spec import load_spec
 
+    if weights is not None and len(specs) > 1:
+        raise UsageError(f"--weights: one state_dict is for one spec (received {len(specs)} specs)")
     out = []
     for ref in specs:
         spec = load_spec(ref)
-        entry = spec_entry(spec)
+        entry = spec_entry(spec, weights, data)
         if torchvision:
-            out.append(torchvision_entry(spec, entry))
+            out.append(torchvision_entry(spec, entry, weights))
         out.append(entry)
     return out
+
+
+def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--weights, --data and --calibration: what a row's model holds, is calibrated on and checked with."""
+    f = click.option("--calibration", type=click.IntRange(min=1), default=CALIBRATION_BATCHES, show_default=True,
+                     help="batches (of the row's batch size) an int8 row is calibrated on: from --data's training "
+                          "split, else seeded random images")(f)
+    f = click.option("--data", default=None, metavar="NAME",
+                     help="data set (as `resgraph train --data`: digits, synthetic, cifar10:PATH, folder:PATH) int8 "
+                          "rows calibrate on and are checked with; with --weights, their test error too")(f)
+    f = click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="load this state_dict (from `train --save-weights`, torchvision's or timm's) strictly into "
+                          "the spec's network (and torchvision's, with --torchvision)")(f)
+    return f
 
 
 @main.command()
@@ -152,26 +168,25 @@ def backends(device: str) -> None:
 @click.option("--no-roofline", is_flag=True, help="don't measure the matmul peak for %-of-peak")
 @click.option("--refresh-peak", is_flag=True,
               help="re-measure the matmul peak now (the cache keeps the best rate ever measured)")
+@model_options
 @timing_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
-          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, warmup: int,
-          iters: int, min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
+          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, weights: Path | None,
+          data: str | None, calibration: int, warmup: int, iters: int, min_time: float, threads: int | None,
+          strict: bool, repeat: int) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
     from resgraph.bench.compare import SWEEP_COLUMNS
 
     _check_names(backends, precisions)
     _check_device(device)
-    jobs = plan(_entries(specs, torchvision), backends, batches, precisions, device)
+    jobs = plan(_entries(specs, torchvision, weights, data), backends, batches, precisions, device, calibration)
     if out.is_file() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
     if refresh_peak and not no_roofline:
+        from resgraph.bench.backends import get_backend, unmet_requirement
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
-
-        from resgraph.bench.backends import unmet_requirement
-
-        from resgraph.bench.backends import get_backend
 
         runnable = {(j.precision, get_backend(j.backend).peak_engine(j.precision)) for j in jobs
                     if unmet_requirement(j.backend, device, j.precision) is None}
@@ -194,10 +209,11 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 @click.option("--shortcuts", is_flag=True,
               help=f"compare shortcut options {', '.join(SHORTCUTS.names())} and the plain twin of each SPEC")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
+@model_options
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
-            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None, strict: bool,
-            repeat: int) -> None:
+            torchvision: bool, weights: Path | None, data: str | None, calibration: int, warmup: int, iters: int,
+            min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
@@ -211,9 +227,11 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
         from resgraph.spec import load_spec
 
         refs = [v for ref in specs for v in shortcut_variants(load_spec(ref))]
-    entries = _entries(tuple(refs), torchvision)
+    if weights is not None and shortcuts:
+        raise UsageError("--weights with --shortcuts: one state_dict cannot fit every shortcut option's network")
+    entries = _entries(tuple(refs), torchvision, weights, data)
     rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time, repeat),
-                       threads=threads)
+                       threads=threads, calibration=calibration)
     click.echo(format_table(rows, _spread(COMPARE_COLUMNS, repeat)))
     _finish(rows, strict)
 
