@@ -72,7 +72,7 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("fp32", "float32", 4, "relative", tolerance=1e-4, cuda_tolerance=2e-3, aliases=("float32",)),
     Precision("fp16", "float16", 2, "relative", tolerance=2e-2, aliases=("float16", "half")),
     Precision("bf16", "bfloat16", 2, "relative", tolerance=6e-2, aliases=("bfloat16",)),
-    Precision("int8", "int8", 1, "agreement", agreement=Agreement(top1=0.8, top5=0.7, cosine=0.95, test_error_pp=1.0),
+    Precision("int8", "int8", 1, "agreement", agreement=Agreement(top1=0.9, top5=0.8, cosine=0.95, test_error_pp=1.0),
               calibrated=True),
 )}
 
