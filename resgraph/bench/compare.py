@@ -12,7 +12,7 @@ from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
 
-__all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
+__all__ = ["AGREEMENT_COLUMNS", "COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table", "with_agreement"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -27,6 +27,21 @@ SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"), ("throughput", "img/s"),
     ("pct_peak", "% peak"), ("status", "status"),
 )
+
+
+# An int8 row's check against fp32 eager (resgraph.precision: "agreement"), shown where a table has such rows.
+AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("top1_agreement", "top-1 agree"), ("top5_overlap", "top-5"), ("cosine", "cosine"),
+    ("test_error", "test err %"), ("ref_test_error", "fp32 err %"),
+)
+
+
+def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """``columns`` with the agreement figures before the status, those that any row has (int8 rows)."""
+    extra = [c for c in AGREEMENT_COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+    keys = [k for k, _ in columns]
+    i = keys.index("status") if "status" in keys else len(keys)
+    return (*columns[:i], *extra, *columns[i:])
 
 
 def compare(
@@ -82,6 +97,12 @@ def _cell(key: str, v: Any) -> str:
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"
     if key == "pct_peak":
         return f"{v:.1f}"
+    if key in ("top1_agreement", "top5_overlap"):
+        return f"{v:.3f}"
+    if key == "cosine":
+        return f"{v:.4f}"
+    if key in ("test_error", "ref_test_error"):
+        return f"{v:.2f}"
     if key == "throughput":
         return f"{v:.1f}"
     return str(v)

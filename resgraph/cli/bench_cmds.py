@@ -176,7 +176,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
           strict: bool, repeat: int) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
     from resgraph.bench import format_table, plan, run_sweep
-    from resgraph.bench.compare import SWEEP_COLUMNS
+    from resgraph.bench.compare import SWEEP_COLUMNS, with_agreement
 
     _check_names(backends, precisions)
     _check_device(device)
@@ -195,7 +195,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
             click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time, repeat), threads=threads,
                         roofline=not no_roofline)
-    click.echo(format_table(records, _spread(SWEEP_COLUMNS, repeat)))
+    click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, repeat), records)))
     click.echo(f"{len(records)} rows in {out}")
     _finish(records, strict)
 
@@ -217,7 +217,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
-    from resgraph.bench.compare import COMPARE_COLUMNS
+    from resgraph.bench.compare import COMPARE_COLUMNS, with_agreement
 
     _check_names([backend], [precision])
     _check_device(device)
@@ -232,7 +232,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     entries = _entries(tuple(refs), torchvision, weights, data)
     rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time, repeat),
                        threads=threads, calibration=calibration)
-    click.echo(format_table(rows, _spread(COMPARE_COLUMNS, repeat)))
+    click.echo(format_table(rows, with_agreement(_spread(COMPARE_COLUMNS, repeat), rows)))
     _finish(rows, strict)
 
 

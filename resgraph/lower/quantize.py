@@ -13,24 +13,29 @@ Two engines, one calibration contract (a sequence of fp32 NCHW batches):
   the quantise/dequantise pairs into oneDNN int8 convolutions.
 
 torchao's quantiser cannot annotate one ReLU module called in several places
-("Input partition has more than one output node"); resgraph's lowering calls
-each ReLU module once, so its modules quantise as they are.
+("Input partition has more than one output node"). resgraph's lowering calls
+each ReLU module once, so its modules quantise as they are; another module
+(torchvision's Bottleneck calls its ``relu`` three times) is traced and given
+one copy of such a module per call first (:func:`unshare_modules`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.fx as fx
 from torch import nn
 
-__all__ = ["quantize_onnx", "quantize_pt2e", "random_batches"]
+__all__ = ["quantize_onnx", "quantize_pt2e", "random_batches", "unshare_modules"]
 
 
 def random_batches(count: int, batch: int, shape: Sequence[int], seed: int) -> list[torch.Tensor]:
@@ -81,11 +86,41 @@ def quantize_pt2e(model: nn.Module, example: torch.Tensor, calibration: Sequence
     quantizer = X86InductorQuantizer()
     quantizer.set_global(get_default_x86_inductor_quantization_config())
     with _quiet(), torch.no_grad():
-        exported = torch.export.export(model.eval(), (example,)).module()
+        exported = torch.export.export(unshare_modules(model.eval()), (example,)).module()
         prepared = prepare_pt2e(exported, quantizer)
         for x in calibration:
             prepared(x.to(example.device))
         return convert_pt2e(prepared)
+
+
+def unshare_modules(model: nn.Module) -> nn.Module:
+    """``model``, or a traced copy in which every module called from several places has one copy per call.
+
+    Same function, same weights; what torchao's quantiser needs to annotate each
+    call on its own. A module that symbolic tracing cannot follow is returned as is.
+    """
+    try:
+        gm = model if isinstance(model, fx.GraphModule) else fx.symbolic_trace(model)
+    except Exception:  # noqa: BLE001 - data-dependent control flow: let torch.export have it
+        return model
+    calls = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
+    if all(c == 1 for c in calls.values()):
+        return model
+    if gm is model:
+        gm = copy.deepcopy(gm)  # the caller's module stays as it was
+    seen: Counter[str] = Counter()
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and calls[node.target] > 1:
+            seen[node.target] += 1
+            if seen[node.target] > 1:
+                name = f"{node.target}_call{seen[node.target]}"
+                gm.add_submodule(name, copy.deepcopy(gm.get_submodule(str(node.target))))
+                node.target = name
+                # torch.export keeps a traced node's module stack: the copy's call must not claim the original
+                node.meta.pop("nn_module_stack", None)
+                node.meta.pop("source_fn_stack", None)
+    gm.recompile()
+    return gm
 
 
 @contextlib.contextmanager

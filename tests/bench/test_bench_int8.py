@@ -172,3 +172,19 @@ def test_lower_loads_weights(tmp_path):
     assert res.exit_code == 0 and f"weights from {w}" in res.output
     a, b = torch.load(w, weights_only=True), torch.load(again, weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@needs_pt2e
+def test_a_module_calling_one_relu_in_several_places_is_unshared_and_quantises():
+    from resgraph.bench.toy import tiny_resnet
+    from resgraph.lower.quantize import quantize_pt2e, random_batches, unshare_modules
+
+    model, x = tiny_resnet(), torch.randn(2, 3, 32, 32)
+    unshared = unshare_modules(model)
+    assert sum(isinstance(m, torch.nn.ReLU) for m in unshared.modules()) == 3  # one per call
+    assert sum(isinstance(m, torch.nn.ReLU) for m in model.modules()) == 1  # the caller's module untouched
+    with torch.no_grad():
+        assert torch.equal(unshared(x), model(x))
+        q = quantize_pt2e(model, x, random_batches(2, 2, (3, 32, 32), seed=1))  # torchao refuses the shared ReLU
+        assert torch.nn.functional.cosine_similarity(q(x), model(x)).min() > 0.99
+    assert unshare_modules(unshared) is unshared  # nothing shared: returned as is
