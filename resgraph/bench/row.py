@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from resgraph.bench.backends import Prepared, Skip, get_backend, prepare, unmet_requirement
-from resgraph.bench.check import check_agreement, check_output, to_tensor
-from resgraph.bench.inputs import calibration_batches, held_out
+from resgraph.bench.check import AgreementResult, check_agreement, check_output, to_tensor
 from resgraph.bench.contention import verdict, watch
+from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.results import RECORD_FIELDS
 from resgraph.bench.roofline import achieved_gflops
@@ -205,7 +205,8 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
                status="ok" if check.ok else "mismatch", reason=check.reason)
 
 
-def _agreement(prepared: Prepared, held: Any, held_ref: torch.Tensor, precision: str, rec: dict[str, Any]) -> Any:
+def _agreement(prepared: Prepared, held: HeldOut, held_ref: torch.Tensor, precision: str,
+               rec: dict[str, Any]) -> AgreementResult:
     """Run the held-out images through the row's runnable (untimed) and compare with fp32 eager's answers."""
     out = held.trim(torch.cat([to_tensor(prepared.fn(prepared.convert(b))) for b in held.batches]))
     result = check_agreement(out, held_ref, precision, held.labels)

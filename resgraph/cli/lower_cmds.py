@@ -15,6 +15,7 @@ import click
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
+from resgraph.precision import get_precision
 from resgraph.spec import load_spec
 
 
@@ -67,8 +68,8 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
               help="write an ONNX file (dynamic batch), checked in ONNX Runtime against PyTorch")
 @click.option("--tensorrt", "trt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write a TensorRT-compiled ExportedProgram (.ep); needs CUDA and torch_tensorrt")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="TensorRT precision (the ONNX file is always float32)")
+@click.option("--precision", default="fp32", show_default=True,
+              help="TensorRT precision: fp32 or fp16 (the ONNX file is always float32)")
 @click.option("--batch-range", default="1,8,32", show_default=True, metavar="MIN,OPT,MAX",
               help="TensorRT batch profile; ONNX is checked at MIN and OPT")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -83,7 +84,12 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
     if precision != "fp32" and trt_path is None:
         raise UsageError(f"export: --precision {precision} applies to --tensorrt only; the ONNX file is float32")
     lo, opt, hi = _batch_range(batch_range)
-    from resgraph.lower.export import ExportCheckError, export_onnx, export_tensorrt, tensorrt_missing
+    from resgraph.lower.export import (TENSORRT_PRECISIONS, ExportCheckError, export_onnx, export_tensorrt,
+                                       tensorrt_missing)
+
+    get_precision(precision, "--precision")
+    if precision not in TENSORRT_PRECISIONS:
+        raise UsageError(f"--precision: TensorRT export builds {', '.join(TENSORRT_PRECISIONS)} (received {precision!r})")
 
     if trt_path is not None and (why := tensorrt_missing()):  # before spending minutes on ONNX
         raise UsageError(f"export --tensorrt needs CUDA and torch_tensorrt: {why}")

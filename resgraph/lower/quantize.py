@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
 import tempfile
 import warnings
 from collections import Counter
@@ -75,11 +76,12 @@ def quantize_onnx(model: nn.Module, input_shape: Sequence[int], calibration: Seq
 
 def quantize_pt2e(model: nn.Module, example: torch.Tensor, calibration: Sequence[torch.Tensor]) -> nn.Module:
     """The model exported, annotated by X86InductorQuantizer, calibrated and converted (Q/DQ ops in fp32 graph)."""
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
-        X86InductorQuantizer,
-        get_default_x86_inductor_quantization_config,
-    )
+    with _quiet_logger("torch.utils._pytree"):  # torchao's import registers an Enum that torch now warns about
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+            X86InductorQuantizer,
+            get_default_x86_inductor_quantization_config,
+        )
 
     if not calibration:
         raise ValueError("int8 quantisation needs at least one calibration batch")
@@ -121,6 +123,18 @@ def unshare_modules(model: nn.Module) -> nn.Module:
                 node.meta.pop("source_fn_stack", None)
     gm.recompile()
     return gm
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """The logger ``name`` says only errors for the duration."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
