@@ -279,14 +279,22 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
               help="comma-separated batch sizes")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="folder for results.jsonl, the tables and the plots (replaced each run)")
+@click.option("--train", "train_steps", type=click.IntRange(min=1), default=None, is_flag=False, flag_value=300,
+              help="instead: train plain-20/56 and resnet-20/56 on the bundled digits for N steps [N: 300] and draw "
+                   "the paper's Fig. 6 (about 2 minutes on 2 cores)")
 @timing_options
 def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, warmup: int, iters: int,
-         min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
+         min_time: float, threads: int | None, strict: bool, repeat: int, train_steps: int | None) -> None:
     """The main job on the CPU: every shortcut option and the plain twin of one network, side by side.
 
     Summarises the variants, benchmarks them, prints the comparison and
     writes results.jsonl, Markdown/CSV tables and plots to --out-dir.
+    With --train, the paper's other axis instead: how well plain and residual nets train.
     """
+    if train_steps is not None:
+        from resgraph.cli.train_cmds import training_demo
+
+        return training_demo(out_dir, train_steps, threads)
     from resgraph.bench import format_table, plan, run_sweep, write_report
     from resgraph.entries import shortcut_variants, spec_entry
     from resgraph.spec import load_spec

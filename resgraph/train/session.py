@@ -61,10 +61,11 @@ def checkpoint_path(out: Path, spec: str, run: str) -> Path:
 
 def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[TrainConfig], out: Path, *,
                 resume: bool = False, threads: int | None = None, save_weights: Path | None = None,
-                progress: bool = True) -> list[dict[str, Any]]:
+                progress: bool = True, replace: bool = False) -> list[dict[str, Any]]:
     """Train every spec under every config (one per seed), seed by seed; return the run records.
 
-    With ``resume``, finished runs are skipped and an interrupted one continues from its checkpoint.
+    With ``resume``, finished runs are skipped and an interrupted one continues from its checkpoint;
+    ``replace`` starts ``out`` afresh (the demo's), once its lock is held.
     """
     from resgraph.entries import spec_hash
     from resgraph.graph import compile_spec
@@ -75,6 +76,8 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
     env = environment("cpu", threads)
     records: list[dict[str, Any]] = []
     with sweep_lock(out), fixed_threads(threads):
+        if replace:
+            out.unlink(missing_ok=True)
         done = {r["run"]: r for r in read_train_records(out) if r["record"] == "train_run"} if resume else {}
         plan = [(cfg, spec) for cfg in configs for spec in specs]
         for i, (cfg, spec) in enumerate(plan, 1):
