@@ -342,7 +342,7 @@ register(Backend(
     "inductor", _build_inductor, {"cpu": ("fp32", "bf16", "int8"), "cuda": _ALL}, extra_check=_needs_cxx,
     notes=_CPU_NOTE | {"int8": "PT2E int8 (X86InductorQuantizer) is for the CPU"},
     precision_packages={"int8": ("torchao",)},
-    doc="torch.compile (inductor); weight freezing on CPU; int8: PT2E",
+    doc="torch.compile (inductor); CPU: freezing, int8 PT2E",
 ))
 register(Backend(
     "onnxruntime", _build_onnxruntime, {"cpu": ("fp32", "int8"), "cuda": ("fp32",)},
@@ -350,7 +350,7 @@ register(Backend(
     notes={"fp16": "the model is exported in fp32", "bf16": "the model is exported in fp32",
            "int8": "static int8 runs on ONNX Runtime's CPU provider"},
     peak_engines={"int8": "onnxruntime"},
-    doc="ONNX export + ONNX Runtime session; int8: static QDQ",
+    doc="ONNX Runtime session; int8: static QDQ",
 ))
 register(Backend(
     "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),

@@ -188,3 +188,22 @@ def test_a_module_calling_one_relu_in_several_places_is_unshared_and_quantises()
         q = quantize_pt2e(model, x, random_batches(2, 2, (3, 32, 32), seed=1))  # torchao refuses the shared ReLU
         assert torch.nn.functional.cosine_similarity(q(x), model(x)).min() > 0.99
     assert unshare_modules(unshared) is unshared  # nothing shared: returned as is
+
+
+def test_int8_peak_is_measured_through_the_rows_engine(tmp_path, monkeypatch):
+    from resgraph.bench import roofline
+
+    assert get_backend("onnxruntime").peak_engine("int8") == "onnxruntime"
+    assert get_backend("inductor").peak_engine("int8") == "torch"
+    assert get_backend("onnxruntime").peak_engine("fp32") == "torch"
+    for engine in ("torch", *(["onnxruntime"] if unmet_requirement("onnxruntime", "cpu", "int8") is None else [])):
+        assert 0.1 < roofline.measure_peak_gflops("cpu", "int8", n=256, min_time_s=0.05, engine=engine) < 1e6
+    with pytest.raises(ValueError, match="int8 on the CPU only"):
+        roofline.measure_peak_gflops("cpu", "fp32", n=64, engine="onnxruntime")
+    calls = []
+    monkeypatch.setattr(roofline, "measure_peak_gflops",
+                        lambda device, precision, engine="torch": calls.append(engine) or 7.0)
+    path = tmp_path / "peak.json"
+    roofline.peak_gflops("cpu", 2, "int8", cache_path=path, engine="onnxruntime")
+    roofline.peak_gflops("cpu", 2, "int8", cache_path=path)
+    assert calls == ["onnxruntime", "torch"] and len(json.loads(path.read_text())) == 2  # one cache entry each
