@@ -14,9 +14,12 @@ TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000)
 plan(models, backends, batches, precisions=("fp32",), device="cpu", calibration=16) -> list[Job]
     The product models x backends x precisions x batches, validated.
 run_sweep(jobs, out_path, resume=False, progress=True, *, timing=TimingConfig(),
-          threads=None, roofline=True, peak_cache=None) -> list[dict]
+          threads=None, roofline=True, peak_cache=None, runner=None, retries=0) -> list[dict]
     One JSON record per row appended to out_path (fsynced as it finishes);
     resume=True skips rows already in the file. Returns every job's record.
+    runner: where rows run (default in-process): runners.Isolated(threads, timeout) gives each
+    row its own process; dask_runner.local_cluster(n) / dask_runner.connect(address) a Dask
+    cluster (context managers yielding a runner). See docs/distributed.md.
 run_row(job, timing=TimingConfig(), threads=None, env=None, peak=None) -> dict
     Measure a single row (what run_sweep does per job).
 compare(entries, backend="eager", batch=1, device="cpu", precision="fp32", *,

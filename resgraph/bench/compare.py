@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
+from resgraph.bench.results import by_placement, placement_label
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
@@ -77,9 +78,10 @@ def compare(
     with fixed_threads(threads):
         rows = [rec for _, rec in measured(jobs, timing.repeat, progress, lambda j: run_row(j, timing, threads, env,
                                                                                             peak))]
-    base = rows[0]["p50_ms"] if rows[0]["status"] == "ok" else None
-    for r in rows:
-        r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
+    for group in by_placement(rows).values():  # speed is relative within one machine, never across two
+        base = group[0]["p50_ms"] if group[0]["status"] == "ok" else None
+        for r in group:
+            r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
     return rows
 
 
@@ -109,7 +111,19 @@ def _cell(key: str, v: Any) -> str:
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = COMPARE_COLUMNS) -> str:
-    """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned."""
+    """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned.
+
+    Rows measured on more than one (host, device model) get one table each, under a line saying so.
+    """
+    groups = by_placement(rows)
+    if len(groups) > 1:
+        parts = [f"rows from {len(groups)} machines (host, device model): one table each, never compared across"]
+        parts += [f"\n[{placement_label(p)}]\n{_table(g, columns)}" for p, g in groups.items()]
+        return "\n".join(parts)
+    return _table(rows, columns)
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
     header = [h for _, h in columns]
     body = [[_cell(k, _status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
     numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]

@@ -37,8 +37,14 @@ class Record(BaseModel):
     weights: str | None = Field(None, max_length=600)
     data: str | None = Field(None, max_length=600)
     calibration: int | None = Field(None, ge=1)
+    host: str | None = Field(None, max_length=300)  # absent in records of resgraph before sweeps left the process
+    device_model: str | None = Field(None, max_length=300)
+    slot: str | None = Field(None, max_length=300)
+    worker: str | None = Field(None, max_length=300)
     status: Status
     reason: str | None = None
+    attempts: int | None = Field(None, ge=1)
+    wall_s: _Num = None
     min_ms: _Num = None
     p10_ms: _Num = None
     p50_ms: _Num = None
@@ -79,8 +85,8 @@ class Record(BaseModel):
     threads: int | None = None
     env: dict[str, Any] | None = None
 
-    _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "weights", "data",
-                            "calibration_data", "check_data")(
+    _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
+                            "slot", "worker", "weights", "data", "calibration_data", "check_data")(
         lambda v: v if v is None else _printable(v))
 
 

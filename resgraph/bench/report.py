@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.bench.results import RECORD_FIELDS, latest_by_key, read_records
+from resgraph.bench.results import RECORD_FIELDS, by_placement, latest_by_key, placement, placement_label, read_records
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
@@ -54,6 +54,16 @@ def markdown_table(records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tables(records: Sequence[dict[str, Any]]) -> str:
+    """One Markdown table, or one per (host, device model) when rows come from several machines."""
+    groups = by_placement(records)
+    if len(groups) == 1:
+        return markdown_table(records)
+    head = (f"Rows from {len(groups)} machines (host, device model): one table each. Rows of different machines "
+            "are never compared; the plots name the host where they differ.\n")
+    return head + "".join(f"\n## {placement_label(p)}\n\n{markdown_table(g)}" for p, g in groups.items())
+
+
 def _env_summary(records: Sequence[dict[str, Any]]) -> str:
     """The environment lines of a report: one per distinct (device, torch, threads)."""
     seen: dict[tuple[Any, ...], str] = {}
@@ -91,9 +101,17 @@ def _csv_cell(v: Any) -> Any:
 
 
 def _series_label(r: dict[str, Any], multi_device: bool) -> str:
-    """Plot legend text for a row: backend, plus precision/device when they vary."""
+    """Plot legend text for a row: backend, plus precision/device when they vary (device: host and model too)."""
     label = r["backend"] if r.get("precision") == "fp32" else f"{r['backend']} {r['precision']}"
-    return f"{label} [{r['device']}]" if multi_device else label
+    if not multi_device:
+        return label
+    host, model = placement(r)
+    return f"{label} [{r['device']} · {host or '?'} · {model or '?'}]"
+
+
+def _multi(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether rows differ in device, host or device model (their plot series then say which)."""
+    return len({(r["device"], *placement(r)) for r in rows}) > 1
 
 
 def _safe(name: str) -> str:
@@ -165,7 +183,7 @@ def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, 
     if len({r["batch"] for r in ok}) < 2:
         return []  # a line through one point says nothing
     specs = list(dict.fromkeys(r["spec"] for r in ok))
-    multi = len({r["device"] for r in ok}) > 1
+    multi = _multi(ok)
     cols = min(3, len(specs))
     rows = math.ceil(len(specs) / cols)
     fig = _figure(4.2 * cols, 3.2 * rows)
@@ -202,7 +220,7 @@ def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Seq
     if not rows:
         return []
     specs = list(dict.fromkeys(r["spec"] for r in rows))
-    multi = len({r["device"] for r in rows}) > 1
+    multi = _multi(rows)
     labels = list(dict.fromkeys(_series_label(r, multi) for r in rows))
     value = {(r["spec"], _series_label(r, multi)): r for r in rows}
     fig = _figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
@@ -230,7 +248,7 @@ def _macs_scatter(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: 
     rows = [r for r in ok if r["batch"] == batch and r.get("macs")]
     if not rows:
         return []
-    multi = len({r["device"] for r in rows}) > 1
+    multi = _multi(rows)
     fig = _figure(5.5, 4.0)
     ax = fig.subplots()
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -292,7 +310,7 @@ def write_report(
         f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"
         "Latency in milliseconds per batch; throughput = batch / p50. Rows with status other than "
         "`ok` are not successes: `mismatch` failed the numerical check against fp32 eager.\n\n"
-        f"{_env_summary(records)}\n\n{markdown_table(records)}").encode("utf-8"))
+        f"{_env_summary(records)}\n\n{_tables(records)}").encode("utf-8"))
     paths = [md, write_csv(records, out / "results.csv")]
     if plots:
         paths += write_plots(records, out, bar_batch, formats)

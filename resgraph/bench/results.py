@@ -22,14 +22,18 @@ from resgraph.errors import UsageError
 
 MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep would measure, then lose, its rows
 
-__all__ = ["KEY_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "append_record", "read_records", "latest_by_key"]
+__all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "RECORD_FIELDS", "STATUSES", "row_key", "placement",
+           "by_placement", "placement_label",
+           "append_record", "read_records", "latest_by_key"]
 
 STATUSES = ("ok", "skipped", "failed", "mismatch")
-# Identifies a row for --resume. weights, data and calibration are null where unused, as in records older than them.
-KEY_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
+# What a row measures (Job.key). weights, data and calibration are null where unused, as in records older than them.
+JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
+PLACE_FIELDS = ("host", "device_model")  # where it was measured: two machines' rows are never one row
+KEY_FIELDS = (*JOB_FIELDS, *PLACE_FIELDS)  # identifies a row in a results file
 RECORD_FIELDS = (
-    *KEY_FIELDS,
-    "status", "reason",
+    *KEY_FIELDS, "slot", "worker",
+    "status", "reason", "attempts", "wall_s",
     "min_ms", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput", "samples",
     "load_before", "load_after", "cpu_ratio", "unstable", "repeat", "round_p50_ms", "round_spread",
     "first_result_s", "peak_mem_bytes", "mem_method",
@@ -43,9 +47,33 @@ RECORD_FIELDS = (
 )
 
 
+def placement(rec: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(host, device model) a record was measured on.
+
+    Records written before resgraph named hosts have no host (None) and their device model is
+    the one their ``env`` names.
+    """
+    env = rec.get("env") if isinstance(rec.get("env"), dict) else {}
+    return rec.get("host"), rec.get("device_model") or env.get("device_name")
+
+
+def by_placement(records: Iterable[dict[str, Any]]) -> dict[tuple[str | None, str | None], list[dict[str, Any]]]:
+    """Records grouped by the (host, device model) they were measured on, in first-seen order."""
+    groups: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(placement(r), []).append(r)
+    return groups
+
+
+def placement_label(place: tuple[str | None, str | None]) -> str:
+    """``host vm, AMD EPYC`` (a record from before hosts were named says so)."""
+    host, model = place
+    return f"host {host or 'not recorded'}, {model or 'device model not recorded'}"
+
+
 def row_key(rec: dict[str, Any]) -> tuple[Any, ...]:
-    """The identity of a row: same key, same measurement."""
-    return tuple(rec.get(k) for k in KEY_FIELDS)
+    """The identity of a row: same key, same measurement (on the same host and device model)."""
+    return (*(rec.get(k) for k in JOB_FIELDS), *placement(rec))
 
 
 def _plain(o: Any) -> Any:

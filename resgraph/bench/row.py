@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from torch import nn
 from resgraph.bench.backends import Prepared, Skip, get_backend, prepare, unmet_requirement
 from resgraph.bench.check import AgreementResult, check_agreement, check_output, to_tensor
 from resgraph.bench.contention import verdict, watch
+from resgraph.bench.env import cpu_model, device_name
 from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.results import RECORD_FIELDS
@@ -24,7 +26,7 @@ from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
 from resgraph.precision import CALIBRATION_BATCHES, get_precision
 
-__all__ = ["ModelEntry", "Job", "example_input", "run_row", "validate_job", "one_line"]
+__all__ = ["ModelEntry", "Job", "base_record", "example_input", "run_row", "validate_job", "one_line"]
 
 INPUT_SEED = 0
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class Job:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """Same fields, same order as results.row_key."""
+        """What the row measures: results.JOB_FIELDS, in order (a record's key adds where it was measured)."""
         return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision,
                 self.model.weights, self.model.data, self.calibration_batches)
 
@@ -106,14 +108,8 @@ def run_row(
     KeyboardInterrupt is not caught.
     """
     threads = threads or torch.get_num_threads()
-    rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    rec = base_record(job, timing, threads, env, None if env else device_name(job.device))
     m = job.model
-    rec.update(
-        spec=m.name, spec_hash=m.spec_hash, backend=job.backend, device=job.device, batch=job.batch,
-        precision=job.precision, macs=m.macs, params=m.params, depth=m.depth, design=m.design or None,
-        input_shape=list(m.input_shape), weights=m.weights, data=m.data, calibration=job.calibration_batches,
-        threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
-    )
     try:
         reason = unmet_requirement(job.backend, job.device, job.precision)
         if reason is None:
@@ -130,6 +126,26 @@ def run_row(
     if rec["status"] in ("ok", "mismatch") and m.macs and rec["p50_ms"]:
         _roofline(rec, m.macs, job, peak)
     rec["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return rec
+
+
+def base_record(job: Job, timing: TimingConfig, threads: int | None, env: dict[str, Any] | None = None,
+                device_model: str | None = None) -> dict[str, Any]:
+    """A row's record before it is measured: what it is, where it runs (this host), how it is timed.
+
+    The device model comes from ``device_model``, else ``env``, else (CPU rows only) this CPU's name:
+    naming a GPU here would start CUDA in a process that may not own that GPU.
+    """
+    m = job.model
+    rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    rec.update(
+        spec=m.name, spec_hash=m.spec_hash, backend=job.backend, device=job.device, batch=job.batch,
+        precision=job.precision, host=socket.gethostname(),
+        device_model=device_model or (env or {}).get("device_name") or (cpu_model() if job.device == "cpu" else None),
+        macs=m.macs, params=m.params, depth=m.depth, design=m.design or None, input_shape=list(m.input_shape),
+        weights=m.weights, data=m.data, calibration=job.calibration_batches,
+        threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
+    )
     return rec
 
 

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from resgraph.bench.env import default_threads, environment, fixed_threads
-from resgraph.bench.results import append_record, latest_by_key, read_records, sweep_lock
-from resgraph.bench.roofline import peak_gflops
-from resgraph.bench.rounds import measured
-from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
+from resgraph.bench.env import default_threads
+from resgraph.bench.results import JOB_FIELDS, append_record, latest_by_key, placement, read_records, row_key, sweep_lock
+from resgraph.bench.row import Job, ModelEntry, validate_job
+from resgraph.bench.runners import InProcess, Runner, run_all
+from resgraph.bench.task import make_tasks
 from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 
-__all__ = ["plan", "run_sweep"]
+__all__ = ["plan", "run_sweep", "finished_rows"]
 
 
 def plan(
@@ -53,60 +53,56 @@ def run_sweep(
     roofline: bool = True,
     peak_cache: Path | None = None,
     replace: bool = False,
+    runner: Runner | None = None,
+    retries: int = 0,
 ) -> list[dict[str, Any]]:
     """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
 
-    resume=True skips jobs whose key already has a record (measured with the same
-    thread count) in the file and returns that record instead. A failing row becomes a 'failed' record and
-    the sweep goes on. On KeyboardInterrupt the finished rows are on disk; the
-    progress bar is closed and the interrupt re-raised. replace=True starts the file afresh (the demo's),
-    once the lock is held: another sweep's file is never removed under it.
+    `runner` says where rows run (default: this process, with `threads`; see resgraph.bench.runners and
+    resgraph.bench.dask_runner); records are appended here, as they arrive, whatever the runner.
+    resume=True skips jobs that already have a record (measured with the same thread count, on a host and
+    device model this runner measures on) and returns that record instead. A failing row becomes a
+    'failed' record and the sweep goes on; `retries` re-runs it up to that many more times. On
+    KeyboardInterrupt the finished rows are on disk; the progress bar is closed and the interrupt
+    re-raised. replace=True starts the file afresh (the demo's), once the lock is held: another sweep's
+    file is never removed under it.
     """
     jobs = list(jobs)
     for job in jobs:
         validate_job(job)
     out_path = Path(out_path)
-    threads = threads or default_threads()
+    runner = runner or InProcess(threads or default_threads())
+    tasks = make_tasks(jobs, timing, runner.threads, roofline, peak_cache, picklable=runner.remote)
     with sweep_lock(out_path):  # one sweep per results file; refused before measuring if it cannot be written
         if replace:
             out_path.unlink(missing_ok=True)
-        return _run(jobs, out_path, resume, progress, timing, threads, roofline, peak_cache)
-
-
-def _run(jobs: list[Job], out_path: Path, resume: bool, progress: bool, timing: TimingConfig, threads: int,
-         roofline: bool, peak_cache: Path | None) -> list[dict[str, Any]]:
-    done = latest_by_key(read_records(out_path)) if resume else {}
-    # A row measured with another thread count is not this row: measure it again.
-    done = {k: r for k, r in done.items() if r.get("threads") == threads}
-    todo = [j for j in jobs if j.key not in done]
-    if resume and progress:
-        skipped = len(jobs) - len(todo)
-        print(f"resume: {skipped} of {len(jobs)} rows already in {out_path}, skipped; {len(todo)} to measure",
-              file=sys.stderr)
-    envs: dict[str, dict[str, Any]] = {}
-    peaks: dict[tuple[str, str, str], float | None] = {}
-
-    def peak(device: str, precision: str, engine: str = "torch") -> float | None:
-        """Matmul peak for the roofline, measured at most once per sweep (and cached on disk)."""
-        if not roofline:
-            return None
-        if (device, precision, engine) not in peaks:
-            try:
-                peaks[device, precision, engine] = peak_gflops(device, threads, precision, cache_path=peak_cache,
-                                                               engine=engine)
-            except Exception:  # noqa: BLE001 - don't retry a peak that can't be measured on every row
-                peaks[device, precision, engine] = None
-        return peaks[device, precision, engine]
-
-    new: dict[tuple[Any, ...], dict[str, Any]] = {}
-
-    def run(job: Job) -> dict[str, Any]:
-        if job.device not in envs:
-            envs[job.device] = environment(job.device, threads)
-        return run_row(job, timing, threads, envs[job.device], peak)
-
-    with fixed_threads(threads):
-        for job, rec in measured(todo, timing.repeat, progress, run):  # a row is written once, after its last round
+        done = finished_rows(out_path, jobs, runner) if resume else {}
+        todo = [t for t in tasks if t.job.key not in done]
+        if resume and progress:
+            print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out_path}, skipped; "
+                  f"{len(todo)} to measure", file=sys.stderr)
+        new: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for task, rec in run_all(runner, todo, timing.repeat, retries, progress):  # written after its last round
             append_record(out_path, rec)
-            new[job.key] = rec
-    return [new.get(j.key) or done[j.key] for j in jobs]
+            new[task.job.key] = rec
+        return [new.get(j.key) or done[j.key] for j in jobs]
+
+
+def finished_rows(out_path: Path, jobs: list[Job], runner: Runner) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Records of these jobs already in the file, by job key, that this runner would not measure differently.
+
+    A record counts when it was measured with the runner's thread count (when the runner fixes one) on
+    a host and device model the runner measures on; a record from before resgraph named hosts counts
+    when its device model is one of them.
+    """
+    places = runner.placements({j.device for j in jobs})
+    models = {m for _, m in places}
+    wanted = {j.key for j in jobs}
+    done: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rec in latest_by_key(read_records(out_path)).values():
+        key = row_key(rec)[: len(JOB_FIELDS)]
+        host, model = placement(rec)
+        here = (host, model) in places or (host is None and model in models)
+        if key in wanted and here and (runner.threads is None or rec.get("threads") == runner.threads):
+            done[key] = rec
+    return done

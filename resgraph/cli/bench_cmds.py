@@ -9,6 +9,8 @@ from typing import Any, Callable
 import click
 
 from resgraph.atomic import ensure_folder
+from resgraph.cli.engine import dry_run as show_dry_run
+from resgraph.cli.engine import engine_options, open_runner
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
@@ -170,19 +172,53 @@ def backends(device: str) -> None:
               help="re-measure the matmul peak now (the cache keeps the best rate ever measured)")
 @model_options
 @timing_options
+@engine_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
           out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, weights: Path | None,
           data: str | None, calibration: int, warmup: int, iters: int, min_time: float, threads: int | None,
-          strict: bool, repeat: int) -> None:
-    """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."""
-    from resgraph.bench import format_table, plan, run_sweep
-    from resgraph.bench.compare import SWEEP_COLUMNS, with_agreement
+          strict: bool, repeat: int, workers: int | None,
+          scheduler: str | None, resources: str, in_process: bool, row_timeout: float | None, retries: int,
+          dry_run: bool) -> None:
+    """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row.
+
+    Each row runs in its own process (a crash or hang fails that row, not the sweep); --workers or
+    --scheduler spread rows over a Dask cluster, one row per device slot at a time.
+    """
+    from resgraph.bench.results import sweep_lock
 
     _check_names(backends, precisions)
     _check_device(device)
-    jobs = plan(_entries(specs, torchvision, weights, data), backends, batches, precisions, device, calibration)
+    jobs = plan_jobs(specs, torchvision, backends, batches, precisions, device, weights, data, calibration)
+    with sweep_lock(out):  # an unwritable or busy results file is refused before a cluster starts
+        pass
+    with open_runner(workers, scheduler, resources, in_process, row_timeout, threads, device) as runner:
+        if dry_run:
+            click.echo(show_dry_run(runner, jobs, out, resume))
+            return
+        _bench(jobs, runner, out, resume, no_roofline, refresh_peak, threads, device, strict, retries,
+               _timing(warmup, iters, min_time, repeat))
+
+
+def plan_jobs(specs: tuple[str, ...], torchvision: bool, backends: list[str], batches: list[int],
+              precisions: list[str], device: str, weights: Path | None = None, data: str | None = None,
+              calibration: int = CALIBRATION_BATCHES) -> list[Any]:
+    from resgraph.bench import plan
+
+    return plan(_entries(specs, torchvision, weights, data), backends, batches, precisions, device, calibration)
+
+
+def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: bool, refresh_peak: bool,
+           threads: int | None, device: str, strict: bool, retries: int, timing: Any) -> None:
+    from resgraph.bench import format_table, run_sweep
+    from resgraph.bench.compare import SWEEP_COLUMNS, with_agreement
+
     if out.is_file() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
+    from resgraph.bench.dask_runner import DaskRunner
+
+    if refresh_peak and not no_roofline and isinstance(runner, DaskRunner) and runner.slots is None:
+        raise UsageError("--refresh-peak measures this host's matmul peak; the workers of --scheduler keep their "
+                         "own: run it without --scheduler on each host")
     if refresh_peak and not no_roofline:
         from resgraph.bench.backends import get_backend, unmet_requirement
         from resgraph.bench.env import default_threads
@@ -191,11 +227,11 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
         runnable = {(j.precision, get_backend(j.backend).peak_engine(j.precision)) for j in jobs
                     if unmet_requirement(j.backend, device, j.precision) is None}
         for p, engine in sorted(runnable):
-            peak = peak_gflops(device, threads or default_threads(), p, refresh=True, engine=engine)
+            peak = peak_gflops(device, runner.threads or threads or default_threads(), p, refresh=True, engine=engine)
             click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
-    records = run_sweep(jobs, out, resume=resume, timing=_timing(warmup, iters, min_time, repeat), threads=threads,
-                        roofline=not no_roofline)
-    click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, repeat), records)))
+    records = run_sweep(jobs, out, resume=resume, timing=timing, threads=threads, roofline=not no_roofline,
+                        runner=runner, retries=retries)
+    click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, timing.repeat), records)))
     click.echo(f"{len(records)} rows in {out}")
     _finish(records, strict)
 

@@ -42,7 +42,8 @@ def _data_help() -> str:
               help="comma-separated seeds (weights and data order); each spec is trained once per seed")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
               help="peak learning rate (the paper's 0.1 at batch 128)")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="L2 penalty on every parameter (the paper's 1e-4)")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
               help="step: divide by 10 at 50%% and 75%% of the steps (the paper's); cosine: cosine decay to 0")
 @click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from resgraph.bench.record import _Num
 from resgraph.bench.results import read_records
 
-_Num = Annotated[float | None, BeforeValidator(lambda v: float(v) if type(v) is int else v)]
 _Text = Annotated[str, Field(min_length=1, max_length=400)]
 
 

@@ -66,9 +66,9 @@ def test_the_default_thread_count_is_what_the_machine_can_give():
 
 def test_exit_codes_say_failed_rows_and_under_strict_unstable_ones(monkeypatch, tmp_path):
     out = str(tmp_path / "r.jsonl")
-    runner = CliRunner()
+    runner = CliRunner()  # --in-process: the monkeypatches below live in this process only
     monkeypatch.setattr(row_mod, "verdict", lambda *a, **k: "cv 0.50 > 0.10")
-    res = runner.invoke(main, ["bench", "resnet20", "--out", out, "--no-roofline", *FAST])
+    res = runner.invoke(main, ["bench", "resnet20", "--out", out, "--no-roofline", "--in-process", *FAST])
     assert res.exit_code == 0 and "1 of 1 rows are unstable" in res.output and " unstable" in res.output
     res = runner.invoke(main, ["compare", "resnet20", "--strict", *FAST])
     assert res.exit_code == 4 and res.output.count("rows are unstable") == 1
@@ -77,6 +77,6 @@ def test_exit_codes_say_failed_rows_and_under_strict_unstable_ones(monkeypatch, 
         raise RuntimeError("backend exploded")
 
     monkeypatch.setattr(row_mod, "prepare", broken)
-    res = runner.invoke(main, ["bench", "resnet20", "--out", out, "--no-roofline", *FAST])
+    res = runner.invoke(main, ["bench", "resnet20", "--out", out, "--no-roofline", "--in-process", *FAST])
     assert res.exit_code == 3
     assert res.output.count("failed: resnet20/eager/fp32/b1: RuntimeError: backend exploded") == 1

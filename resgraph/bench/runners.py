@@ -1,0 +1,109 @@
+"""Where a sweep's rows run: in this process, or one isolated process per row (Dask: ``dask_runner``).
+
+A runner takes a batch of tasks and yields ``(task, record)`` as each row finishes, in any order;
+only the sweep writes records. Rounds (``--repeat``) and retries (``--retries``) work the same on
+every runner: :func:`run_all`.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any, Iterable, Protocol
+
+from tqdm import tqdm
+
+from resgraph.bench.env import device_name, fixed_threads
+from resgraph.bench.isolate import run_isolated
+from resgraph.bench.rounds import combine
+from resgraph.bench.task import RowTask, Slot, run_task
+
+__all__ = ["Runner", "InProcess", "Isolated", "run_all"]
+
+Record = dict[str, Any]
+Place = tuple[str | None, str | None]  # (host, device model)
+
+
+class Runner(Protocol):
+    """What a sweep needs from wherever its rows run."""
+
+    name: str  # in words, for messages and --dry-run
+    threads: int | None  # intra-op threads every row gets; None: each slot's own CPU count
+    remote: bool  # rows leave this process (tasks must pickle)
+
+    def placements(self, devices: Iterable[str]) -> set[Place]:
+        """The (host, device model) pairs rows may be measured on: --resume reuses only their records."""
+        ...
+
+    def run(self, tasks: list[RowTask]) -> Iterator[tuple[RowTask, Record]]:
+        """Measure ``tasks``, yielding each record as it arrives."""
+        ...
+
+
+class InProcess:
+    """Every row in this process, one after another (the harness as a library uses it; a crash ends the sweep)."""
+
+    remote = False
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.name = f"in-process on {socket.gethostname()}"
+        self._peaks: dict[tuple[str, str, str], float | None] = {}
+        self._envs: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def placements(self, devices: Iterable[str]) -> set[Place]:
+        return {(socket.gethostname(), device_name(d)) for d in devices}
+
+    def run(self, tasks: list[RowTask]) -> Iterator[tuple[RowTask, Record]]:
+        with fixed_threads(self.threads):
+            for t in tasks:
+                yield t, run_task(t, None, self._peaks, self._envs)
+
+
+class Isolated(InProcess):
+    """Every row in its own process on this host, one at a time; a row that dies or hangs fails alone."""
+
+    remote = True
+
+    def __init__(self, threads: int, timeout: float | None = None) -> None:
+        super().__init__(threads)
+        self.timeout = timeout
+        self.name = f"isolated processes on {socket.gethostname()}, one row at a time"
+
+    def run(self, tasks: list[RowTask]) -> Iterator[tuple[RowTask, Record]]:
+        for t in tasks:
+            yield t, run_isolated(t, Slot(), self.timeout)
+
+
+def _with_retries(runner: Runner, tasks: list[RowTask], retries: int,
+                  say: Any) -> Iterator[tuple[RowTask, Record]]:
+    """Run ``tasks``; a 'failed' row runs again, up to ``retries`` more times, after the others."""
+    pending, attempt = tasks, 1
+    while pending:
+        again = []
+        for task, rec in runner.run(pending):
+            if rec["status"] == "failed" and attempt <= retries:
+                say(f"retrying {task.job.label} (attempt {attempt + 1} of {retries + 1}): {rec['reason']}")
+                again.append(task)
+                continue
+            rec["attempts"] = attempt
+            yield task, rec
+        pending, attempt = again, attempt + 1
+
+
+def run_all(runner: Runner, tasks: list[RowTask], repeat: int = 1, retries: int = 0,
+            progress: bool = True) -> Iterator[tuple[RowTask, Record]]:
+    """Every task in ``repeat`` interleaved rounds (each round ends before the next starts), with retries;
+    yields each task's combined record after its last round, as it arrives."""
+    with tqdm(total=len(tasks) * repeat, unit="row", file=sys.stderr, disable=not progress or not tasks,
+              dynamic_ncols=True) as bar:
+        say = (lambda msg: bar.write(msg, file=sys.stderr)) if progress else (lambda _msg: None)
+        rounds: dict[tuple[Any, ...], list[Record]] = {t.job.key: [] for t in tasks}
+        for r in range(repeat):
+            for task, rec in _with_retries(runner, tasks, retries, say):
+                bar.set_postfix_str(task.job.label, refresh=False)
+                bar.update(1)
+                rounds[task.job.key].append(rec)
+                if r == repeat - 1:
+                    yield task, combine(rounds[task.job.key])

@@ -1,0 +1,115 @@
+"""Where `resgraph bench` runs its rows: options, the runner they choose, and the --dry-run view."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from resgraph.errors import UsageError
+
+
+def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers, --scheduler, --resources, --in-process, --row-timeout, --retries, --dry-run."""
+    from resgraph.bench.dask_runner import DEFAULT_RESOURCES
+
+    f = click.option("--dry-run", is_flag=True,
+                     help="show the workers, their device slots and where each row would run; measure nothing")(f)
+    f = click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="run a failed row up to N more times (after the other rows)")(f)
+    f = click.option("--row-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="kill a row still running after this many seconds and record it failed [default: no limit]")(f)
+    f = click.option("--in-process", is_flag=True,
+                     help="run rows in this process, one after another (no isolation: a crashing backend ends the "
+                          "sweep) [default: each row in its own process]")(f)
+    f = click.option("--resources", default=DEFAULT_RESOURCES, show_default=True, metavar="NAME=N[,...]",
+                     help="the Dask resources each row asks for: workers offering one unit each run one row at a time")(f)
+    f = click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                     help="run rows on an existing Dask cluster (dask scheduler + dask worker, dask-jobqueue, ...)")(f)
+    f = click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="run rows on a local Dask cluster of N workers on 127.0.0.1, each with its own share of "
+                          "the physical cores (and its own GPU on --device cuda)")(f)
+    return f
+
+
+@contextlib.contextmanager
+def open_runner(workers: int | None, scheduler: str | None, resources: str, in_process: bool,
+                row_timeout: float | None, threads: int | None, device: str) -> Iterator[Any]:
+    """The runner the options ask for, checked before anything is measured; a cluster is closed afterwards."""
+    from resgraph.bench.dask_runner import connect, local_cluster, parse_resources
+    from resgraph.bench.env import default_threads
+    from resgraph.bench.runners import InProcess, Isolated
+
+    if workers and scheduler:
+        raise UsageError("--workers and --scheduler: choose one (a local cluster, or an existing one)")
+    if in_process and (workers or scheduler):
+        raise UsageError("--in-process runs rows here; it cannot be combined with --workers or --scheduler")
+    if in_process and row_timeout:
+        raise UsageError("--row-timeout needs rows in their own processes: drop --in-process")
+    if scheduler and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", scheduler):
+        raise UsageError(f"--scheduler: expected tcp://HOST:PORT (received {scheduler!r})")
+    parse_resources(resources)
+    if workers or scheduler:
+        cm = local_cluster(workers, device, threads, row_timeout, resources) if workers else \
+            connect(scheduler, threads, row_timeout, resources)
+        with cm as runner:
+            runner.check({device})
+            yield runner
+    elif in_process:
+        yield InProcess(threads or default_threads())
+    else:
+        yield Isolated(threads or default_threads(), row_timeout)
+
+
+def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
+    """Workers, their slots, and where each row would run: what `bench` would do, with nothing measured."""
+    from resgraph.bench.sweep import finished_rows
+    from resgraph.bench.task import describe_slot
+
+    device = jobs[0].device if jobs else "cpu"
+    lines = [f"engine: {runner.name}"]
+    if hasattr(runner, "workers"):
+        ask = ",".join(f"{k}={v:g}" for k, v in runner.resources.items())
+        lines.append(f"each row asks a worker for {ask} and runs in its own process there")
+        rows = [("worker", "host", "device model", "slot", "threads", "resources")]
+        for w in runner.workers(device):
+            rows.append((w.name, w.host, w.device_model or "?", w.slot, str(runner.threads or w.threads),
+                         ",".join(f"{k}={v:g}" for k, v in w.resources.items()) or "-"))
+        slots = [w.name for w in runner.workers(device)
+                 if all(w.resources.get(k, 0) >= v for k, v in runner.resources.items())]
+    else:
+        import socket
+
+        from resgraph.bench.env import device_name
+
+        rows = [("worker", "host", "device model", "slot", "threads", "resources"),
+                ("this process" if not runner.remote else "a process per row", socket.gethostname(),
+                 device_name(device), describe_slot(), str(runner.threads), "-")]
+        slots = []
+    lines += _table(rows)
+    done = finished_rows(out, jobs, runner) if resume else {}
+    todo = [j for j in jobs if j.key not in done]
+    rows_ = f"{len(jobs)} row{'s' if len(jobs) != 1 else ''}"
+    lines.append(f"{rows_}: {len(jobs) - len(todo)} already in {out}, {len(todo)} to measure" if resume
+                 else f"{rows_} to measure")
+    where = []
+    for i, j in enumerate(todo):
+        if not slots:
+            place = f"{'this process' if not runner.remote else 'its own process'}, row {i + 1} of {len(todo)}"
+        elif i < len(slots):
+            place = f"worker {slots[i]} (starts at once)"
+        else:
+            place = "the first worker to free its slot"
+        where.append((j.label, place))
+    where += [(j.label, "done: already in the results file") for j in jobs if j.key in done]
+    lines += _table([("row", "runs on")] + where)
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
