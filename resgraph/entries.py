@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -34,44 +35,75 @@ class SpecFactory:
     """A model factory that is plain data: the resolved spec (``extends`` already merged) as JSON-like data.
 
     It pickles, so a row can leave this process (an isolated worker, a Dask worker on another host) and
-    the model is rebuilt there from the spec; the harness still only calls it. A trained-weights file
-    would be one more field here, loaded after ``build_model``.
+    the model is rebuilt there from the spec; the harness still only calls it. ``weights``, a state_dict
+    file (checked against the spec by :func:`spec_entry`), is loaded after ``build_model`` where the row runs.
     """
 
     data: dict[str, Any]  # spec_data(spec): every field explicit, no file references left
+    weights: str | None = None  # absolute path of a state_dict file; None: seeded random init
 
     def __call__(self) -> Any:
         from resgraph.lower import build_model
 
-        return build_model(ResNetSpec.model_validate(self.data)).eval()
+        spec = ResNetSpec.model_validate(self.data)
+        if self.weights is None:
+            return build_model(spec).eval()
+        from resgraph.lower.weights import load_weights, read_state_dict
+
+        return load_weights(build_model(spec, device="meta"), read_state_dict(self.weights))
 
 
 @dataclass(frozen=True)
 class TorchvisionFactory:
-    """torchvision's own model by name, random weights (no download); plain data like :class:`SpecFactory`."""
+    """torchvision's own model by name (no download), random or ``weights``; plain data like :class:`SpecFactory`."""
 
     name: str  # one of TORCHVISION_NAMES
+    weights: str | None = None  # a state_dict file with torchvision's keys (resgraph's are the same)
 
     def __call__(self) -> Any:
         import torchvision
 
-        return getattr(torchvision.models, self.name)(weights=None).eval()
+        model = getattr(torchvision.models, self.name)(weights=None).eval()
+        if self.weights is not None:
+            from resgraph.lower.weights import read_state_dict
+
+            model.load_state_dict(read_state_dict(self.weights), strict=True)
+        return model
 
 
-def spec_entry(spec_or_ref: ResNetSpec | str) -> ModelEntry:
-    """A harness entry for a spec: factory rebuilds the lowered module from the spec's data; counts from the IR."""
+def spec_entry(spec_or_ref: ResNetSpec | str, weights: str | os.PathLike[str] | None = None,
+               data: str | None = None) -> ModelEntry:
+    """A harness entry for a spec: factory rebuilds the lowered module from the spec's data; counts from the IR.
+
+    ``weights`` (a state_dict file) is read and checked against the spec here, once, so a wrong
+    file is one error before any row runs; each row loads it again where it runs. ``data`` names
+    the data set int8 rows calibrate on and are checked with (its images must fit the input).
+    """
     spec = load_spec(spec_or_ref)
-    summary = analyze(compile_spec(spec))
+    g = compile_spec(spec)
+    summary = analyze(g)
     c, (h, w) = spec.input.channels, spec.input.hw
-    return ModelEntry(spec.name, SpecFactory(spec_data(spec)), spec_hash(spec), summary.macs, summary.params,
-                      summary.depth, summary.design, (c, h, w))
+    path = wid = None
+    if weights is not None:
+        from resgraph.lower import build_model
+        from resgraph.lower.weights import check_state_dict, read_state_dict, weights_id
+
+        check_state_dict(read_state_dict(weights), build_model(g, device="meta"), weights, spec.name)
+        path, wid = os.path.abspath(weights), weights_id(weights)
+    if data is not None:
+        from resgraph.bench.inputs import check_data
+
+        check_data(data, (c, h, w), spec.name)
+    return ModelEntry(spec.name, SpecFactory(spec_data(spec), path), spec_hash(spec), summary.macs, summary.params,
+                      summary.depth, summary.design, (c, h, w), weights=wid, data=data)
 
 
-def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
+def torchvision_entry(spec: ResNetSpec, base: ModelEntry, weights: str | os.PathLike[str] | None = None) -> ModelEntry:
     """torchvision's own model of the same network (``base`` is the spec's entry), for a same-run baseline.
 
     Found by structure, whatever the spec is called: the spec must equal, name aside, a
-    bundled preset that is one of torchvision's networks. The row reuses the spec's counts.
+    bundled preset that is one of torchvision's networks. The row reuses the spec's counts,
+    and loads the same ``weights`` (checked against the spec by :func:`spec_entry`).
     """
     # What does not change the network torchvision builds: names, notes, the input size (its pool is
     # adaptive), training-only settings.
@@ -81,8 +113,9 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry) -> ModelEntry:
     if match is None:
         raise UsageError(f"--torchvision: spec {spec.name!r} is none of torchvision's networks (by structure: "
                          f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
-    return ModelEntry(f"torchvision:{match}", TorchvisionFactory(match), base.spec_hash, base.macs, base.params, base.depth,
-                      base.design, base.input_shape)
+    factory = TorchvisionFactory(match, os.path.abspath(weights) if weights is not None else None)
+    return ModelEntry(f"torchvision:{match}", factory, base.spec_hash, base.macs, base.params, base.depth,
+                      base.design, base.input_shape, weights=base.weights, data=base.data)
 
 
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:

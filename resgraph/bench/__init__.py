@@ -6,11 +6,12 @@ numbers it cannot know (spec hash, MACs per image, depth).
 
 Public entry points
 -------------------
-ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, design="", input_shape=(3, 224, 224))
-Job(model, backend, device="cpu", batch=1, precision="fp32")
+ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, design="", input_shape=(3, 224, 224),
+           weights=None, data=None)
+Job(model, backend, device="cpu", batch=1, precision="fp32", calibration=16)
 TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000)
 
-plan(models, backends, batches, precisions=("fp32",), device="cpu") -> list[Job]
+plan(models, backends, batches, precisions=("fp32",), device="cpu", calibration=16) -> list[Job]
     The product models x backends x precisions x batches, validated.
 run_sweep(jobs, out_path, resume=False, progress=True, *, timing=TimingConfig(),
           threads=None, roofline=True, peak_cache=None, runner=None, retries=0) -> list[dict]
@@ -38,18 +39,19 @@ Building blocks
 time_callable(fn, warmup, iters, min_time_s=None, device="cpu", max_iters=100_000) -> np.ndarray (seconds)
 measure_overhead(iters=100_000, warmup=1000) -> float (seconds per no-op iteration)
 summarize(samples_s, batch=1) -> Stats
-prepare(name, model, example, device="cpu", precision="fp32", threads=None) -> Prepared | Skip
+prepare(name, model, example, device="cpu", precision="fp32", threads=None, calibration=()) -> Prepared | Skip
 backend_names() -> list[str];  unmet_requirement(name, device, precision) -> str | None
-check_output(out, ref, precision, device="cpu") -> CheckResult
+check_output(out, ref, precision, device="cpu") -> CheckResult         (floating precisions)
+check_agreement(out, ref, precision, labels=None) -> AgreementResult   (int8: see resgraph.precision)
 fold_bn(module) -> nn.Module   (resgraph.lower.inference: BN folded into convs, input untouched)
-peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False) -> float
+peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False, engine="torch") -> float
 environment(device, threads) -> dict
 
 See docs/bench-harness.md for how timing works and what each record field means.
 """
 
 from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
-from resgraph.bench.check import CheckResult, check_output
+from resgraph.bench.check import AgreementResult, CheckResult, check_agreement, check_output
 from resgraph.bench.compare import COMPARE_COLUMNS, SWEEP_COLUMNS, compare, format_table
 from resgraph.bench.env import environment
 from resgraph.lower.inference import fold_bn
@@ -63,8 +65,8 @@ from resgraph.bench.timing import TimingConfig, measure_overhead, time_callable
 
 __all__ = [
     "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS", "SWEEP_COLUMNS",
-    "CheckResult", "Job", "ModelEntry", "Prepared", "Skip", "Stats", "TimingConfig",
-    "backend_names", "check_output", "compare", "environment", "fold_bn", "format_table",
+    "AgreementResult", "CheckResult", "Job", "ModelEntry", "Prepared", "Skip", "Stats", "TimingConfig",
+    "backend_names", "check_agreement", "check_output", "compare", "environment", "fold_bn", "format_table",
     "load_results", "measure_overhead", "peak_gflops", "plan", "prepare", "read_records",
     "run_row", "run_sweep", "summarize", "time_callable", "unmet_requirement", "write_report",
 ]

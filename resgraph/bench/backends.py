@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from resgraph.lower.inference import fold_bn
+from resgraph.precision import get_precision, torch_dtype
 
 __all__ = [
-    "DTYPES",
     "Skip",
     "Prepared",
     "Context",
@@ -32,8 +34,8 @@ __all__ = [
     "export_onnx",
 ]
 
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-_EXTRAS = {"onnxruntime": "onnx", "onnx": "onnx", "onnxscript": "onnx", "torch_tensorrt": "tensorrt"}
+_EXTRAS = {"onnxruntime": "onnx", "onnx": "onnx", "onnxscript": "onnx", "torch_tensorrt": "tensorrt",
+           "torchao": "int8"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,17 @@ class Prepared:
 
     fn: Callable[[Any], Any]
     input: Any
+    feed: Callable[[torch.Tensor], Any] | None = None  # another fp32 batch in the form `fn` takes (None: like `input`)
+
+    def convert(self, x: torch.Tensor) -> Any:
+        """An fp32 CPU batch as `fn` takes it: the checks feed held-out images through this, untimed."""
+        if self.feed is not None:
+            return self.feed(x)
+        if isinstance(self.input, np.ndarray):
+            return x.detach().cpu().numpy().astype(self.input.dtype)
+        fmt = torch.channels_last if self.input.dim() == 4 and self.input.is_contiguous(
+            memory_format=torch.channels_last) and not self.input.is_contiguous() else torch.contiguous_format
+        return x.to(self.input.device, self.input.dtype).contiguous(memory_format=fmt)
 
 
 @dataclass(frozen=True)
@@ -56,13 +69,14 @@ class Context:
     """What a backend is built for."""
 
     device: str  # "cpu", "cuda", "cuda:1"
-    precision: str  # "fp32" | "fp16" | "bf16"
+    precision: str  # a name in resgraph.precision's table
     threads: int  # intra-op threads (torch's, and ONNX Runtime's)
+    calibration: Sequence[torch.Tensor] = ()  # fp32 batches for precisions that quantise statically (int8)
 
     @property
     def dtype(self) -> torch.dtype:
         """The torch dtype of the precision."""
-        return DTYPES[self.precision]
+        return torch_dtype(self.precision)
 
     @property
     def device_type(self) -> str:
@@ -81,6 +95,12 @@ class Backend:
     extra_check: Callable[[Context], str | None] | None = None  # further requirement; returns a reason
     doc: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)  # precision -> why it's unsupported
+    precision_packages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # precision -> further modules
+    peak_engines: Mapping[str, str] = field(default_factory=dict)  # precision -> roofline engine (default "torch")
+
+    def peak_engine(self, precision: str) -> str:
+        """What its roofline peak in this precision is measured through (resgraph.bench.roofline.ENGINES)."""
+        return self.peak_engines.get(precision, "torch")
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -108,8 +128,7 @@ def backend_names() -> list[str]:
 def unmet_requirement(name: str, device: str, precision: str) -> str | None:
     """The reason this backend can't run this device/precision here, or None if it can."""
     b = get_backend(name)
-    if precision not in DTYPES:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(DTYPES)}")
+    get_precision(precision)  # an unknown name is an error, not a skip
     dev = device.split(":")[0]
     if dev not in b.precisions:
         return f"backend {name!r} runs on {', '.join(b.precisions)}; device is {device}"
@@ -119,7 +138,7 @@ def unmet_requirement(name: str, device: str, precision: str) -> str | None:
         why = b.notes.get(precision, "")
         supported = ", ".join(b.precisions[dev])
         return f"backend {name!r} on {dev} supports {supported}, not {precision}" + (f": {why}" if why else "")
-    for pkg in b.packages:
+    for pkg in (*b.packages, *b.precision_packages.get(precision, ())):
         if importlib.util.find_spec(pkg) is None:
             extra = _EXTRAS.get(pkg)
             hint = f" (pip install 'resgraph[{extra}]')" if extra else ""
@@ -136,16 +155,20 @@ def prepare(
     device: str = "cpu",
     precision: str = "fp32",
     threads: int | None = None,
+    calibration: Sequence[torch.Tensor] = (),
 ) -> Prepared | Skip:
     """Build backend `name` from an eval fp32 module already on `device`; Skip when unsupported.
 
-    The backend may modify `model` (cast, re-layout): pass a fresh one.
+    The backend may modify `model` (cast, re-layout): pass a fresh one. A calibrated
+    precision (int8) needs `calibration`: fp32 batches of the row's batch size.
     Errors while building propagate: a sweep records them as 'failed'.
     """
     reason = unmet_requirement(name, device, precision)
     if reason is not None:
         return Skip(reason)
-    ctx = Context(device, precision, threads or torch.get_num_threads())
+    if get_precision(precision).calibrated and not calibration:
+        raise ValueError(f"precision {precision!r} is calibrated: pass calibration batches")
+    ctx = Context(device, precision, threads or torch.get_num_threads(), tuple(calibration))
     return get_backend(name).build(model, example.to(device), ctx)
 
 
@@ -197,7 +220,12 @@ def _build_inductor(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared
     import torch._dynamo
     import torch._inductor.config as inductor_config
 
-    model, x = _cast(model, x, ctx)
+    if ctx.precision == "int8":  # PT2E: Q/DQ pairs that inductor (with freezing) fuses into int8 kernels
+        from resgraph.lower.quantize import quantize_pt2e
+
+        model = quantize_pt2e(model, x, ctx.calibration)
+    else:
+        model, x = _cast(model, x, ctx)
     # A fresh cache per build: otherwise many rows compiling the same forward
     # hit dynamo's recompile limit and silently fall back to eager.
     torch._dynamo.reset()
@@ -205,7 +233,9 @@ def _build_inductor(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared
     fn = _run_inference(compiled)
     # Compilation is lazy: run once here, with freezing scoped to this call, so
     # the compile is part of first_result_s and the setting doesn't leak.
-    with inductor_config.patch(freezing=ctx.device_type == "cpu"):
+    with inductor_config.patch(freezing=ctx.device_type == "cpu"), warnings.catch_warnings():
+        if ctx.precision == "int8":  # inductor's int8 fusion passes warn about their own tensor copies
+            warnings.simplefilter("ignore", UserWarning)
         fn(x)
     return Prepared(fn, x)
 
@@ -232,7 +262,12 @@ def _build_onnxruntime(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepa
     """Export to ONNX, run in an InferenceSession with torch's thread count; numpy in, numpy out."""
     import onnxruntime as ort
 
-    data = export_onnx(model, x)
+    if ctx.precision == "int8":  # static QDQ, per-channel weights (resgraph.lower.quantize)
+        from resgraph.lower.quantize import quantize_onnx
+
+        data = quantize_onnx(model, tuple(x.shape[1:]), ctx.calibration)
+    else:
+        data = export_onnx(model, x)
     so = ort.SessionOptions()
     so.intra_op_num_threads = ctx.threads
     so.inter_op_num_threads = 1
@@ -248,16 +283,16 @@ def _build_onnxruntime(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepa
         return run(None, {name: a})[0]
 
     # On CUDA the numpy input means each call includes host<->device copies.
-    return Prepared(fn, x.detach().cpu().numpy())
+    return Prepared(fn, x.detach().cpu().numpy(), lambda a: a.detach().cpu().float().numpy())
 
 
 def _build_tensorrt(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepared:
-    """torch-tensorrt (dynamo frontend) engine for this exact input shape."""
-    import torch_tensorrt
+    """torch-tensorrt (dynamo frontend) engine for this exact input shape (resgraph.lower.export's compile)."""
+    from resgraph.lower.export import compile_tensorrt
 
-    model, x = _cast(model, x, ctx)
-    trt = torch_tensorrt.compile(model, ir="dynamo", inputs=[x], enabled_precisions={ctx.dtype})
-    return Prepared(_run_inference(trt), x)
+    shape = tuple(x.shape)
+    trt = compile_tensorrt(model, (shape, shape, shape), ctx.precision, ctx.device)
+    return Prepared(_run_inference(trt), x.to(ctx.dtype))
 
 
 def _build_amp(dtype: torch.dtype) -> Callable[[nn.Module, torch.Tensor, Context], Prepared]:
@@ -297,17 +332,25 @@ def _build_cuda_graphs(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepa
 
 
 _ALL = ("fp32", "fp16", "bf16")
-_CPU_NOTE = {"fp16": "no fast fp16 convolution kernels on the CPU; use bf16"}
+_CPU_NOTE = {"fp16": "no fast fp16 convolution kernels on the CPU; use bf16",
+             "int8": "int8 runs on the onnxruntime and inductor backends"}
 
 register(Backend("eager", _build_eager, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="the module as given, NCHW"))
 register(Backend("channels_last", _build_channels_last, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="NHWC weights and input"))
 register(Backend("folded", _build_folded, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="BatchNorm folded into convs"))
-register(Backend("inductor", _build_inductor, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, extra_check=_needs_cxx, notes=_CPU_NOTE, doc="torch.compile (inductor); weight freezing on CPU"))
 register(Backend(
-    "onnxruntime", _build_onnxruntime, {"cpu": ("fp32",), "cuda": ("fp32",)},
+    "inductor", _build_inductor, {"cpu": ("fp32", "bf16", "int8"), "cuda": _ALL}, extra_check=_needs_cxx,
+    notes=_CPU_NOTE | {"int8": "PT2E int8 (X86InductorQuantizer) is for the CPU"},
+    precision_packages={"int8": ("torchao",)},
+    doc="torch.compile (inductor); CPU: freezing, int8 PT2E",
+))
+register(Backend(
+    "onnxruntime", _build_onnxruntime, {"cpu": ("fp32", "int8"), "cuda": ("fp32",)},
     packages=("onnxruntime", "onnx", "onnxscript"), extra_check=_ort_cuda_check,
-    notes={"fp16": "the model is exported in fp32", "bf16": "the model is exported in fp32"},
-    doc="ONNX export + ONNX Runtime session",
+    notes={"fp16": "the model is exported in fp32", "bf16": "the model is exported in fp32",
+           "int8": "static int8 runs on ONNX Runtime's CPU provider"},
+    peak_engines={"int8": "onnxruntime"},
+    doc="ONNX Runtime session; int8: static QDQ",
 ))
 register(Backend(
     "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),

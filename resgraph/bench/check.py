@@ -8,14 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TOLERANCE", "CheckResult", "to_tensor", "check_output"]
+from resgraph.precision import get_precision
 
-# Largest accepted max|out - ref| / max|ref|, by precision. fp32 differs from the
-# reference only by summation order and fused kernels; fp16 keeps ~11 mantissa
-# bits and bf16 ~8, and error grows with depth, so they get looser bounds.
-TOLERANCE: dict[str, float] = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 6e-2}
-# cuDNN may run fp32 convolutions as TF32 (torch's default), on the reference too.
-CUDA_FP32_TOLERANCE = 2e-3
+__all__ = ["AgreementResult", "CheckResult", "to_tensor", "check_agreement", "check_output", "tolerance_for"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +25,11 @@ class CheckResult:
 
 
 def tolerance_for(precision: str, device: str = "cpu") -> float:
-    """The accepted relative error for a precision on a device."""
-    if precision not in TOLERANCE:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {sorted(TOLERANCE)}")
-    if precision == "fp32" and device.startswith("cuda"):
-        return CUDA_FP32_TOLERANCE
-    return TOLERANCE[precision]
+    """The accepted relative error for a precision on a device (resgraph.precision's table)."""
+    tol = get_precision(precision).tolerance_on(device)
+    if tol is None:
+        raise ValueError(f"precision {precision!r} is not checked by relative error (see resgraph.precision)")
+    return tol
 
 
 def to_tensor(out: Any) -> torch.Tensor:
@@ -67,3 +61,52 @@ def check_output(out: Any, ref: torch.Tensor, precision: str, device: str = "cpu
         reason = f"max rel err {rel_err:.3g} > {tol:g} ({precision}); max abs err {abs_err:.3g}"
         return CheckResult(abs_err, rel_err, tol, False, reason)
     return CheckResult(abs_err, rel_err, tol, True)
+
+
+@dataclass(frozen=True)
+class AgreementResult:
+    """How closely a quantised row gives fp32 eager's answers on the same held-out images."""
+
+    images: int
+    top1_agreement: float  # fraction of images with fp32's top-1 class
+    top5_overlap: float    # mean fraction of fp32's top-5 classes in the row's top 5
+    cosine: float          # smallest per-image cosine similarity of the logits
+    test_error: float | None = None      # the row's, in %, on the labelled images (trained weights only)
+    ref_test_error: float | None = None  # fp32 eager's, same images
+    ok: bool = True
+    reason: str | None = None
+
+
+def check_agreement(out: Any, ref: torch.Tensor, precision: str, labels: torch.Tensor | None = None) -> AgreementResult:
+    """Compare a row's logits with fp32 eager's, image by image, against the precision's thresholds.
+
+    ``out`` and ``ref`` are (images, classes); ``labels`` (images,) adds the test error of
+    both, and a rise beyond the table's percentage points fails the row too.
+    """
+    rule = get_precision(precision).agreement
+    if rule is None:
+        raise ValueError(f"precision {precision!r} is not checked by agreement (see resgraph.precision)")
+    got, want = to_tensor(out), ref.detach().to("cpu", torch.float32)
+    n = want.shape[0]
+    if got.shape != want.shape:
+        return AgreementResult(n, 0.0, 0.0, 0.0, ok=False, reason=f"output shape {tuple(got.shape)} != reference "
+                                                                 f"{tuple(want.shape)}")
+    if not bool(torch.isfinite(got).all()):
+        return AgreementResult(n, 0.0, 0.0, 0.0, ok=False, reason="output has NaN or inf")
+    k = min(5, want.shape[1])
+    top1 = float((got.argmax(1) == want.argmax(1)).float().mean())
+    a, b = got.topk(k, 1).indices, want.topk(k, 1).indices
+    top5 = float((a.unsqueeze(2) == b.unsqueeze(1)).any(2).float().mean())
+    cosine = min(1.0, float(torch.nn.functional.cosine_similarity(got, want, dim=1).min()))  # rounding: 1 + 1e-7
+    err = ref_err = None
+    if labels is not None:
+        err = 100.0 * float((got.argmax(1) != labels).float().mean())
+        ref_err = 100.0 * float((want.argmax(1) != labels).float().mean())
+    problems = [f"top-1 agreement {top1:.3f} < {rule.top1:g}" if top1 < rule.top1 else "",
+                f"top-5 overlap {top5:.3f} < {rule.top5:g}" if top5 < rule.top5 else "",
+                f"cosine {cosine:.4f} < {rule.cosine:g}" if cosine < rule.cosine else "",
+                f"test error {err:.2f} % vs fp32's {ref_err:.2f} % (more than {rule.test_error_pp:g} points worse)"
+                if err is not None and ref_err is not None and err - ref_err > rule.test_error_pp else ""]
+    reason = "; ".join(p for p in problems if p)
+    return AgreementResult(n, top1, top5, cosine, err, ref_err, not reason,
+                           f"{reason} ({precision}, {n} held-out images)" if reason else None)

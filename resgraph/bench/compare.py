@@ -10,9 +10,10 @@ from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
 from resgraph.bench.timing import TimingConfig
+from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
 
-__all__ = ["COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table"]
+__all__ = ["AGREEMENT_COLUMNS", "COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table", "with_agreement"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -29,6 +30,21 @@ SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+# An int8 row's check against fp32 eager (resgraph.precision: "agreement"), shown where a table has such rows.
+AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("top1_agreement", "top-1 agree"), ("top5_overlap", "top-5"), ("cosine", "cosine"),
+    ("test_error", "test err %"), ("ref_test_error", "fp32 err %"),
+)
+
+
+def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """``columns`` with the agreement figures before the status, those that any row has (int8 rows)."""
+    extra = [c for c in AGREEMENT_COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+    keys = [k for k, _ in columns]
+    i = keys.index("status") if "status" in keys else len(keys)
+    return (*columns[:i], *extra, *columns[i:])
+
+
 def compare(
     entries: Sequence[ModelEntry],
     backend: str = "eager",
@@ -40,6 +56,7 @@ def compare(
     threads: int | None = None,
     roofline: bool = False,
     progress: bool = True,
+    calibration: int = CALIBRATION_BATCHES,
 ) -> list[dict[str, Any]]:
     """Benchmark each entry on one backend/batch; rows are full records plus `relative`.
 
@@ -48,15 +65,15 @@ def compare(
     """
     if not entries:
         raise ValueError("compare needs at least one model entry")
-    jobs = [Job(e, backend, device, batch, precision) for e in entries]
+    jobs = [Job(e, backend, device, batch, precision, calibration) for e in entries]
     for j in jobs:
         validate_job(j)
     threads = threads or default_threads()
     env = environment(device, threads)
 
-    def peak(dev: str, prec: str) -> float | None:
+    def peak(dev: str, prec: str, engine: str = "torch") -> float | None:
         """The cached matmul peak, only when asked for."""
-        return peak_gflops(dev, threads, prec) if roofline else None
+        return peak_gflops(dev, threads, prec, engine=engine) if roofline else None
 
     with fixed_threads(threads):
         rows = [rec for _, rec in measured(jobs, timing.repeat, progress, lambda j: run_row(j, timing, threads, env,
@@ -82,6 +99,12 @@ def _cell(key: str, v: Any) -> str:
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"
     if key == "pct_peak":
         return f"{v:.1f}"
+    if key in ("top1_agreement", "top5_overlap"):
+        return f"{v:.3f}"
+    if key == "cosine":
+        return f"{v:.4f}"
+    if key in ("test_error", "ref_test_error"):
+        return f"{v:.2f}"
     if key == "throughput":
         return f"{v:.1f}"
     return str(v)

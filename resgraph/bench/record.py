@@ -34,6 +34,9 @@ class Record(BaseModel):
     device: str = Field("cpu", min_length=1, max_length=100)
     batch: int = Field(ge=1)
     precision: str = Field("fp32", min_length=1, max_length=20)
+    weights: str | None = Field(None, max_length=600)
+    data: str | None = Field(None, max_length=600)
+    calibration: int | None = Field(None, ge=1)
     host: str | None = Field(None, max_length=300)  # absent in records of resgraph before sweeps left the process
     device_model: str | None = Field(None, max_length=300)
     slot: str | None = Field(None, max_length=300)
@@ -63,6 +66,14 @@ class Record(BaseModel):
     peak_mem_bytes: int | None = None
     max_abs_err: _Num = None
     max_rel_err: _Num = None
+    calibration_data: str | None = None
+    check_images: int | None = Field(None, ge=1)
+    check_data: str | None = None
+    top1_agreement: _Num = Field(None, ge=0, le=1)
+    top5_overlap: _Num = Field(None, ge=0, le=1)
+    cosine: _Num = Field(None, ge=-1, le=1)
+    test_error: _Num = Field(None, ge=0, le=100)
+    ref_test_error: _Num = Field(None, ge=0, le=100)
     gflops: _Num = None
     pct_peak: _Num = None
     peak_gflops: _Num = None
@@ -75,7 +86,7 @@ class Record(BaseModel):
     env: dict[str, Any] | None = None
 
     _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
-                            "slot", "worker")(
+                            "slot", "worker", "weights", "data", "calibration_data", "check_data")(
         lambda v: v if v is None else _printable(v))
 
 

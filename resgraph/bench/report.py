@@ -19,6 +19,8 @@ _MD_COLUMNS = (
     ("spec", "spec"), ("design", "design"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("batch", "batch"),
     ("status", "status"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"),
     ("throughput", "img/s"), ("gflops", "GFLOP/s"), ("pct_peak", "% peak"), ("max_rel_err", "max rel err"),
+    ("top1_agreement", "top-1 agree"), ("top5_overlap", "top-5 overlap"), ("cosine", "cosine"),
+    ("test_error", "test err %"), ("ref_test_error", "fp32 test err %"),
     ("first_result_s", "first result s"), ("reason", "reason"),
 )
 

@@ -27,7 +27,8 @@ __all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "RECORD_FIELDS", "STATUSE
            "append_record", "read_records", "latest_by_key"]
 
 STATUSES = ("ok", "skipped", "failed", "mismatch")
-JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision")  # what a row measures (Job.key)
+# What a row measures (Job.key). weights, data and calibration are null where unused, as in records older than them.
+JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
 PLACE_FIELDS = ("host", "device_model")  # where it was measured: two machines' rows are never one row
 KEY_FIELDS = (*JOB_FIELDS, *PLACE_FIELDS)  # identifies a row in a results file
 RECORD_FIELDS = (
@@ -37,6 +38,8 @@ RECORD_FIELDS = (
     "load_before", "load_after", "cpu_ratio", "unstable", "repeat", "round_p50_ms", "round_spread",
     "first_result_s", "peak_mem_bytes", "mem_method",
     "max_abs_err", "max_rel_err", "tolerance",
+    "calibration_data", "check_images", "check_data", "top1_agreement", "top5_overlap", "cosine",
+    "test_error", "ref_test_error",
     "gflops", "pct_peak", "peak_gflops",
     "macs", "params", "depth", "design", "input_shape",
     "threads", "warmup", "iters", "min_time_s",

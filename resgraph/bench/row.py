@@ -14,15 +14,17 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from resgraph.bench.backends import DTYPES, Skip, get_backend, prepare, unmet_requirement
-from resgraph.bench.check import check_output
+from resgraph.bench.backends import Prepared, Skip, get_backend, prepare, unmet_requirement
+from resgraph.bench.check import AgreementResult, check_agreement, check_output, to_tensor
 from resgraph.bench.contention import verdict, watch
 from resgraph.bench.env import cpu_model, device_name
+from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.results import RECORD_FIELDS
 from resgraph.bench.roofline import achieved_gflops
 from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
+from resgraph.precision import CALIBRATION_BATCHES, get_precision
 
 __all__ = ["ModelEntry", "Job", "base_record", "example_input", "run_row", "validate_job", "one_line"]
 
@@ -42,6 +44,8 @@ class ModelEntry:
     depth: int | None = None  # weighted layers, for comparison tables
     design: str = ""  # block types, stem and shortcut option in words, for comparison tables
     input_shape: tuple[int, int, int] = (3, 224, 224)  # C, H, W of one image
+    weights: str | None = None  # where trained weights came from ("file.pt@sha256-prefix"); None: random init
+    data: str | None = None  # data set (resgraph.train.data name) to calibrate on and check with
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,18 @@ class Job:
     device: str = "cpu"
     batch: int = 1
     precision: str = "fp32"
+    calibration: int = CALIBRATION_BATCHES  # batches to calibrate on, for a precision that needs it (int8)
+
+    @property
+    def calibration_batches(self) -> int | None:
+        """The calibration batches this row uses; None where its precision needs none."""
+        return self.calibration if get_precision(self.precision).calibrated else None
 
     @property
     def key(self) -> tuple[Any, ...]:
         """What the row measures: results.JOB_FIELDS, in order (a record's key adds where it was measured)."""
-        return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision)
+        return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision,
+                self.model.weights, self.model.data, self.calibration_batches)
 
     @property
     def label(self) -> str:
@@ -88,11 +99,12 @@ def run_row(
     timing: TimingConfig = TimingConfig(),
     threads: int | None = None,
     env: dict[str, Any] | None = None,
-    peak: Callable[[str, str], float | None] | None = None,
+    peak: Callable[[str, str, str], float | None] | None = None,
 ) -> dict[str, Any]:
     """Measure one row and return its record; never raises for a backend's failure (status 'failed').
 
-    `peak(device, precision)` gives the matmul peak in GFLOP/s (None: no roofline).
+    `peak(device, precision, engine)` gives the matmul peak in GFLOP/s (None: no roofline); the engine is
+    the backend's (resgraph.bench.roofline.ENGINES).
     KeyboardInterrupt is not caught.
     """
     threads = threads or torch.get_num_threads()
@@ -131,16 +143,18 @@ def base_record(job: Job, timing: TimingConfig, threads: int | None, env: dict[s
         precision=job.precision, host=socket.gethostname(),
         device_model=device_model or (env or {}).get("device_name") or (cpu_model() if job.device == "cpu" else None),
         macs=m.macs, params=m.params, depth=m.depth, design=m.design or None, input_shape=list(m.input_shape),
+        weights=m.weights, data=m.data, calibration=job.calibration_batches,
         threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
     )
     return rec
 
 
-def _roofline(rec: dict[str, Any], macs: float, job: Job, peak: Callable[[str, str], float | None] | None) -> None:
+def _roofline(rec: dict[str, Any], macs: float, job: Job, peak: Callable[[str, str, str], float | None] | None) -> None:
     """Achieved GFLOP/s and % of the matmul peak; a peak that can't be measured leaves them unset, not the row failed."""
     rec["gflops"] = achieved_gflops(macs, job.batch, rec["p50_ms"] / 1e3)
+    engine = get_backend(job.backend).peak_engine(job.precision)
     try:
-        rec["peak_gflops"] = peak(job.device, job.precision) if peak else None
+        rec["peak_gflops"] = peak(job.device, job.precision, engine) if peak else None
     except Exception:  # noqa: BLE001 - the roofline is a bonus
         log.debug("no matmul peak for %s/%s", job.device, job.precision, exc_info=True)
         rec["peak_gflops"] = None
@@ -167,9 +181,18 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
             rec["params"] = sum(p.numel() for p in model.parameters())
         x = example_input(m.input_shape, job.batch, job.device)
         ref = _reference(model, x)  # from this row's own model; not part of first_result_s
+        agreement = get_precision(job.precision).check == "agreement"
+        if agreement:  # fp32 eager on the held-out images, before a backend may change the model
+            held = held_out(job.batch, m.input_shape, m.data, labelled=bool(m.data and m.weights))
+            held_ref = held.trim(torch.cat([_reference(model, b.to(job.device)) for b in held.batches]))
+        calibration: list[torch.Tensor] = []
+        if job.calibration_batches:
+            calibration, rec["calibration_data"] = calibration_batches(job.calibration_batches, job.batch,
+                                                                       m.input_shape, m.data)
+            calibration = [c.to(job.device) for c in calibration]
 
         t1 = time.perf_counter()
-        prepared = prepare(job.backend, model, x, job.device, job.precision, threads)
+        prepared = prepare(job.backend, model, x, job.device, job.precision, threads, calibration)
         if isinstance(prepared, Skip):  # requirements were checked; kept for safety
             rec.update(status="skipped", reason=prepared.reason)
             return
@@ -177,7 +200,10 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
         _sync(job.device)
         rec["first_result_s"] = build_s + time.perf_counter() - t1
 
-        check = check_output(out, ref, job.precision, job.device)
+        if agreement:
+            check = _agreement(prepared, held, held_ref, job.precision, rec)
+        else:
+            check = check_output(out, ref, job.precision, job.device)
         del out
         with watch(threads, cpu=job.device == "cpu") as signals:
             samples = time_callable(
@@ -189,11 +215,21 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
     rec.update(stats.as_ms())
     rec.update(load_before=signals.load_before, load_after=signals.load_after, cpu_ratio=signals.cpu_ratio,
                unstable=verdict(rec["cv"], signals, threads))
-    rec.update(
-        max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance,
-        peak_mem_bytes=mem.peak_bytes, mem_method=mem.method,
-        status="ok" if check.ok else "mismatch", reason=check.reason,
-    )
+    if not agreement:
+        rec.update(max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance)
+    rec.update(peak_mem_bytes=mem.peak_bytes, mem_method=mem.method,
+               status="ok" if check.ok else "mismatch", reason=check.reason)
+
+
+def _agreement(prepared: Prepared, held: HeldOut, held_ref: torch.Tensor, precision: str,
+               rec: dict[str, Any]) -> AgreementResult:
+    """Run the held-out images through the row's runnable (untimed) and compare with fp32 eager's answers."""
+    out = held.trim(torch.cat([to_tensor(prepared.fn(prepared.convert(b))) for b in held.batches]))
+    result = check_agreement(out, held_ref, precision, held.labels)
+    rec.update(check_images=result.images, check_data=held.source, top1_agreement=result.top1_agreement,
+               top5_overlap=result.top5_overlap, cosine=result.cosine, test_error=result.test_error,
+               ref_test_error=result.ref_test_error)
+    return result
 
 
 def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -204,15 +240,11 @@ def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return ref.detach().to("cpu", torch.float32)
 
 
-def _check_precision(precision: str) -> None:
-    """Reject an unknown precision name early, with the known ones listed."""
-    if precision not in DTYPES:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(DTYPES)}")
-
-
 def validate_job(job: Job) -> None:
-    """Catch a typo before a long sweep starts: unknown backend or precision, bad batch."""
+    """Catch a typo before a long sweep starts: unknown backend or precision, bad batch or calibration."""
     get_backend(job.backend)
-    _check_precision(job.precision)
+    get_precision(job.precision)  # a ValueError (and UsageError) listing the known ones
     if job.batch < 1:
         raise ValueError(f"batch must be >= 1, got {job.batch}")
+    if job.calibration < 1:
+        raise ValueError(f"calibration must be >= 1 batch, got {job.calibration}")

@@ -49,7 +49,7 @@ class InProcess:
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self.name = f"in-process on {socket.gethostname()}"
-        self._peaks: dict[tuple[str, str], float | None] = {}
+        self._peaks: dict[tuple[str, str, str], float | None] = {}
         self._envs: dict[tuple[str, int], dict[str, Any]] = {}
 
     def placements(self, devices: Iterable[str]) -> set[Place]:

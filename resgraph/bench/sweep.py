@@ -14,6 +14,7 @@ from resgraph.bench.row import Job, ModelEntry, validate_job
 from resgraph.bench.runners import InProcess, Runner, run_all
 from resgraph.bench.task import make_tasks
 from resgraph.bench.timing import TimingConfig
+from resgraph.precision import CALIBRATION_BATCHES
 
 __all__ = ["plan", "run_sweep", "finished_rows"]
 
@@ -24,12 +25,16 @@ def plan(
     batches: Sequence[int],
     precisions: Sequence[str] = ("fp32",),
     device: str = "cpu",
+    calibration: int = CALIBRATION_BATCHES,
 ) -> list[Job]:
-    """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped."""
+    """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped.
+
+    ``calibration``: batches an int8 row calibrates on (ignored by the other precisions).
+    """
     jobs: list[Job] = []
     seen: set[tuple[Any, ...]] = set()
     for m, b, p, n in itertools.product(models, backends, precisions, batches):
-        job = Job(m, b, device, int(n), p)
+        job = Job(m, b, device, int(n), p, calibration)
         validate_job(job)
         if job.key not in seen:
             seen.add(job.key)

@@ -100,7 +100,7 @@ def describe_slot() -> str:
     return text if gpu is None else f"{text}; CUDA_VISIBLE_DEVICES={gpu}"
 
 
-def run_task(task: RowTask, worker: str | None = None, peaks: dict[tuple[str, str], float | None] | None = None,
+def run_task(task: RowTask, worker: str | None = None, peaks: dict[tuple[str, str, str], float | None] | None = None,
              envs: dict[tuple[str, int], dict[str, Any]] | None = None) -> Record:
     """Measure one row here (plugins imported, threads fixed) and say where: host, device model, slot, worker.
 
@@ -113,17 +113,18 @@ def run_task(task: RowTask, worker: str | None = None, peaks: dict[tuple[str, st
     envs = {} if envs is None else envs
     job = task.job
 
-    def peak(device: str, precision: str) -> float | None:
-        """Matmul peak for the roofline, measured at most once per process (and cached on disk)."""
+    def peak(device: str, precision: str, engine: str = "torch") -> float | None:
+        """Matmul peak for the roofline through ``engine``, measured at most once per process (and cached on disk)."""
         if not task.roofline:
             return None
-        if (device, precision) not in peaks:
+        if (device, precision, engine) not in peaks:
             try:
                 cache = Path(task.peak_cache) if task.peak_cache else None
-                peaks[device, precision] = peak_gflops(device, threads, precision, cache_path=cache)
+                peaks[device, precision, engine] = peak_gflops(device, threads, precision, cache_path=cache,
+                                                               engine=engine)
             except Exception:  # noqa: BLE001 - don't retry a peak that can't be measured on every row
-                peaks[device, precision] = None
-        return peaks[device, precision]
+                peaks[device, precision, engine] = None
+        return peaks[device, precision, engine]
 
     if (job.device, threads) not in envs:
         envs[job.device, threads] = environment(job.device, threads)

@@ -14,6 +14,7 @@ from resgraph.cli.engine import engine_options, open_runner
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
+from resgraph.precision import CALIBRATION_BATCHES, get_precision, precision_names
 
 
 def _csv(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
@@ -42,14 +43,13 @@ def _check_device(device: str) -> str:
 
 
 def _check_names(backends: list[str], precisions: list[str]) -> None:
-    from resgraph.bench.backends import DTYPES, backend_names
+    from resgraph.bench.backends import backend_names
 
     for b in backends:
         if b not in backend_names():
             raise UsageError(f"--backend: unknown backend {b!r}; known: {', '.join(backend_names())}")
     for p in precisions:
-        if p not in DTYPES:
-            raise UsageError(f"--precision: unknown precision {p!r}; known: {', '.join(DTYPES)}")
+        get_precision(p, "--precision")
 
 
 def _timing(warmup: int, iters: int, min_time: float, repeat: int = 1) -> Any:
@@ -111,29 +111,45 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}"
 
 
-def _entries(specs: tuple[str, ...], torchvision: bool) -> list[Any]:
+def _entries(specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None) -> list[Any]:
     from resgraph.entries import spec_entry, torchvision_entry
     from resgraph.spec import load_spec
 
+    if weights is not None and len(specs) > 1:
+        raise UsageError(f"--weights: one state_dict is for one spec (received {len(specs)} specs)")
     out = []
     for ref in specs:
         spec = load_spec(ref)
-        entry = spec_entry(spec)
+        entry = spec_entry(spec, weights, data)
         if torchvision:
-            out.append(torchvision_entry(spec, entry))
+            out.append(torchvision_entry(spec, entry, weights))
         out.append(entry)
     return out
+
+
+def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--weights, --data and --calibration: what a row's model holds, is calibrated on and checked with."""
+    f = click.option("--calibration", type=click.IntRange(min=1), default=CALIBRATION_BATCHES, show_default=True,
+                     help="batches (of the row's batch size) an int8 row is calibrated on: from --data's training "
+                          "split, else seeded random images")(f)
+    f = click.option("--data", default=None, metavar="NAME",
+                     help="data set (as `resgraph train --data`: digits, synthetic, cifar10:PATH, folder:PATH) int8 "
+                          "rows calibrate on and are checked with; with --weights, their test error too")(f)
+    f = click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="load this state_dict (from `train --save-weights`, torchvision's or timm's) strictly into "
+                          "the spec's network (and torchvision's, with --torchvision)")(f)
+    return f
 
 
 @main.command()
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 def backends(device: str) -> None:
     """List the benchmark backends, and whether each can run here (with the reason when not)."""
-    from resgraph.bench.backends import DTYPES, backend_names, get_backend, unmet_requirement
+    from resgraph.bench.backends import backend_names, get_backend, unmet_requirement
 
     for name in backend_names():
         b = get_backend(name)
-        runs = [p for p in DTYPES if unmet_requirement(name, device, p) is None]
+        runs = [p for p in precision_names() if unmet_requirement(name, device, p) is None]
         state = f"runs here: {', '.join(runs)}" if runs else f"skipped: {unmet_requirement(name, device, 'fp32')}"
         click.echo(f"{name:<14} {b.doc:<50} {state}")
 
@@ -145,7 +161,7 @@ def backends(device: str) -> None:
 @click.option("--batch", "batches", default="1", show_default=True, callback=_csv(int, "batch sizes"),
               help="comma-separated batch sizes")
 @click.option("--precision", "precisions", default="fp32", show_default=True,
-              callback=_csv(str, "precisions"), help="comma-separated: fp32, fp16, bf16")
+              callback=_csv(str, "precisions"), help=f"comma-separated: {', '.join(precision_names())}")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("results.jsonl"),
               show_default=True, help="JSON-lines results file; each finished row is appended")
@@ -154,11 +170,13 @@ def backends(device: str) -> None:
 @click.option("--no-roofline", is_flag=True, help="don't measure the matmul peak for %-of-peak")
 @click.option("--refresh-peak", is_flag=True,
               help="re-measure the matmul peak now (the cache keeps the best rate ever measured)")
+@model_options
 @timing_options
 @engine_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
-          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, warmup: int,
-          iters: int, min_time: float, threads: int | None, strict: bool, repeat: int, workers: int | None,
+          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, weights: Path | None,
+          data: str | None, calibration: int, warmup: int, iters: int, min_time: float, threads: int | None,
+          strict: bool, repeat: int, workers: int | None,
           scheduler: str | None, resources: str, in_process: bool, row_timeout: float | None, retries: int,
           dry_run: bool) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row.
@@ -170,7 +188,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 
     _check_names(backends, precisions)
     _check_device(device)
-    jobs = plan_jobs(specs, torchvision, backends, batches, precisions, device)
+    jobs = plan_jobs(specs, torchvision, backends, batches, precisions, device, weights, data, calibration)
     with sweep_lock(out):  # an unwritable or busy results file is refused before a cluster starts
         pass
     with open_runner(workers, scheduler, resources, in_process, row_timeout, threads, device) as runner:
@@ -182,16 +200,17 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
 
 
 def plan_jobs(specs: tuple[str, ...], torchvision: bool, backends: list[str], batches: list[int],
-              precisions: list[str], device: str) -> list[Any]:
+              precisions: list[str], device: str, weights: Path | None = None, data: str | None = None,
+              calibration: int = CALIBRATION_BATCHES) -> list[Any]:
     from resgraph.bench import plan
 
-    return plan(_entries(specs, torchvision), backends, batches, precisions, device)
+    return plan(_entries(specs, torchvision, weights, data), backends, batches, precisions, device, calibration)
 
 
 def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: bool, refresh_peak: bool,
            threads: int | None, device: str, strict: bool, retries: int, timing: Any) -> None:
     from resgraph.bench import format_table, run_sweep
-    from resgraph.bench.compare import SWEEP_COLUMNS
+    from resgraph.bench.compare import SWEEP_COLUMNS, with_agreement
 
     if out.is_file() and not resume and out.stat().st_size:
         click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
@@ -201,18 +220,18 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
         raise UsageError("--refresh-peak measures this host's matmul peak; the workers of --scheduler keep their "
                          "own: run it without --scheduler on each host")
     if refresh_peak and not no_roofline:
+        from resgraph.bench.backends import get_backend, unmet_requirement
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
 
-        from resgraph.bench.backends import unmet_requirement
-
-        runnable = {p for j in jobs for p in [j.precision] if unmet_requirement(j.backend, device, p) is None}
-        for p in sorted(runnable):
-            peak = peak_gflops(device, runner.threads or threads or default_threads(), p, refresh=True)
-            click.echo(f"matmul peak on {device} ({p}): {peak:.1f} GFLOP/s", err=True)
+        runnable = {(j.precision, get_backend(j.backend).peak_engine(j.precision)) for j in jobs
+                    if unmet_requirement(j.backend, device, j.precision) is None}
+        for p, engine in sorted(runnable):
+            peak = peak_gflops(device, runner.threads or threads or default_threads(), p, refresh=True, engine=engine)
+            click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
     records = run_sweep(jobs, out, resume=resume, timing=timing, threads=threads, roofline=not no_roofline,
                         runner=runner, retries=retries)
-    click.echo(format_table(records, _spread(SWEEP_COLUMNS, timing.repeat)))
+    click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, timing.repeat), records)))
     click.echo(f"{len(records)} rows in {out}")
     _finish(records, strict)
 
@@ -221,19 +240,20 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", default="eager", show_default=True, help="one backend")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="images per call")
-@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or bf16")
+@click.option("--precision", default="fp32", show_default=True, help=f"one of {', '.join(precision_names())}")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--shortcuts", is_flag=True,
               help=f"compare shortcut options {', '.join(SHORTCUTS.names())} and the plain twin of each SPEC")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
+@model_options
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
-            torchvision: bool, warmup: int, iters: int, min_time: float, threads: int | None, strict: bool,
-            repeat: int) -> None:
+            torchvision: bool, weights: Path | None, data: str | None, calibration: int, warmup: int, iters: int,
+            min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
-    from resgraph.bench.compare import COMPARE_COLUMNS
+    from resgraph.bench.compare import COMPARE_COLUMNS, with_agreement
 
     _check_names([backend], [precision])
     _check_device(device)
@@ -243,10 +263,12 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
         from resgraph.spec import load_spec
 
         refs = [v for ref in specs for v in shortcut_variants(load_spec(ref))]
-    entries = _entries(tuple(refs), torchvision)
+    if weights is not None and shortcuts:
+        raise UsageError("--weights with --shortcuts: one state_dict cannot fit every shortcut option's network")
+    entries = _entries(tuple(refs), torchvision, weights, data)
     rows = run_compare(entries, backend, batch, device, precision, timing=_timing(warmup, iters, min_time, repeat),
-                       threads=threads)
-    click.echo(format_table(rows, _spread(COMPARE_COLUMNS, repeat)))
+                       threads=threads, calibration=calibration)
+    click.echo(format_table(rows, with_agreement(_spread(COMPARE_COLUMNS, repeat), rows)))
     _finish(rows, strict)
 
 

@@ -15,6 +15,7 @@ import click
 from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
+from resgraph.precision import get_precision
 from resgraph.spec import load_spec
 
 
@@ -26,15 +27,21 @@ from resgraph.spec import load_spec
 @click.option("--state-dict", "state_dict", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the initialised weights here (torch.save of the state_dict, with the anchor library's "
                    "key names: torchvision's, or timm's for its variants)")
-def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Path | None) -> None:
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="load this state_dict (from `train --save-weights`, torchvision's or timm's) strictly first")
+def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Path | None,
+          weights: Path | None) -> None:
     """Lower SPEC to a torch.fx GraphModule; print a summary, or its code with --code."""
     from resgraph.lower import build_model
     from resgraph.lower import fold_bn as fold
+    from resgraph.lower.weights import model_with_weights
 
     s = load_spec(spec)
     g = compile_spec(s)
-    # Without --state-dict no weight is needed: build on the meta device (no allocation, no init).
-    model = build_model(g, seed=seed, device="cpu" if state_dict else "meta")
+    if weights is not None:
+        model = model_with_weights(g, weights)
+    else:  # without --state-dict no weight is needed: build on the meta device (no allocation, no init)
+        model = build_model(g, seed=seed, device="cpu" if state_dict else "meta")
     if fold_bn:
         model = fold(model)
     if code:
@@ -49,7 +56,7 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
         classes = infer_shapes(g)["output"][0]
         click.echo(f"{s.name}: torch.fx.GraphModule, {nodes} fx nodes, {tensors} tensors, "
                    f"{params:,} parameters; (N, {c}, {h}, {w}) -> (N, {classes})"
-                   + (", BN folded" if fold_bn else ""))
+                   + (", BN folded" if fold_bn else "") + (f"; weights from {weights}" if weights else ""))
     if state_dict:
         _save_atomic(model.state_dict(), state_dict)
         click.echo(f"wrote {state_dict}", err=code)
@@ -61,12 +68,13 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
               help="write an ONNX file (dynamic batch), checked in ONNX Runtime against PyTorch")
 @click.option("--tensorrt", "trt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write a TensorRT-compiled ExportedProgram (.ep); needs CUDA and torch_tensorrt")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="TensorRT precision (the ONNX file is always float32)")
+@click.option("--precision", default="fp32", show_default=True,
+              help="TensorRT precision: fp32 or fp16 (the ONNX file is always float32)")
 @click.option("--batch-range", default="1,8,32", show_default=True, metavar="MIN,OPT,MAX",
               help="TensorRT batch profile; ONNX is checked at MIN and OPT")
-@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="load this state_dict (e.g. torchvision's, or `lower --state-dict`) strictly before export")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="load this state_dict (from `train --save-weights`, torchvision's, or `lower --state-dict`) "
+                   "strictly before export")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed for the random weights (no --weights)")
 def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: str, batch_range: str,
            weights: Path | None, seed: int) -> None:
@@ -76,13 +84,20 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
     if precision != "fp32" and trt_path is None:
         raise UsageError(f"export: --precision {precision} applies to --tensorrt only; the ONNX file is float32")
     lo, opt, hi = _batch_range(batch_range)
-    from resgraph.lower.export import ExportCheckError, export_onnx, export_tensorrt, tensorrt_missing
+    from resgraph.lower.export import (TENSORRT_PRECISIONS, ExportCheckError, export_onnx, export_tensorrt,
+                                       tensorrt_missing)
+
+    get_precision(precision, "--precision")
+    if precision not in TENSORRT_PRECISIONS:
+        raise UsageError(f"--precision: TensorRT export builds {', '.join(TENSORRT_PRECISIONS)} (received {precision!r})")
 
     if trt_path is not None and (why := tensorrt_missing()):  # before spending minutes on ONNX
         raise UsageError(f"export --tensorrt needs CUDA and torch_tensorrt: {why}")
     s = load_spec(spec)
     g = compile_spec(s)
-    model = _model(g, weights, seed)
+    from resgraph.lower.weights import model_with_weights
+
+    model = model_with_weights(g, weights, seed)
     shape = g.graph["input_shape"]
     source = f"loaded from {weights}" if weights else f"random (seed {seed})"
     click.echo(f"{s.name}: weights {source}", err=True)
@@ -117,35 +132,6 @@ def _batch_range(text: str) -> tuple[int, int, int]:
     if not 1 <= lo <= opt <= hi:
         raise UsageError(f"--batch-range: expected 1 <= MIN <= OPT <= MAX (received {text!r})")
     return lo, opt, hi
-
-
-def _model(g, weights: Path | None, seed: int):  # type: ignore[no-untyped-def]
-    """The lowered module, with ``weights`` loaded strictly when given."""
-    import torch
-
-    from resgraph.lower import build_model
-
-    if weights is None:
-        return build_model(g, seed=seed)
-    model = build_model(g, device="meta")
-    try:
-        sd = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types
-        raise UsageError(f"{weights}: not a state_dict file torch.load can read ({type(exc).__name__})") from None
-    if not isinstance(sd, dict):
-        raise UsageError(f"{weights}: expected a state_dict (a dict of tensors), got a {type(sd).__name__}")
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
-    if missing or unexpected:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
-        parts += [f"{len(unexpected)} unexpected (e.g. {unexpected[0]})"] if unexpected else []
-        raise UsageError(f"{weights}: keys do not match {g.graph['name']}: {', '.join(parts)}")
-    bad = next((k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)), None)
-    if bad is not None:
-        raise UsageError(f"{weights}: {bad}: shape {tuple(sd[bad].shape)} does not match "
-                         f"{g.graph['name']}'s {tuple(expected[bad].shape)}")
-    model.load_state_dict(sd, strict=True, assign=True)
-    return model
 
 
 def _save_atomic(obj: object, path: Path) -> None:

@@ -11,8 +11,10 @@ import networkx as nx
 from resgraph.graph.ir import ACT_BYTES, MACS, PARAMS, SHAPE
 from resgraph.graph.passes import DEPTH, run_passes, topo_order
 from resgraph.kinds import STEMS
+from resgraph.precision import PRECISIONS
 
-DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2}
+# Bytes per activation element by precision (resgraph.precision's table), for --dtype.
+DTYPE_BYTES: dict[str, int] = {name: p.bytes for name, p in PRECISIONS.items()}
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from torch import nn
 
 from resgraph.atomic import atomic_path, ensure_folder
 from resgraph.errors import ResgraphError, UsageError
+from resgraph.precision import torch_dtype
 
-__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "check_onnx", "export_onnx", "export_tensorrt",
-           "onnx_program", "tensorrt_missing"]
+__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "TENSORRT_PRECISIONS", "check_onnx", "compile_tensorrt",
+           "export_onnx", "export_tensorrt", "onnx_program", "tensorrt_missing"]
 
 ONNX_TOLERANCE = 1e-4
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
+TENSORRT_PRECISIONS = ("fp32", "fp16")  # what TensorRT export and the tensorrt backend build (resgraph.precision names)
 
 
 class ExportCheckError(ResgraphError):
@@ -164,25 +165,16 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     why = tensorrt_missing()
     if why:
         raise UsageError(f"TensorRT export needs CUDA and torch_tensorrt: {why}")
-    if precision not in PRECISIONS:
-        raise UsageError(f"TensorRT precision must be one of {', '.join(PRECISIONS)} (received {precision!r})")
     lo, opt, hi = batch_range
     if not 1 <= lo <= opt <= hi:
         raise UsageError(f"batch range must satisfy 1 <= MIN <= OPT <= MAX (received {lo},{opt},{hi})")
     import torch_tensorrt
 
-    dtype = PRECISIONS[precision]
+    shapes = tuple((b, *input_shape) for b in (lo, opt, hi))
+    trt_gm = compile_tensorrt(model, shapes, precision)  # type: ignore[arg-type]
+    dtype = torch_dtype(precision)
     model = copy.deepcopy(model).eval().to("cuda", dtype)
-    spec = torch_tensorrt.Input(min_shape=(lo, *input_shape), opt_shape=(opt, *input_shape),
-                                max_shape=(hi, *input_shape), dtype=dtype)
-    settings = {"ir": "dynamo", "inputs": [spec], "enabled_precisions": {dtype}}
-    try:
-        trt_gm = torch_tensorrt.compile(model, **settings)
-    except AssertionError as exc:  # releases that type strongly reject enabled_precisions
-        if "enabled_precisions" not in str(exc):
-            raise
-        settings.pop("enabled_precisions")
-        trt_gm = torch_tensorrt.compile(model, **settings)
+    spec = torch_tensorrt.Input(min_shape=shapes[0], opt_shape=shapes[1], max_shape=shapes[2], dtype=dtype)
     x = torch.randn(opt, *input_shape, device="cuda", dtype=dtype)
     with torch.no_grad():
         ref, out = model(x).float(), trt_gm(x).float()
@@ -193,6 +185,31 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     with atomic_path(target) as tmp:
         torch_tensorrt.save(trt_gm, str(tmp), inputs=[spec])
     return TensorRTExport(target, precision, (lo, opt, hi), abs_err, scale)
+
+
+def compile_tensorrt(model: nn.Module, shapes: tuple[Sequence[int], Sequence[int], Sequence[int]], precision: str,
+                     device: str = "cuda") -> nn.Module:
+    """A torch_tensorrt (``ir="dynamo"``) module for input shapes (min, opt, max): export's and the bench's one path.
+
+    Weights and input are cast to the precision's dtype (a copy of ``model``),
+    which TensorRT honours whether it types the network weakly or strongly.
+    """
+    if precision not in TENSORRT_PRECISIONS:
+        raise UsageError(f"TensorRT precision must be one of {', '.join(TENSORRT_PRECISIONS)} (received {precision!r})")
+    import torch_tensorrt
+
+    dtype = torch_dtype(precision)
+    model = copy.deepcopy(model).eval().to(device, dtype)
+    lo, opt, hi = (tuple(s) for s in shapes)
+    spec = torch_tensorrt.Input(min_shape=lo, opt_shape=opt, max_shape=hi, dtype=dtype)
+    settings: dict[str, Any] = {"ir": "dynamo", "inputs": [spec], "enabled_precisions": {dtype}}
+    try:
+        return torch_tensorrt.compile(model, **settings)
+    except AssertionError as exc:  # releases that type strongly reject enabled_precisions
+        if "enabled_precisions" not in str(exc):
+            raise
+        settings.pop("enabled_precisions")
+        return torch_tensorrt.compile(model, **settings)
 
 
 def _default_opset(program: object) -> int:

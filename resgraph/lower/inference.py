@@ -12,15 +12,9 @@ import torch.fx as fx
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["cast", "fold_bn", "to_channels_last", "DTYPES"]
+from resgraph.precision import PrecisionError, torch_dtype
 
-# Names accepted by `cast` (and the CLI) for the floating dtypes a model can run in.
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "fp32": torch.float32,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float64": torch.float64, "fp64": torch.float64,
-}
+__all__ = ["cast", "fold_bn", "to_channels_last"]
 
 
 def fold_bn(module: nn.Module) -> nn.Module:
@@ -65,11 +59,16 @@ def to_channels_last(module: nn.Module) -> nn.Module:
 
 
 def cast(module: nn.Module, dtype: torch.dtype | str) -> nn.Module:
-    """A copy with every floating parameter and buffer in ``dtype`` (float16, bfloat16, ... or a name such as "fp16")."""
+    """A copy with every floating parameter and buffer in ``dtype`` (float16, bfloat16, ... or a name such as "fp16").
+
+    Names are resgraph.precision's ("fp16", "bf16", and aliases such as "half"); int8
+    is not a cast but a quantisation (resgraph.lower.quantize).
+    """
     if isinstance(dtype, str):
-        if dtype.lower() not in DTYPES:
-            raise ValueError(f"cast: unknown dtype {dtype!r}; expected one of {', '.join(sorted(DTYPES))}")
-        dtype = DTYPES[dtype.lower()]
+        try:
+            dtype = torch_dtype(dtype)
+        except PrecisionError as exc:
+            raise ValueError(f"cast: {exc}") from None
     if not dtype.is_floating_point:
         raise ValueError(f"cast: {dtype} is not a floating dtype")
     return copy.deepcopy(module).to(dtype)

@@ -16,7 +16,7 @@ def test_peak_is_measured_once_and_cached_under_xdg_cache_home(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []
 
-    def fake_measure(device, precision):
+    def fake_measure(device, precision, engine="torch"):
         calls.append((device, precision))
         return 123.0
 
@@ -35,7 +35,7 @@ def test_peak_is_measured_once_and_cached_under_xdg_cache_home(tmp_path, monkeyp
 def test_cache_keeps_the_best_peak_ever_measured(tmp_path, monkeypatch):
     # A busy machine measures too low: a refresh may raise the cached peak, never lower it.
     rates = iter([100.0, 60.0, 150.0])
-    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision: next(rates))
+    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision, engine="torch": next(rates))
     path = tmp_path / "peak.json"
     assert roofline.peak_gflops("cpu", threads=2, cache_path=path) == 100.0
     assert roofline.peak_gflops("cpu", threads=2, cache_path=path, refresh=True) == 100.0

@@ -31,7 +31,7 @@ def _sweep(jobs, path, **kw):
 
 
 def test_sweep_writes_one_valid_record_per_row(tmp_path, monkeypatch):
-    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision: 50.0)  # measured in its own test
+    monkeypatch.setattr(roofline, "measure_peak_gflops", lambda device, precision, engine="torch": 50.0)  # measured in its own test
     out = tmp_path / "r.jsonl"
     jobs = plan([_entry(depth=4)], ["eager", "folded", "cuda_graphs"], [1, 2], ["fp32"])
     rows = _sweep(jobs, out, threads=2, roofline=True, peak_cache=tmp_path / "peak.json")
@@ -167,7 +167,7 @@ def test_plan_validates_before_anything_runs():
 
 
 def test_a_roofline_that_cannot_be_measured_does_not_fail_the_row(tmp_path, monkeypatch):
-    def no_peak(device, precision):
+    def no_peak(device, precision, engine="torch"):
         raise RuntimeError("no matmul here")
 
     monkeypatch.setattr(roofline, "measure_peak_gflops", no_peak)

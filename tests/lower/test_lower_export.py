@@ -8,6 +8,7 @@ import torch
 from resgraph.errors import UsageError
 from resgraph.lower import build_model
 from resgraph.lower import export as ex
+from resgraph.precision import torch_dtype
 
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install 'resgraph[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install 'resgraph[onnx]'")
@@ -83,7 +84,7 @@ def test_tensorrt_export_round_trip(tmp_path, precision, tol):
     r = ex.export_tensorrt(model, path, (3, 32, 32), precision=precision, batch_range=(1, 4, 8))
     assert path.is_file() and r.max_rel_error <= tol
     loaded = torch_tensorrt.load(str(path)).module()
-    dtype = ex.PRECISIONS[precision]
+    dtype = torch_dtype(precision)
     ref_model = model.eval().cuda().to(dtype)
     for b in (1, 8):  # both ends of the profile
         x = torch.randn(b, 3, 32, 32, device="cuda", dtype=dtype)
