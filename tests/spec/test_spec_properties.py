@@ -35,6 +35,16 @@ def test_dump_then_load_gives_an_equal_spec(spec, fmt):
     assert dump_spec(result.spec, fmt) == text  # and the dump is stable
 
 
+@pytest.mark.parametrize("name", ["0E0", "1e5", "010", "0o17", "0x1F", "True", "FALSE", "-3"])
+def test_names_that_yaml_1_2_reads_as_numbers_are_quoted(name):
+    """Found by the property above: PyYAML (YAML 1.1) wrote `name: 0E0` plain; resgraph reads it as a float."""
+    from resgraph.spec import load_spec
+
+    spec = load_spec("resnet20").model_copy(update={"name": name})
+    result = validate_source(parse_source(dump_spec(spec).encode("utf-8"), "dumped.yaml"))
+    assert result.errors == [] and result.spec == spec
+
+
 @settings(max_examples=60, deadline=None)
 @given(spec=valid_specs)
 def test_round_trip_through_files_and_load_spec(spec, tmp_path_factory):
