@@ -63,7 +63,7 @@ def verdict(cv: float | None, s: Signals, threads: int, cpus: int | None = None)
     cpus = cpus or os.cpu_count() or 1
     reasons = []
     if cv is not None and cv > CV_MAX:
-        reasons.append(f"cv {cv:.2f} > {CV_MAX:.2f}")
+        reasons.append(f"cv {cv:.3g} > {CV_MAX:.2f}")
     if s.cpu_ratio is not None and s.cpu_ratio < CPU_SHARE_MIN:
         reasons.append(f"its {threads} thread(s) got {s.cpu_ratio:.0%} of the CPU time they asked for")
     if s.load_before is not None and s.load_before > cpus + LOAD_OVER:

@@ -219,16 +219,43 @@ def local_cluster(n: int, device: str = "cpu", threads: int | None = None, timeo
     slots = _local_slots(n, device)
     asked = parse_resources(resources)
     # Workers must be allowed children (a row's process), also when the nanny restarts one.
-    with dask.config.set({"distributed.worker.daemon": False}), \
-            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None, resources=asked, memory_limit=0,
-                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(dask.config.set({"distributed.worker.daemon": False}))
+        with _workers_ignore_ctrl_c():
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                resources=asked, memory_limit=0, silence_logs=logging.ERROR))
+        client = stack.enter_context(Client(cluster))
         per_slot = {len(s.cpus or ()) for s in slots.values()}
         slot_threads = threads or (per_slot.pop() if len(per_slot) == 1 else None)
         described = "; ".join(f"worker {k}: cpus {cpu_ranges(s.cpus or ())}" + (f", GPU {s.gpu}" if s.gpu else "")
                               for k, s in slots.items())
-        yield DaskRunner(client, f"local Dask cluster at {cluster.scheduler_address} ({described})", asked, timeout,
-                         slots, slot_threads)
+        try:
+            yield DaskRunner(client, f"local Dask cluster at {cluster.scheduler_address} ({described})", asked,
+                             timeout, slots, slot_threads)
+        except KeyboardInterrupt:  # tearing down mid-task makes distributed log cancelled tasks: not news to the user
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+            raise
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start the cluster's processes with SIGINT ignored (inherited), so Ctrl-C reaches the driver alone.
+
+    The terminal sends Ctrl-C to the whole process group; workers that got it too would each print
+    their own tracebacks. The driver stops them when it unwinds.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @contextlib.contextmanager

@@ -64,7 +64,7 @@ def combine(rounds: list[Record]) -> Record:
     rec.update(repeat=len(rounds), round_p50_ms=p50s, round_spread=round(spread, 4))
     reasons = []
     if spread > CV_MAX:
-        reasons.append(f"rounds spread {spread:.2f} > {CV_MAX:.2f}")
+        reasons.append(f"rounds spread {spread:.3g} > {CV_MAX:.2f}")
     shaky = sum(bool(r.get("unstable")) for r in rounds)
     if shaky * 2 > len(rounds):
         reasons.append(f"{shaky} of {len(rounds)} rounds unstable")

@@ -232,7 +232,7 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
     records = run_sweep(jobs, out, resume=resume, timing=timing, threads=threads, roofline=not no_roofline,
                         runner=runner, retries=retries)
     click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, timing.repeat), records)))
-    click.echo(f"{len(records)} rows in {out}")
+    click.echo(f"{len(records)} row{'' if len(records) == 1 else 's'} in {out}")
     _finish(records, strict)
 
 

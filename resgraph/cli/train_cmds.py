@@ -191,7 +191,8 @@ def training_demo(out_dir: Path, steps: int, threads: int | None) -> None:
     threads = threads or 1  # one thread is steadier than two contended ones on shared cores
     click.echo(f"resgraph demo --train: {', '.join(DEMO_SPECS)} on the bundled digits ({data.shape}), {steps} steps "
                f"of batch 128 each ({cfg.warmup} of warm-up), seed 0, {threads} thread(s)", err=True)
-    records = train_specs(specs, data, [cfg], out, threads=threads, replace=True)
+    records = train_specs(specs, data, [cfg], out, threads=threads, replace=True,
+                          on_interrupt="the demo starts afresh each time; for resumable runs use `resgraph train`")
     click.echo(format_rows(final_rows(records), FINAL_COLUMNS))
     for path in write_train_report(out, out_dir):
         click.echo(f"wrote {path}")

@@ -62,11 +62,14 @@ def checkpoint_path(out: Path, spec: str, run: str) -> Path:
 
 def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[TrainConfig], out: Path, *,
                 resume: bool = False, threads: int | None = None, save_weights: Path | None = None,
-                progress: bool = True, replace: bool = False) -> list[dict[str, Any]]:
+                progress: bool = True, replace: bool = False,
+                on_interrupt: str = "its checkpoint is kept: run the same command with --resume to continue",
+                ) -> list[dict[str, Any]]:
     """Train every spec under every config (one per seed), seed by seed; return the run records.
 
     With ``resume``, finished runs are skipped and an interrupted one continues from its checkpoint;
-    ``replace`` starts ``out`` afresh (the demo's), once its lock is held.
+    ``replace`` starts ``out`` afresh (the demo's), once its lock is held. ``on_interrupt`` is what the
+    message after Ctrl-C tells the user to do next.
     """
     from resgraph.entries import spec_hash
     from resgraph.graph import compile_spec
@@ -109,8 +112,7 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
                     rec = train_run(model, info, data, cfg, out, checkpoint=ck, resume=resume,
                                     progress=bar.update_to if bar else None)
             except Interrupted as stop:
-                print(f"{label}: interrupted after step {stop.step}; its checkpoint is kept: run the same command "
-                      "with --resume to continue", file=sys.stderr)
+                print(f"{label}: interrupted after step {stop.step}; {on_interrupt}", file=sys.stderr)
                 raise
             finally:
                 with contextlib.suppress(OSError):
