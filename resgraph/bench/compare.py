@@ -125,7 +125,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
     header = [h for _, h in columns]
-    body = [[_cell(k, _status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
+    body = [[_cell(k, shown_status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
     numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
 
@@ -137,7 +137,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
     return "\n".join(out + notes) + "\n"
 
 
-def _status(r: dict[str, Any]) -> str | None:
+def shown_status(r: dict[str, Any]) -> str | None:
     """A measured row whose machine was busy reads 'unstable' in tables (its record keeps 'ok' and the reason)."""
     return "unstable" if r.get("status") == "ok" and r.get("unstable") else r.get("status")
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.bench.results import RECORD_FIELDS, by_placement, latest_by_key, placement, placement_label, read_records
+from resgraph.bench.compare import shown_status
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
@@ -49,7 +50,8 @@ def markdown_table(records: Sequence[dict[str, Any]]) -> str:
     rule = "|" + "|".join("---" for _ in _MD_COLUMNS) + "|"
     lines = [head, rule]
     for r in records:
-        cells = [_fmt(r.get(k)).replace("|", "\\|").replace("\n", " ") for k, _ in _MD_COLUMNS]
+        shown = {**r, "status": shown_status(r)}  # an ok row measured on a busy machine reads 'unstable', as the CLI shows
+        cells = [_fmt(shown.get(k)).replace("|", "\\|").replace("\n", " ") for k, _ in _MD_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -304,7 +306,7 @@ def write_report(
     md = out / "results.md"
     counts = defaultdict(int)
     for r in records:
-        counts[r.get("status")] += 1
+        counts[shown_status(r)] += 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     write_bytes_atomic(md, (
         f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"

@@ -103,3 +103,19 @@ def test_plots_carry_whiskers_and_a_caption_and_no_one_point_lines(results, tmp_
         append_record(one, _record(spec, "eager", 1, 2.0))
     names = {p.name for p in write_report(one, tmp_path / "o", formats=("svg",))}
     assert "latency_vs_batch.svg" not in names and "specs_batch1.svg" in names  # one batch: bars, no lines
+
+
+def test_an_unstable_row_reads_unstable_in_the_markdown(tmp_path):
+    """As the CLI's tables show it: a row measured on a busy machine is not a plain 'ok'."""
+    import json
+
+    from resgraph.bench import write_report
+
+    res = tmp_path / "r.jsonl"
+    rows = [{"spec": "a", "backend": "eager", "batch": 1, "status": "ok", "p50_ms": 1.0},
+            {"spec": "b", "backend": "eager", "batch": 1, "status": "ok", "p50_ms": 2.0, "unstable": "cv 0.2 > 0.10"}]
+    res.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_report(res, tmp_path / "rep", plots=False)
+    md = (tmp_path / "rep" / "results.md").read_text()
+    assert "2 rows (1 ok, 1 unstable)" in md
+    assert md.count("| unstable |") == 1 and md.count("| ok |") == 1
