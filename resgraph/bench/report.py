@@ -85,13 +85,21 @@ def write_csv(records: Sequence[dict[str, Any]], path: Path) -> Path:
     env_keys = sorted({k for r in records for k in (r.get("env") or {})})
     extra = sorted({k for r in records for k in r} - set(RECORD_FIELDS))
     fields = [f for f in RECORD_FIELDS if f != "env"] + extra + [f"env.{k}" for k in env_keys]
-    buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writerow({f: _csv_cell(f) for f in fields})  # the header: a record's unknown keys become column names
+    rows = []
     for r in records:
         row = {k: v for k, v in r.items() if k != "env"}
         row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
         row.update({f"env.{k}": v for k, v in (r.get("env") or {}).items()})
+        rows.append(row)
+    return write_rows_csv(rows, fields, path)
+
+
+def write_rows_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str], path: Path) -> Path:
+    """``rows`` as CSV with the columns ``fields`` (other keys ignored), formula-like text quoted; atomic."""
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
+    w.writerow({f: _csv_cell(f) for f in fields})  # the header: a record's unknown keys become column names
+    for row in rows:
         w.writerow({k: _csv_cell(v) for k, v in row.items()})
     write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
     return path

@@ -137,7 +137,7 @@ def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Pa
     from resgraph.lower import build_model
     from resgraph.spec import load_spec
     from resgraph.train.probe import probe_blocks
-    from resgraph.train.report import PROBE_COLUMNS, format_rows, write_probe_plot
+    from resgraph.train.report import PROBE_COLUMNS, format_rows, write_probe
 
     rows: list[dict[str, Any]] = []
     loaded = [load_spec(ref) for ref in specs]
@@ -154,20 +154,7 @@ def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Pa
             click.echo(f"probed {spec.name}: {len(found)} blocks", err=True)
     click.echo(format_rows(rows, PROBE_COLUMNS))
     if out_dir is not None:
-        import csv
-        import io
-
-        from resgraph.atomic import ensure_folder, write_bytes_atomic
-
-        ensure_folder(out_dir)
-        buf = io.StringIO()
-        fields = ["spec", "depth", "residual", "block", "scope", "stage", "act_std", "grad_norm", "grad_corr"]
-        w = csv.DictWriter(buf, fields)
-        w.writeheader()
-        w.writerows(rows)
-        write_bytes_atomic(out_dir / "probe.csv", buf.getvalue().encode("utf-8"))
-        click.echo(str(out_dir / "probe.csv"))
-        for path in write_probe_plot(rows, out_dir):
+        for path in write_probe(rows, out_dir):
             click.echo(str(path))
 
 

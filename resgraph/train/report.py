@@ -7,8 +7,6 @@ Probe rows are drawn against block index, plain dashed and residual solid.
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.bench.report import _figure, _save
+from resgraph.bench.report import _figure, _save, write_rows_csv
 from resgraph.errors import printable
 from resgraph.train.records import curves, read_train_records
 
-__all__ = ["final_rows", "format_rows", "write_train_report", "write_probe_plot", "FINAL_COLUMNS", "PROBE_COLUMNS"]
+__all__ = ["final_rows", "format_rows", "write_train_report", "write_probe", "FINAL_COLUMNS", "PROBE_COLUMNS"]
 
 FINAL_COLUMNS = (("spec", "model"), ("depth", "depth"), ("design", "design"), ("data", "data"), ("seeds", "seeds"),
                  ("train_loss", "train loss"), ("train_err", "train err %"), ("test_err", "test err %"),
@@ -29,10 +27,10 @@ PROBE_COLUMNS = (("spec", "model"), ("block", "block"), ("scope", "scope"), ("ac
                  ("grad_norm", "grad norm"), ("grad_corr", "grad corr"))
 
 
-def _mean_std(values: list[float], scale: float = 1, digits: int = 4) -> str:
-    """``mean ± std`` (sample std) of ``values`` times ``scale``; one value alone has no ± part."""
+def _mean_std(values: list[float], scale: float = 1, digits: int = 4) -> str | None:
+    """``mean ± std`` (sample std) of ``values`` times ``scale``; one value alone has no ± part; none: None."""
     if not values:
-        return "-"
+        return None
     m = statistics.mean(values) * scale
     if len(values) == 1:
         return f"{m:.{digits}f}"
@@ -115,12 +113,7 @@ def write_train_report(results: str | Path, out_dir: str | Path, *, plots: bool 
         f"# Training results\n\nFrom `{Path(results).name}`: {len(runs)} finished runs. Final figures are measured "
         "after the last step in eval mode on the whole split; mean ± std over seeds. `train img/s` is forward + "
         "backward + update.\n\n" + format_rows(rows, FINAL_COLUMNS, markdown=True)).encode("utf-8"))
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([k for k, _ in FINAL_COLUMNS])
-    w.writerows([[r[k] for k, _ in FINAL_COLUMNS] for r in rows])
-    write_bytes_atomic(out / "training.csv", buf.getvalue().encode("utf-8"))
-    paths = [md, out / "training.csv"]
+    paths = [md, write_rows_csv(rows, [k for k, _ in FINAL_COLUMNS], out / "training.csv")]
     if plots:
         paths += _fig6(steps, runs, out, formats)
     return paths
@@ -179,8 +172,17 @@ def _fig6(steps: dict[str, dict[int, dict[str, Any]]], runs: dict[str, dict[str,
     return _save(fig, out, "training-curves", formats)
 
 
-def write_probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Activation scale, gradient norm and gradient correlation against block index, one line per spec."""
+PROBE_FIELDS = ("spec", "depth", "residual", "block", "scope", "stage", "act_std", "grad_norm", "grad_corr")
+
+
+def write_probe(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """probe.csv, and the plot of activation scale, gradient norm and gradient correlation against block index."""
+    ensure_folder(out_dir)
+    return [write_rows_csv(rows, PROBE_FIELDS, out_dir / "probe.csv"), *_probe_plot(rows, out_dir, formats)]
+
+
+def _probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """One line per spec: plain dashed, residual solid, one colour per depth."""
     by_spec: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_spec[r["spec"]].append(r)
@@ -201,5 +203,4 @@ def write_probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Seq
     axes[2].legend(fontsize=8)
     fig.suptitle("Probe at initialisation (random batch, BatchNorm in training mode): plain dashed, residual solid",
                  fontsize=10)
-    ensure_folder(out_dir)
     return _save(fig, out_dir, "probe", formats)

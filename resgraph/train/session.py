@@ -157,13 +157,5 @@ class _Bar:
         self.bar.close()
 
 
-class _NoBar:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 def _bar(label: str, total: int, show: bool) -> Any:
-    return _Bar(label, total) if show else _NoBar()
+    return _Bar(label, total) if show else contextlib.nullcontext()

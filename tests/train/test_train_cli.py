@@ -137,3 +137,14 @@ def test_report_keeps_recipes_apart(tmp_path):
     rep = run("report", str(out), "-o", str(tmp_path / "rep"), "--no-plots")
     md = (tmp_path / "rep" / "training.md").read_text()
     assert "| resnet20 lr=0.1 |" in md and "| resnet20 lr=0.01 |" in md
+
+
+def test_training_csv_quotes_a_formula_like_name(tmp_path):
+    """training.csv goes through the bench report's CSV writer: a name a spreadsheet would run is quoted."""
+    spec = tmp_path / "f.yaml"
+    spec.write_text("extends: resnet20\nname: '=1+1'\n")
+    out = tmp_path / "r.jsonl"
+    r = run("train", str(spec), "--fit-input", "--steps", "2", "--batch", "64", "--out", str(out), "--threads", "1")
+    assert r.exit_code == 0, r.output
+    assert run("report", str(out), "-o", str(tmp_path / "rep"), "--no-plots").exit_code == 0
+    assert "\n'=1+1," in (tmp_path / "rep" / "training.csv").read_text()
