@@ -13,10 +13,7 @@ Names are imported lazily so that `resgraph validate` does not pay for torch.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import Any
-
-__version__ = version("resgraph")
 
 _EXPORTS = {
     "load_spec": "resgraph.spec",
@@ -40,4 +37,8 @@ def __dir__() -> list[str]:
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
+    if name == "__version__":  # importlib.metadata costs 50 ms: paid only by whoever asks
+        from importlib.metadata import version
+
+        return version("resgraph")
     raise AttributeError(f"module 'resgraph' has no attribute {name!r}")

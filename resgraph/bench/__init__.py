@@ -50,18 +50,44 @@ environment(device, threads) -> dict
 See docs/bench-harness.md for how timing works and what each record field means.
 """
 
-from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
-from resgraph.bench.check import AgreementResult, CheckResult, check_agreement, check_output
-from resgraph.bench.compare import COMPARE_COLUMNS, SWEEP_COLUMNS, compare, format_table
-from resgraph.bench.env import environment
-from resgraph.lower.inference import fold_bn
-from resgraph.bench.report import load_results, write_report
-from resgraph.bench.results import KEY_FIELDS, RECORD_FIELDS, read_records
-from resgraph.bench.roofline import peak_gflops
-from resgraph.bench.row import Job, ModelEntry, run_row
-from resgraph.bench.stats import Stats, summarize
-from resgraph.bench.sweep import plan, run_sweep
-from resgraph.bench.timing import TimingConfig, measure_overhead, time_callable
+import importlib
+from typing import Any
+
+# Where each public name lives. Imported on first use (PEP 562), so that `resgraph.bench.settings` and the
+# command line's front end load without torch; `from resgraph.bench import run_sweep` works as before.
+_WHERE = {
+    "Prepared": "resgraph.bench.backends",
+    "Skip": "resgraph.bench.backends",
+    "backend_names": "resgraph.bench.backends",
+    "prepare": "resgraph.bench.backends",
+    "unmet_requirement": "resgraph.bench.backends",
+    "AgreementResult": "resgraph.bench.check",
+    "CheckResult": "resgraph.bench.check",
+    "check_agreement": "resgraph.bench.check",
+    "check_output": "resgraph.bench.check",
+    "COMPARE_COLUMNS": "resgraph.bench.compare",
+    "SWEEP_COLUMNS": "resgraph.bench.compare",
+    "compare": "resgraph.bench.compare",
+    "format_table": "resgraph.bench.compare",
+    "environment": "resgraph.bench.env",
+    "fold_bn": "resgraph.lower.inference",
+    "load_results": "resgraph.bench.report",
+    "write_report": "resgraph.bench.report",
+    "KEY_FIELDS": "resgraph.bench.results",
+    "RECORD_FIELDS": "resgraph.bench.results",
+    "read_records": "resgraph.bench.results",
+    "peak_gflops": "resgraph.bench.roofline",
+    "Job": "resgraph.bench.row",
+    "ModelEntry": "resgraph.bench.row",
+    "run_row": "resgraph.bench.row",
+    "Stats": "resgraph.bench.stats",
+    "summarize": "resgraph.bench.stats",
+    "plan": "resgraph.bench.sweep",
+    "run_sweep": "resgraph.bench.sweep",
+    "TimingConfig": "resgraph.bench.timing",
+    "measure_overhead": "resgraph.bench.timing",
+    "time_callable": "resgraph.bench.timing",
+}
 
 __all__ = [
     "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS", "SWEEP_COLUMNS",
@@ -70,3 +96,15 @@ __all__ = [
     "load_results", "measure_overhead", "peak_gflops", "plan", "prepare", "read_records",
     "run_row", "run_sweep", "summarize", "time_callable", "unmet_requirement", "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'resgraph.bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -19,13 +19,13 @@ from typing import Any, Iterable
 
 from resgraph.bench.isolate import can_isolate, probe_slot, run_isolated
 from resgraph.bench.row import base_record, one_line
+from resgraph.bench.settings import DEFAULT_RESOURCES
 from resgraph.bench.task import RowTask, Slot, cpu_ranges
 from resgraph.errors import UsageError
 
 __all__ = ["DEFAULT_RESOURCES", "DaskRunner", "WorkerInfo", "connect", "core_sets", "local_cluster", "parse_resources"]
 
 Record = dict[str, Any]
-DEFAULT_RESOURCES = "slot=1"
 _CONNECT_S = 10  # seconds to reach a scheduler before saying it can't be reached
 
 

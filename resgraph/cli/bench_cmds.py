@@ -11,7 +11,6 @@ import click
 from resgraph.atomic import ensure_folder
 from resgraph.cli.engine import dry_run as show_dry_run
 from resgraph.cli.engine import engine_options, open_runner
-from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
 from resgraph.precision import CALIBRATION_BATCHES, get_precision, precision_names
@@ -141,7 +140,7 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-@main.command()
+@click.command()
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 def backends(device: str) -> None:
     """List the benchmark backends, and whether each can run here (with the reason when not)."""
@@ -154,7 +153,7 @@ def backends(device: str) -> None:
         click.echo(f"{name:<14} {b.doc:<50} {state}")
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", "backends", default="eager", show_default=True,
               callback=_csv(str, "backend names"), help="comma-separated backends (see `resgraph backends`)")
@@ -236,7 +235,7 @@ def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: b
     _finish(records, strict)
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--backend", default="eager", show_default=True, help="one backend")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="images per call")
@@ -272,7 +271,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     _finish(rows, strict)
 
 
-@main.command()
+@click.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
               show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
@@ -306,7 +305,7 @@ def _report(results: Path, out_dir: Path, batch: int | None, plots: bool, write:
         raise UsageError(message if str(results) in message else f"{results}: {message}") from None
 
 
-@main.command()
+@click.command()
 @click.option("--network", default="resnet18", show_default=True,
               help="the spec (file or preset) whose shortcut options are compared")
 @click.option("--backend", "backends", default="eager,channels_last", show_default=True,

@@ -15,7 +15,7 @@ from resgraph.errors import UsageError
 
 def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--workers, --scheduler, --resources, --in-process, --row-timeout, --retries, --dry-run."""
-    from resgraph.bench.dask_runner import DEFAULT_RESOURCES
+    from resgraph.bench.settings import DEFAULT_RESOURCES
 
     f = click.option("--dry-run", is_flag=True,
                      help="show the workers, their device slots and where each row would run; measure nothing")(f)

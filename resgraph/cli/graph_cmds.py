@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from resgraph.cli.main import main
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
 from resgraph.units import human, human_bytes
@@ -79,7 +78,7 @@ def format_side_by_side(summaries: list[GraphSummary], dtype: str = "fp32") -> s
     return _table(rows, right=set(range(1, len(summaries) + 1)))
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (exact integers); a list for several specs")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
@@ -101,7 +100,7 @@ def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> No
         click.echo(format_side_by_side(results, dtype))
 
 
-@main.command()
+@click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help=f"file to write; its extension picks the format: {', '.join(FORMATS)}")

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import click
 
-from resgraph.cli.main import main
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
 from resgraph.precision import get_precision
 from resgraph.spec import load_spec
 
 
-@main.command()
+@click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("--code", is_flag=True, help="print the generated forward (the GraphModule's Python code)")
 @click.option("--fold-bn", is_flag=True, help="fold every BatchNorm into its conv first (inference form)")
@@ -62,7 +61,7 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
         click.echo(f"wrote {state_dict}", err=code)
 
 
-@main.command()
+@click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write an ONNX file (dynamic batch), checked in ONNX Runtime against PyTorch")

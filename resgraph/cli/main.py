@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import warnings
@@ -17,8 +18,33 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
     click.echo(f"warning: {message}", err=True)
 
 
+# Every command, by name, and where it lives: a command's module is imported only when it runs (or when
+# `--help` lists it), so adding a command slows no other. click's documented lazy-group pattern.
+COMMANDS: dict[str, str] = {
+    "validate": "spec_cmds", "show": "spec_cmds", "schema": "spec_cmds", "presets": "spec_cmds",
+    "kinds": "spec_cmds",
+    "summary": "graph_cmds", "graph": "graph_cmds",
+    "lower": "lower_cmds", "export": "lower_cmds",
+    "backends": "bench_cmds", "bench": "bench_cmds", "compare": "bench_cmds", "report": "bench_cmds",
+    "demo": "bench_cmds",
+    "train": "train_cmds", "probe": "train_cmds",
+}
+
+
 class ResgraphGroup(click.Group):
-    """A group whose commands report user errors as one line each, never a traceback."""
+    """A group whose commands load lazily and report user errors as one line each, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module = importlib.import_module(f"resgraph.cli.{COMMANDS[cmd_name]}")
+        command = getattr(module, cmd_name)
+        if not isinstance(command, click.Command):  # a name in COMMANDS that its module does not define
+            raise TypeError(f"resgraph.cli.{COMMANDS[cmd_name]}.{cmd_name} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         with warnings.catch_warnings():
@@ -72,20 +98,6 @@ def main(ctx: click.Context, allow: tuple[Path, ...]) -> None:
 
         ctx.with_resource(allow_extends(*allow))
 
-
-def _register() -> None:
-    # Each module adds its commands to `main`; imported here so `resgraph --help` lists them all.
-    from resgraph.cli import spec_cmds  # noqa: F401
-
-    for optional in ("graph_cmds", "lower_cmds", "bench_cmds", "train_cmds"):
-        try:
-            __import__(f"resgraph.cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"resgraph.cli.{optional}":
-                raise
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

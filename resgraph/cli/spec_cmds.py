@@ -7,14 +7,13 @@ from typing import Any
 
 import click
 
-from resgraph.cli.main import main
 from resgraph.errors import printable
 from resgraph.kinds.base import BlockOptions
 from resgraph.spec import check_ref, dump_spec, load_spec, preset_names
 from resgraph.spec.schema import spec_json_schema
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures")
 def validate(specs: tuple[str, ...], quiet: bool) -> None:
@@ -39,13 +38,13 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
         raise click.exceptions.Exit(2)
 
 
-@main.command()
+@click.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors such as yaml-language-server)."""
     click.echo(json.dumps(spec_json_schema(), indent=2))
 
 
-@main.command()
+@click.command()
 def kinds() -> None:
     """List the design space: every registered block type, shortcut option, stem and attention kind."""
     from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
@@ -70,7 +69,7 @@ def _default(kind: Any, name: str, field: Any) -> str:
     return value.type if hasattr(value, "type") else str(value)
 
 
-@main.command()
+@click.command()
 def presets() -> None:
     """List the bundled presets."""
     rows = [("name", "depth", "block", "stem", "shortcut", "input", "classes")]
@@ -91,7 +90,7 @@ def _block_text(o: BlockOptions) -> str:
     return o.type + (f"+{attention.type}" if attention is not None else "")
 
 
-@main.command()
+@click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of YAML")
 def show(spec: str, as_json: bool) -> None:

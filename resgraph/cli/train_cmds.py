@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from resgraph.cli.main import main
 from resgraph.errors import UsageError
 
 
@@ -39,7 +38,7 @@ def _data_help() -> str:
             "batches) or folder:PATH (ImageFolder tree with train/ and val/)")
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--data", "data_name", default="digits", show_default=True, help=_data_help())
 @click.option("--fit-input", is_flag=True,
@@ -113,7 +112,7 @@ def train(specs: tuple[str, ...], data_name: str, fit_input: bool, shortcuts: bo
                    err=True)
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--batch", type=click.IntRange(min=2), default=32, show_default=True,
               help="random images for the activation and gradient-norm figures")

@@ -1,0 +1,47 @@
+"""A sweep's settings as one typed value: what the command line hands the runner, nothing else.
+
+Torch-free, so the command line can build and check them (and print ``--help``) without loading a backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resgraph.bench.timing import TimingConfig
+from resgraph.precision import CALIBRATION_BATCHES
+
+__all__ = ["DEFAULT_RESOURCES", "EngineSettings", "SweepSettings"]
+
+DEFAULT_RESOURCES = "slot=1"  # the Dask resource every row asks for: one exclusive device slot
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where rows run: this process, a process per row, or a Dask cluster."""
+
+    workers: int | None = None  # a local Dask cluster of N workers on 127.0.0.1
+    scheduler: str | None = None  # an existing cluster's tcp://HOST:PORT
+    resources: str = DEFAULT_RESOURCES  # what each row asks a worker for
+    in_process: bool = False  # no isolation: rows run in this process, one after another
+    row_timeout: float | None = None  # seconds before a row's process is killed and the row failed
+    retries: int = 0  # re-runs of a failed row, after the others
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything a sweep is asked to do besides which models: the product, the timing, the file, the engine."""
+
+    backends: tuple[str, ...] = ("eager",)
+    batches: tuple[int, ...] = (1,)
+    precisions: tuple[str, ...] = ("fp32",)
+    device: str = "cpu"
+    out: Path = Path("results.jsonl")
+    resume: bool = False
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    threads: int | None = None  # intra-op threads; None: the CPUs this process may use
+    roofline: bool = True  # measure the matmul peak for % of peak
+    refresh_peak: bool = False  # re-measure the peak now instead of using the cached one
+    calibration: int = CALIBRATION_BATCHES  # batches an int8 row calibrates on
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    strict: bool = False  # an unstable row fails the command (exit 4)
