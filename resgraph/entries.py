@@ -115,7 +115,8 @@ def torchvision_entry(spec: ResNetSpec, base: ModelEntry, weights: str | os.Path
                          f"{', '.join(TORCHVISION_NAMES)}), so there is no same network to run beside it")
     factory = TorchvisionFactory(match, os.path.abspath(weights) if weights is not None else None)
     return ModelEntry(f"torchvision:{match}", factory, base.spec_hash, base.macs, base.params, base.depth,
-                      base.design, base.input_shape, weights=base.weights, data=base.data)
+                      base.design, base.input_shape, weights=base.weights, data=base.data,
+                      packages=("torchvision",))
 
 
 def shortcut_variants(spec: ResNetSpec) -> list[ResNetSpec]:

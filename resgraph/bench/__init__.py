@@ -65,17 +65,20 @@ _WHERE = {
     "CheckResult": "resgraph.bench.check",
     "check_agreement": "resgraph.bench.check",
     "check_output": "resgraph.bench.check",
-    "COMPARE_COLUMNS": "resgraph.bench.compare",
-    "SWEEP_COLUMNS": "resgraph.bench.compare",
-    "compare": "resgraph.bench.compare",
-    "format_table": "resgraph.bench.compare",
+    "COMPARE_COLUMNS": "resgraph.bench.comparison",
+    "SWEEP_COLUMNS": "resgraph.bench.comparison",
+    "compare": "resgraph.bench.comparison",
+    "format_table": "resgraph.bench.comparison",
     "environment": "resgraph.bench.env",
     "fold_bn": "resgraph.lower.inference",
-    "load_results": "resgraph.bench.report",
+    "load_results": "resgraph.bench.record",
     "write_report": "resgraph.bench.report",
-    "KEY_FIELDS": "resgraph.bench.results",
-    "RECORD_FIELDS": "resgraph.bench.results",
-    "read_records": "resgraph.bench.results",
+    "KEY_FIELDS": "resgraph.bench.record",
+    "SCHEMA_VERSION": "resgraph.bench.record",
+    "Record": "resgraph.bench.record",
+    "read_results": "resgraph.bench.record",
+    "Compared": "resgraph.bench.comparison",
+    "SweepSettings": "resgraph.bench.settings",
     "peak_gflops": "resgraph.bench.roofline",
     "Job": "resgraph.bench.row",
     "ModelEntry": "resgraph.bench.row",
@@ -89,13 +92,7 @@ _WHERE = {
     "time_callable": "resgraph.bench.timing",
 }
 
-__all__ = [
-    "COMPARE_COLUMNS", "KEY_FIELDS", "RECORD_FIELDS", "SWEEP_COLUMNS",
-    "AgreementResult", "CheckResult", "Job", "ModelEntry", "Prepared", "Skip", "Stats", "TimingConfig",
-    "backend_names", "check_agreement", "check_output", "compare", "environment", "fold_bn", "format_table",
-    "load_results", "measure_overhead", "peak_gflops", "plan", "prepare", "read_records",
-    "run_row", "run_sweep", "summarize", "time_callable", "unmet_requirement", "write_report",
-]
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

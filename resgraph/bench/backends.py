@@ -102,6 +102,10 @@ class Backend:
         """What its roofline peak in this precision is measured through (resgraph.bench.roofline.ENGINES)."""
         return self.peak_engines.get(precision, "torch")
 
+    def requirements(self, precision: str) -> tuple[str, ...]:
+        """The modules a row in ``precision`` runs through: what its record lists the versions of."""
+        return (*self.packages, *self.precision_packages.get(precision, ()))
+
 
 _REGISTRY: dict[str, Backend] = {}
 
@@ -138,7 +142,7 @@ def unmet_requirement(name: str, device: str, precision: str) -> str | None:
         why = b.notes.get(precision, "")
         supported = ", ".join(b.precisions[dev])
         return f"backend {name!r} on {dev} supports {supported}, not {precision}" + (f": {why}" if why else "")
-    for pkg in (*b.packages, *b.precision_packages.get(precision, ())):
+    for pkg in b.requirements(precision):
         if importlib.util.find_spec(pkg) is None:
             extra = _EXTRAS.get(pkg)
             hint = f" (pip install 'resgraph[{extra}]')" if extra else ""

@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from resgraph.bench.isolate import can_isolate, probe_slot, run_isolated
-from resgraph.bench.row import base_record, one_line
+from resgraph.bench.record import Record
+from resgraph.bench.row import failed_record, one_line
 from resgraph.bench.settings import DEFAULT_RESOURCES
 from resgraph.bench.task import RowTask, Slot, cpu_ranges
 from resgraph.errors import UsageError
 
 __all__ = ["DEFAULT_RESOURCES", "DaskRunner", "WorkerInfo", "connect", "core_sets", "local_cluster", "parse_resources"]
 
-Record = dict[str, Any]
 _CONNECT_S = 10  # seconds to reach a scheduler before saying it can't be reached
 
 
@@ -179,16 +179,11 @@ class DaskRunner:
 def _lost(task: RowTask, e: BaseException) -> Record:
     """The record of a row whose worker was lost (or could not run the task): where it ran is unknown, so
     --resume measures it again."""
-    from datetime import datetime, timezone
-
     from distributed import KilledWorker
 
     what = "the Dask worker running the row was lost" if isinstance(e, KilledWorker) else \
         "the row's Dask task failed on its worker"
-    rec = base_record(task.job, task.timing, task.threads, None, None)
-    rec.update(host=None, device_model=None, status="failed", reason=f"{what}: {one_line(e)}",
-               timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    return rec
+    return failed_record(task.job, task.timing, task.threads, f"{what}: {one_line(e)}", host=None, device_model=None)
 
 
 def _local_slots(n: int, device: str) -> dict[str, Slot]:

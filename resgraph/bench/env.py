@@ -7,7 +7,7 @@ import functools
 import importlib
 import os
 import platform
-from typing import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 
@@ -123,20 +123,21 @@ def fixed_threads(n: int) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
-@functools.lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str | None], ...]:
+BASE_PACKAGES = ("torch", "numpy")  # every row runs through these; a backend's own come from its requirements
+
+
+@functools.lru_cache(maxsize=None)
+def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
     """Package versions, looked up once per process (importing them is slow)."""
-    return (
-        ("python", platform.python_version()),
-        ("torch", torch.__version__),
-        *((name, package_version(name)) for name in ("torchvision", "onnxruntime", "tensorrt", "torch_tensorrt", "numpy")),
-    )
+    return (("python", platform.python_version()), *((name, package_version(name)) for name in packages))
 
 
-def environment(device: str, threads: int) -> dict[str, object]:
-    """Versions, device and CPU model, and threads; deliberately no hostname or user."""
+def environment(device: str, threads: int, packages: Iterable[str] = ()) -> dict[str, object]:
+    """Versions (python, torch, numpy and ``packages``: the row's backend's requirements), device and CPU
+    model, and threads; deliberately no hostname or user."""
+    wanted = tuple(dict.fromkeys((*BASE_PACKAGES, *packages)))
     return {
-        **dict(_versions()),
+        **dict(_versions(wanted)),
         "device": device,
         "device_name": device_name(device),
         "cpu_model": cpu_model(),

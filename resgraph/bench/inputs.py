@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from resgraph.data import load_data
 from resgraph.errors import UsageError
 from resgraph.precision import CALIBRATION_BATCHES
 
@@ -43,11 +44,7 @@ class HeldOut:
 
 @functools.lru_cache(maxsize=4)
 def _data(name: str) -> Any:
-    """The data set of that name (resgraph.train.data), loaded once per process."""
-    try:
-        from resgraph.train.data import load_data
-    except ImportError:
-        raise UsageError(f"--data {name}: this resgraph has no training data sets (resgraph.train.data)") from None
+    """The data set of that name (resgraph.data), loaded once per process."""
     return load_data(name)
 
 

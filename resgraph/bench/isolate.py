@@ -14,16 +14,15 @@ import multiprocessing.forkserver
 import signal
 import socket
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from resgraph.bench.env import cpu_model
-from resgraph.bench.row import base_record, one_line
+from resgraph.bench.record import Record
+from resgraph.bench.row import failed_record, one_line
 from resgraph.bench.task import RowTask, Slot, describe_slot, enter_slot, run_task
 
 __all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_reason", "probe_slot"]
 
-Record = dict[str, Any]
 PRELOAD = ["resgraph.bench.preload"]  # imported once by the forkserver; every row's process starts with it loaded
 _JOIN_S = 10.0  # how long a row's process may take to exit after sending its record
 _PR_SET_PDEATHSIG = 1
@@ -84,11 +83,8 @@ def _child(task: RowTask, slot: Slot, conn: multiprocessing.connection.Connectio
 def _failed(task: RowTask, slot: Slot, reason: str, started: dict[str, Any] | None) -> Record:
     """The record of a row whose process could not give one."""
     device_model = (started or {}).get("device_model") or (cpu_model() if task.job.device == "cpu" else None)
-    rec = base_record(task.job, task.timing, task.threads, None, device_model)
-    rec.update(status="failed", reason=reason, host=socket.gethostname(), worker=slot.worker,
-               slot=(started or {}).get("slot"),
-               timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    return rec
+    return failed_record(task.job, task.timing, task.threads, reason, device_model=device_model,
+                         host=socket.gethostname(), worker=slot.worker, slot=(started or {}).get("slot"))
 
 
 def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = None) -> Record:
@@ -138,8 +134,7 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
         recv.close()
     if rec is None:
         rec = _failed(task, slot, reason or exit_reason(proc.exitcode), started)
-    rec["wall_s"] = round(time.perf_counter() - t0, 4)
-    return rec
+    return rec.evolve(wall_s=round(time.perf_counter() - t0, 4))
 
 
 def _probe_child(device: str, slot: Slot, conn: multiprocessing.connection.Connection) -> None:

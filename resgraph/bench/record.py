@@ -1,103 +1,185 @@
-"""The shape of one results record, checked as it is read back: a results file is data from disk.
+"""A benchmark row's record: the one definition of what a results line holds, its key, and its reader.
 
-Any JSON line may sit in a results file (another tool's output, a hand edit, a
-record of an older resgraph). The report and ``--resume`` read fields by name
-and type; a record whose fields have other types is skipped with one warning
-naming its line, never a crash halfway through a report.
+``run_row`` builds a :class:`Record` once a row is measured; sweeps, rounds, ``compare``,
+``report``, isolated and Dask rows pass it on unchanged or as a validated copy
+(:meth:`~resgraph.records.RecordModel.evolve`). Any JSON line may sit in a results file (another
+tool's output, a hand edit, a record of an older resgraph): :func:`read_results` keeps the records,
+skips the rest with one warning naming file and line. Files written before the schema had a
+version read as version 1; their missing fields are unset.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import os
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from resgraph import records
+from resgraph.records import Num, RecordModel, Text, printable_text
+
+__all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUSES", "Place", "Record",
+           "by_placement", "check_record", "latest_by_key", "load_results", "parse_record", "placement_label",
+           "read_results"]
+
+SCHEMA_VERSION = 2  # 1: records before the schema was versioned (no schema_version field)
+STATUSES = ("ok", "skipped", "failed", "mismatch")
 Status = Literal["ok", "skipped", "failed", "mismatch"]
-# A measured number; JSON writes 600.0 as 600, which strict mode would refuse as a float.
-_Num = Annotated[float | None, BeforeValidator(lambda v: float(v) if type(v) is int else v)]
+# What a row measures (Job.key). weights, data and calibration are null where unused, as in records older than them.
+JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
+PLACE_FIELDS = ("host", "device_model")  # where it was measured: two machines' rows are never one row
+KEY_FIELDS = (*JOB_FIELDS, *PLACE_FIELDS)  # identifies a row in a results file
+Place = tuple[str | None, str | None]  # (host, device model)
+
+_Short = Field(None, max_length=300)
 
 
-def _printable(v: str) -> str:
-    if not v.isprintable():  # it is printed on terminals and written into Markdown and CSV
-        raise ValueError("must be printable text")
-    return v
+class Record(RecordModel):
+    """One benchmark row: what was measured, where, how, and what came out."""
 
-
-class Record(BaseModel):
-    """One benchmark row as ``run_row`` writes it; fields it does not know are kept."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
+    schema_version: int = Field(SCHEMA_VERSION, ge=1)
+    # what the row measures (JOB_FIELDS)
     spec: str = Field(min_length=1, max_length=400)
     spec_hash: str = ""
     backend: str = Field(min_length=1, max_length=100)
     device: str = Field("cpu", min_length=1, max_length=100)
     batch: int = Field(ge=1)
     precision: str = Field("fp32", min_length=1, max_length=20)
-    weights: str | None = Field(None, max_length=600)
-    data: str | None = Field(None, max_length=600)
-    calibration: int | None = Field(None, ge=1)
-    host: str | None = Field(None, max_length=300)  # absent in records of resgraph before sweeps left the process
-    device_model: str | None = Field(None, max_length=300)
-    slot: str | None = Field(None, max_length=300)
-    worker: str | None = Field(None, max_length=300)
+    weights: str | None = Field(None, max_length=600)  # "file.pt@sha256-prefix"; None: random init
+    data: str | None = Field(None, max_length=600)  # data set calibrated on and checked with
+    calibration: int | None = Field(None, ge=1)  # calibration batches; None where the precision needs none
+    # where it was measured (absent in records from before sweeps left the process)
+    host: str | None = _Short
+    device_model: str | None = _Short
+    slot: str | None = _Short
+    worker: str | None = _Short
+    # outcome
     status: Status
-    reason: str | None = None
+    reason: Text = None
     attempts: int | None = Field(None, ge=1)
-    wall_s: _Num = None
-    min_ms: _Num = None
-    p10_ms: _Num = None
-    p50_ms: _Num = None
-    p90_ms: _Num = None
-    p99_ms: _Num = None
-    mean_ms: _Num = None
-    std_ms: _Num = None
-    cv: _Num = None
-    throughput: _Num = None
+    wall_s: Num = None  # the row's whole span, process start included where it had its own
+    # latency (ms) and throughput (images/s) of the timed calls
+    min_ms: Num = None
+    p10_ms: Num = None
+    p50_ms: Num = None
+    p90_ms: Num = None
+    p99_ms: Num = None
+    mean_ms: Num = None
+    std_ms: Num = None
+    cv: Num = None
+    throughput: Num = None
     samples: int | None = None
-    load_before: _Num = None
-    load_after: _Num = None
-    cpu_ratio: _Num = None
-    unstable: str | None = None
+    # trust: load, CPU share, rounds
+    load_before: Num = None
+    load_after: Num = None
+    cpu_ratio: Num = None
+    unstable: Text = None
     repeat: int | None = None
     round_p50_ms: list[float] | None = None
-    round_spread: _Num = None
-    first_result_s: _Num = None
+    round_spread: Num = None
+    first_result_s: Num = None
     peak_mem_bytes: int | None = None
-    max_abs_err: _Num = None
-    max_rel_err: _Num = None
+    mem_method: str | None = Field(None, max_length=100)
+    # floating precisions: closeness to fp32 eager
+    max_abs_err: Num = None
+    max_rel_err: Num = None
+    tolerance: Num = None
+    # int8: agreement with fp32 eager (resgraph.precision)
     calibration_data: str | None = None
     check_images: int | None = Field(None, ge=1)
     check_data: str | None = None
-    top1_agreement: _Num = Field(None, ge=0, le=1)
-    top5_overlap: _Num = Field(None, ge=0, le=1)
-    cosine: _Num = Field(None, ge=-1, le=1)
-    test_error: _Num = Field(None, ge=0, le=100)
-    ref_test_error: _Num = Field(None, ge=0, le=100)
-    gflops: _Num = None
-    pct_peak: _Num = None
-    peak_gflops: _Num = None
-    macs: _Num = None
+    top1_agreement: Num = Field(None, ge=0, le=1)
+    top5_overlap: Num = Field(None, ge=0, le=1)
+    cosine: Num = Field(None, ge=-1, le=1)
+    test_error: Num = Field(None, ge=0, le=100)
+    ref_test_error: Num = Field(None, ge=0, le=100)
+    # roofline
+    gflops: Num = None
+    pct_peak: Num = None
+    peak_gflops: Num = None
+    # the network, as the caller counted it
+    macs: Num = None
     params: int | None = None
     depth: int | None = None
     design: str | None = None
     input_shape: list[int] | None = None
+    # how it was timed
     threads: int | None = None
+    warmup: int | None = None
+    iters: int | None = None
+    min_time_s: Num = None
     env: dict[str, Any] | None = None
+    timestamp: str | None = Field(None, max_length=40)
 
     _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
-                            "slot", "worker", "weights", "data", "calibration_data", "check_data")(
-        lambda v: v if v is None else _printable(v))
+                            "slot", "worker", "weights", "data", "calibration_data", "check_data", "mem_method",
+                            "timestamp")(printable_text)
+
+    @property
+    def job_key(self) -> tuple[Any, ...]:
+        """What the row measures: JOB_FIELDS in order (``Job.key``)."""
+        return tuple(getattr(self, k) for k in JOB_FIELDS)
+
+    @property
+    def placement(self) -> Place:
+        """(host, device model) it was measured on; records older than named hosts take their env's device."""
+        env = self.env if isinstance(self.env, dict) else {}
+        return self.host, self.device_model or env.get("device_name")
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The identity of a row: same key, same measurement (on the same host and device model)."""
+        return (*self.job_key, *self.placement)
+
+    @property
+    def label(self) -> str:
+        """``resnet50/onnxruntime/int8/b1``, as progress bars and messages name a row."""
+        return f"{self.spec}/{self.backend}/{self.precision}/b{self.batch}"
 
 
-def check_record(rec: Any) -> str | None:
-    """Why ``rec`` is not a resgraph bench record (one short clause), or None when it is one."""
-    if not isinstance(rec, dict):
-        return "not a JSON object"
+def parse_record(obj: dict[str, Any]) -> Record | str:
+    """A JSON object as a :class:`Record`, or why it is none (a warning's clause)."""
+    if missing := [k for k in ("spec", "status") if k not in obj]:
+        return f"record without {', '.join(missing)} (not a resgraph bench record?)"
     try:
-        Record.model_validate(rec)
+        return Record.from_json({"schema_version": 1, **obj})
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"]) or "record"
-        return f"{where}: {err['msg'].lower()}" + (f" ({len(exc.errors())} problems)" if len(exc.errors()) > 1 else "")
-    return None
+        return f"malformed record: {records.problem(exc)}"
+
+
+def check_record(obj: Any) -> str | None:
+    """Why ``obj`` is not a resgraph bench record (one short clause), or None when it is one."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    parsed = parse_record(obj)
+    return parsed if isinstance(parsed, str) else None
+
+
+def read_results(path: str | os.PathLike[str]) -> list[Record]:
+    """Every bench record of a results file in file order; any other line is skipped with a warning naming it."""
+    return records.read(path, parse_record)
+
+
+def latest_by_key(recs: Iterable[Record]) -> dict[tuple[Any, ...], Record]:
+    """The last record of each row key (a re-run supersedes an earlier one)."""
+    return {r.key: r for r in recs}
+
+
+def load_results(path: str | os.PathLike[str]) -> list[Record]:
+    """The latest record per row key of a results file: what ``report`` and ``--resume`` see."""
+    return list(latest_by_key(read_results(path)).values())
+
+
+def by_placement(recs: Iterable[Any]) -> dict[Place, list[Any]]:
+    """Records (or rows wrapping them) grouped by the (host, device model) they were measured on, first seen first."""
+    groups: dict[Place, list[Any]] = {}
+    for r in recs:
+        groups.setdefault(r.placement, []).append(r)
+    return groups
+
+
+def placement_label(place: Place) -> str:
+    """``host vm, AMD EPYC`` (a record from before hosts were named says so)."""
+    host, model = place
+    return f"host {host or 'not recorded'}, {model or 'device model not recorded'}"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.bench.results import RECORD_FIELDS, by_placement, latest_by_key, placement, placement_label, read_records
-from resgraph.bench.compare import shown_status
+from resgraph.bench.record import Record, by_placement, load_results, placement_label
+from resgraph.bench.comparison import shown_status
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
@@ -24,11 +23,6 @@ _MD_COLUMNS = (
     ("test_error", "test err %"), ("ref_test_error", "fp32 test err %"),
     ("first_result_s", "first result s"), ("reason", "reason"),
 )
-
-
-def load_results(path: str | Path) -> list[dict[str, Any]]:
-    """The latest record of every row in a results file, in file order."""
-    return list(latest_by_key(read_records(path)).values())
 
 
 def _fmt(v: Any) -> str:
@@ -44,19 +38,20 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def markdown_table(records: Sequence[dict[str, Any]]) -> str:
+def markdown_table(records: Sequence[Record]) -> str:
     """One Markdown table row per record; a row that isn't 'ok' says so in its status column."""
     head = "| " + " | ".join(h for _, h in _MD_COLUMNS) + " |"
     rule = "|" + "|".join("---" for _ in _MD_COLUMNS) + "|"
     lines = [head, rule]
     for r in records:
-        shown = {**r, "status": shown_status(r)}  # an ok row measured on a busy machine reads 'unstable', as the CLI shows
-        cells = [_fmt(shown.get(k)).replace("|", "\\|").replace("\n", " ") for k, _ in _MD_COLUMNS]
+        # an ok row measured on a busy machine reads 'unstable', as the CLI shows
+        cells = [_fmt(shown_status(r) if k == "status" else r.get(k)).replace("|", "\\|").replace("\n", " ")
+                 for k, _ in _MD_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _tables(records: Sequence[dict[str, Any]]) -> str:
+def _tables(records: Sequence[Record]) -> str:
     """One Markdown table, or one per (host, device model) when rows come from several machines."""
     groups = by_placement(records)
     if len(groups) == 1:
@@ -66,7 +61,7 @@ def _tables(records: Sequence[dict[str, Any]]) -> str:
     return head + "".join(f"\n## {placement_label(p)}\n\n{markdown_table(g)}" for p, g in groups.items())
 
 
-def _env_summary(records: Sequence[dict[str, Any]]) -> str:
+def _env_summary(records: Sequence[Record]) -> str:
     """The environment lines of a report: one per distinct (device, torch, threads)."""
     seen: dict[tuple[Any, ...], str] = {}
     for r in records:
@@ -80,65 +75,35 @@ def _env_summary(records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(seen.values())
 
 
-def write_csv(records: Sequence[dict[str, Any]], path: Path) -> Path:
+def write_csv(records: Sequence[Record], path: Path) -> Path:
     """All record fields as CSV columns; `env` is flattened to env.<key> columns. Written atomically."""
-    env_keys = sorted({k for r in records for k in (r.get("env") or {})})
-    extra = sorted({k for r in records for k in r} - set(RECORD_FIELDS))
-    fields = [f for f in RECORD_FIELDS if f != "env"] + extra + [f"env.{k}" for k in env_keys]
+    env_keys = sorted({k for r in records for k in (r.env or {})})
+    fields = [f for f in Record.model_fields if f != "env"] + [f"env.{k}" for k in env_keys]
     rows = []
     for r in records:
-        row = {k: v for k, v in r.items() if k != "env"}
-        row["input_shape"] = "x".join(map(str, r["input_shape"])) if r.get("input_shape") else None
-        row.update({f"env.{k}": v for k, v in (r.get("env") or {}).items()})
+        row = {**r.model_dump(exclude={"env"}), **{f"env.{k}": v for k, v in (r.env or {}).items()}}
+        row["input_shape"] = "x".join(map(str, r.input_shape)) if r.input_shape else None
         rows.append(row)
     return write_rows_csv(rows, fields, path)
 
 
-def write_rows_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str], path: Path) -> Path:
-    """``rows`` as CSV with the columns ``fields`` (other keys ignored), formula-like text quoted; atomic."""
-    buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
-    w.writerow({f: _csv_cell(f) for f in fields})  # the header: a record's unknown keys become column names
-    for row in rows:
-        w.writerow({k: _csv_cell(v) for k, v in row.items()})
-    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
-    return path
-
-
-def _csv_cell(v: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
-    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
-
-
-def _series_label(r: dict[str, Any], multi_device: bool) -> str:
+def _series_label(r: Record, multi_device: bool) -> str:
     """Plot legend text for a row: backend, plus precision/device when they vary (device: host and model too)."""
     label = r["backend"] if r.get("precision") == "fp32" else f"{r['backend']} {r['precision']}"
     if not multi_device:
         return label
-    host, model = placement(r)
+    host, model = r.placement
     return f"{label} [{r['device']} · {host or '?'} · {model or '?'}]"
 
 
-def _multi(rows: Sequence[dict[str, Any]]) -> bool:
+def _multi(rows: Sequence[Record]) -> bool:
     """Whether rows differ in device, host or device model (their plot series then say which)."""
-    return len({(r["device"], *placement(r)) for r in rows}) > 1
+    return len({(r.device, *r.placement) for r in rows}) > 1
 
 
 def _safe(name: str) -> str:
     """A file-name-safe version of a label."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "x"
-
-
-def _figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on the Agg canvas, without touching pyplot's global state."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("plots need matplotlib: pip install 'resgraph[plot]'") from e
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _null_locator() -> Any:
@@ -148,20 +113,7 @@ def _null_locator() -> Any:
     return NullLocator()
 
 
-def _save(fig: Any, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    """Save one figure in each format; SVGs without a date, so re-runs diff cleanly."""
-    paths = []
-    for ext in formats:
-        p = out_dir / f"{stem}.{ext}"
-        meta = {"Date": None} if ext == "svg" else None
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=120, metadata=meta)
-        write_bytes_atomic(p, buf.getvalue())  # a full disk leaves no truncated picture
-        paths.append(p)
-    return paths
-
-
-def _caption(fig: Any, rows: list[dict[str, Any]], whiskers: bool) -> None:
+def _caption(fig: Any, rows: list[Record], whiskers: bool) -> None:
     """Machine, threads and date under the plot, and what the whiskers are: a picture says where it came from."""
     env = next((r["env"] for r in rows if r.get("env")), {}) or {}
     threads = sorted({r.get("threads") for r in rows if r.get("threads")})
@@ -181,14 +133,14 @@ def _plain_log_ticks(axis: Any) -> None:
     axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
-def _whiskers(rs: list[dict[str, Any]], field: str) -> Any:
+def _whiskers(rs: list[Record], field: str) -> Any:
     """(below, above) error-bar lengths from p10/p90 for latency; None for other fields or old records."""
     if field != "p50_ms" or any(r.get("p10_ms") is None or r.get("p90_ms") is None for r in rs):
         return None
     return [[max(0.0, r["p50_ms"] - r["p10_ms"]) for r in rs], [max(0.0, r["p90_ms"] - r["p50_ms"]) for r in rs]]
 
 
-def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+def _vs_batch(ok: list[Record], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     """One panel per spec, one line per backend: `field` against batch size (only with two batches or more)."""
     if len({r["batch"] for r in ok}) < 2:
         return []  # a line through one point says nothing
@@ -196,10 +148,10 @@ def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, 
     multi = _multi(ok)
     cols = min(3, len(specs))
     rows = math.ceil(len(specs) / cols)
-    fig = _figure(4.2 * cols, 3.2 * rows)
+    fig = figure(4.2 * cols, 3.2 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, spec in zip(axes.flat, specs):
-        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        lines: dict[str, list[Record]] = defaultdict(list)
         for r in ok:
             if r["spec"] == spec and r.get(field) is not None:
                 lines[_series_label(r, multi)].append(r)
@@ -221,10 +173,10 @@ def _vs_batch(ok: list[dict[str, Any]], field: str, ylabel: str, out_dir: Path, 
     for ax in list(axes.flat)[len(specs):]:
         ax.set_visible(False)
     _caption(fig, ok, whiskers=field == "p50_ms")
-    return _save(fig, out_dir, stem, formats)
+    return save_figure(fig, out_dir, stem, formats)
 
 
-def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def _specs_bar(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """Grouped bars: p50 latency of each spec at one batch, one bar per backend (A/B/C, plain vs residual)."""
     rows = [r for r in ok if r["batch"] == batch]
     if not rows:
@@ -233,7 +185,7 @@ def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Seq
     multi = _multi(rows)
     labels = list(dict.fromkeys(_series_label(r, multi) for r in rows))
     value = {(r["spec"], _series_label(r, multi)): r for r in rows}
-    fig = _figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
+    fig = figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
     ax = fig.subplots()
     width = 0.8 / len(labels)
     for i, label in enumerate(labels):
@@ -250,18 +202,18 @@ def _specs_bar(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Seq
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small")
     _caption(fig, rows, whiskers=True)
-    return _save(fig, out_dir, f"specs_batch{batch}", formats)
+    return save_figure(fig, out_dir, f"specs_batch{batch}", formats)
 
 
-def _macs_scatter(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def _macs_scatter(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """MACs per image against p50 latency at one batch, one marker series per backend, specs annotated."""
     rows = [r for r in ok if r["batch"] == batch and r.get("macs")]
     if not rows:
         return []
     multi = _multi(rows)
-    fig = _figure(5.5, 4.0)
+    fig = figure(5.5, 4.0)
     ax = fig.subplots()
-    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    series: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
         series[_series_label(r, multi)].append(r)
     for label, rs in series.items():
@@ -274,11 +226,11 @@ def _macs_scatter(ok: list[dict[str, Any]], batch: int, out_dir: Path, formats: 
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     _caption(fig, rows, whiskers=False)
-    return _save(fig, out_dir, f"macs_vs_latency_batch{batch}", formats)
+    return save_figure(fig, out_dir, f"macs_vs_latency_batch{batch}", formats)
 
 
 def write_plots(
-    records: Iterable[dict[str, Any]], out_dir: Path, bar_batch: int | None = None, formats: Sequence[str] = ("png", "svg")
+    records: Iterable[Record], out_dir: Path, bar_batch: int | None = None, formats: Sequence[str] = ("png", "svg")
 ) -> list[Path]:
     """All plots from the 'ok' rows (mismatched, failed and skipped rows are left out of plots)."""
     ok = [r for r in records if r.get("status") == "ok" and r.get("p50_ms")]
@@ -309,7 +261,7 @@ def write_report(
     if not records:
         raise ValueError(f"{results_path}: no records to report")
     if plots:
-        _figure(1, 1)  # fail before writing anything if matplotlib is missing
+        figure(1, 1)  # fail before writing anything if matplotlib is missing
     out = ensure_folder(Path(out_dir))
     md = out / "results.md"
     counts = defaultdict(int)

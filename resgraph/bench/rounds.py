@@ -15,9 +15,8 @@ from typing import Any
 from tqdm import tqdm
 
 from resgraph.bench.contention import CV_MAX
+from resgraph.bench.record import Record
 from resgraph.bench.row import Job
-
-Record = dict[str, Any]
 
 
 def run_rounds(jobs: Iterable[Job], repeat: int, run: Callable[[Job], Record]) -> Iterator[tuple[Job, Record]]:
@@ -54,19 +53,18 @@ def combine(rounds: list[Record]) -> Record:
     """
     if len(rounds) == 1:
         return rounds[0]
-    bad = next((r for r in rounds if r["status"] != "ok" or not r.get("p50_ms")), None)
+    bad = next((r for r in rounds if r.status != "ok" or not r.p50_ms), None)
     if bad:
-        return {**bad, "repeat": len(rounds)}
-    p50s = [r["p50_ms"] for r in rounds]
+        return bad.evolve(repeat=len(rounds))
+    p50s = [r.p50_ms for r in rounds if r.p50_ms]
     med = statistics.median_low(p50s)
-    rec = dict(next(r for r in rounds if r["p50_ms"] == med))
+    chosen = next(r for r in rounds if r.p50_ms == med)
     spread = (max(p50s) - min(p50s)) / med
-    rec.update(repeat=len(rounds), round_p50_ms=p50s, round_spread=round(spread, 4))
     reasons = []
     if spread > CV_MAX:
         reasons.append(f"rounds spread {spread:.3g} > {CV_MAX:.2f}")
-    shaky = sum(bool(r.get("unstable")) for r in rounds)
+    shaky = sum(bool(r.unstable) for r in rounds)
     if shaky * 2 > len(rounds):
         reasons.append(f"{shaky} of {len(rounds)} rounds unstable")
-    rec["unstable"] = "; ".join(reasons) or None
-    return rec
+    return chosen.evolve(repeat=len(rounds), round_p50_ms=p50s, round_spread=round(spread, 4),
+                         unstable="; ".join(reasons) or None)

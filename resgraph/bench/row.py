@@ -15,18 +15,18 @@ import torch
 from torch import nn
 
 from resgraph.bench.backends import Prepared, Skip, get_backend, prepare, unmet_requirement
-from resgraph.bench.check import AgreementResult, check_agreement, check_output, to_tensor
+from resgraph.bench.check import AgreementResult, CheckResult, check_agreement, check_output, to_tensor
 from resgraph.bench.contention import verdict, watch
 from resgraph.bench.env import cpu_model, device_name
 from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
-from resgraph.bench.results import RECORD_FIELDS
+from resgraph.bench.record import Record
 from resgraph.bench.roofline import achieved_gflops
 from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
 from resgraph.precision import CALIBRATION_BATCHES, get_precision
 
-__all__ = ["ModelEntry", "Job", "base_record", "example_input", "run_row", "validate_job", "one_line"]
+__all__ = ["ModelEntry", "Job", "base_fields", "failed_record", "example_input", "run_row", "validate_job", "one_line"]
 
 INPUT_SEED = 0
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ class ModelEntry:
     design: str = ""  # block types, stem and shortcut option in words, for comparison tables
     input_shape: tuple[int, int, int] = (3, 224, 224)  # C, H, W of one image
     weights: str | None = None  # where trained weights came from ("file.pt@sha256-prefix"); None: random init
-    data: str | None = None  # data set (resgraph.train.data name) to calibrate on and check with
+    data: str | None = None  # data set (resgraph.data name) to calibrate on and check with
+    packages: tuple[str, ...] = ()  # modules the model itself comes from (torchvision's twin): versions recorded
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,14 @@ class Job:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """What the row measures: results.JOB_FIELDS, in order (a record's key adds where it was measured)."""
+        """What the row measures: record.JOB_FIELDS, in order (a record's key adds where it was measured)."""
         return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision,
                 self.model.weights, self.model.data, self.calibration_batches)
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Modules this row runs through besides torch: its backend's requirements and its model's source."""
+        return (*get_backend(self.backend).requirements(self.precision), *self.model.packages)
 
     @property
     def label(self) -> str:
@@ -100,7 +106,7 @@ def run_row(
     threads: int | None = None,
     env: dict[str, Any] | None = None,
     peak: Callable[[str, str, str], float | None] | None = None,
-) -> dict[str, Any]:
+) -> Record:
     """Measure one row and return its record; never raises for a backend's failure (status 'failed').
 
     `peak(device, precision, engine)` gives the matmul peak in GFLOP/s (None: no roofline); the engine is
@@ -108,37 +114,33 @@ def run_row(
     KeyboardInterrupt is not caught.
     """
     threads = threads or torch.get_num_threads()
-    rec = base_record(job, timing, threads, env, None if env else device_name(job.device))
-    m = job.model
+    base = base_fields(job, timing, threads, env, None if env else device_name(job.device))
+    measured: dict[str, Any]
     try:
         reason = unmet_requirement(job.backend, job.device, job.precision)
-        if reason is None:
-            _measure(job, timing, threads, rec)
-        else:
-            rec.update(status="skipped", reason=reason)
+        measured = _measure(job, timing, threads) if reason is None else {"status": "skipped", "reason": reason}
     except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
-        rec.update(status="failed", reason=one_line(e))
+        measured = {"status": "failed", "reason": one_line(e)}
         log.debug("row %s failed", job.label, exc_info=True)  # the full traceback, for whoever asks
     finally:
         if job.device.startswith("cuda") and torch.cuda.is_available():
             gc.collect()  # drop the row's tensors (an OOM's too) before handing cached blocks back
             torch.cuda.empty_cache()
-    if rec["status"] in ("ok", "mismatch") and m.macs and rec["p50_ms"]:
-        _roofline(rec, m.macs, job, peak)
-    rec["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return rec
+    fields = {**base, **measured}
+    if fields["status"] in ("ok", "mismatch") and job.model.macs and fields.get("p50_ms"):
+        fields.update(_roofline(fields["p50_ms"], fields.get("reason"), job.model.macs, job, peak))
+    return Record(**fields, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def base_record(job: Job, timing: TimingConfig, threads: int | None, env: dict[str, Any] | None = None,
+def base_fields(job: Job, timing: TimingConfig, threads: int | None, env: dict[str, Any] | None = None,
                 device_model: str | None = None) -> dict[str, Any]:
-    """A row's record before it is measured: what it is, where it runs (this host), how it is timed.
+    """A row's fields before it is measured: what it is, where it runs (this host), how it is timed.
 
     The device model comes from ``device_model``, else ``env``, else (CPU rows only) this CPU's name:
     naming a GPU here would start CUDA in a process that may not own that GPU.
     """
     m = job.model
-    rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
-    rec.update(
+    return dict(
         spec=m.name, spec_hash=m.spec_hash, backend=job.backend, device=job.device, batch=job.batch,
         precision=job.precision, host=socket.gethostname(),
         device_model=device_model or (env or {}).get("device_name") or (cpu_model() if job.device == "cpu" else None),
@@ -146,28 +148,37 @@ def base_record(job: Job, timing: TimingConfig, threads: int | None, env: dict[s
         weights=m.weights, data=m.data, calibration=job.calibration_batches,
         threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
     )
-    return rec
 
 
-def _roofline(rec: dict[str, Any], macs: float, job: Job, peak: Callable[[str, str, str], float | None] | None) -> None:
+def failed_record(job: Job, timing: TimingConfig, threads: int | None, reason: str, **where: Any) -> Record:
+    """The record of a row that gave none of its own (its process died, its worker was lost): 'failed', why, where."""
+    return Record(**{**base_fields(job, timing, threads), **where}, status="failed", reason=reason,
+                  timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _roofline(p50_ms: float, reason: str | None, macs: float, job: Job,
+              peak: Callable[[str, str, str], float | None] | None) -> dict[str, Any]:
     """Achieved GFLOP/s and % of the matmul peak; a peak that can't be measured leaves them unset, not the row failed."""
-    rec["gflops"] = achieved_gflops(macs, job.batch, rec["p50_ms"] / 1e3)
+    gflops = achieved_gflops(macs, job.batch, p50_ms / 1e3)
     engine = get_backend(job.backend).peak_engine(job.precision)
     try:
-        rec["peak_gflops"] = peak(job.device, job.precision, engine) if peak else None
+        top = peak(job.device, job.precision, engine) if peak else None
     except Exception:  # noqa: BLE001 - the roofline is a bonus
         log.debug("no matmul peak for %s/%s", job.device, job.precision, exc_info=True)
-        rec["peak_gflops"] = None
-    if rec["peak_gflops"]:
-        rec["pct_peak"] = 100.0 * rec["gflops"] / rec["peak_gflops"]
-        if rec["pct_peak"] > 100 and not rec["reason"]:
-            rec["reason"] = ("faster than the cached torch.mm peak: this backend's kernels beat torch.mm, or the "
+        top = None
+    out: dict[str, Any] = {"gflops": gflops, "peak_gflops": top}
+    if top:
+        out["pct_peak"] = 100.0 * gflops / top
+        if out["pct_peak"] > 100 and not reason:
+            out["reason"] = ("faster than the cached torch.mm peak: this backend's kernels beat torch.mm, or the "
                              "peak was measured on a busy machine (`resgraph bench --refresh-peak`)")
+    return out
 
 
-def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) -> None:
-    """Build, reference, compile, first run, check and time; writes into `rec`."""
+def _measure(job: Job, timing: TimingConfig, threads: int) -> dict[str, Any]:
+    """Build, reference, compile, first run, check and time; returns the measured fields."""
     m = job.model
+    out: dict[str, Any] = {}
     with PeakMemory(job.device) as mem:
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[]):  # random-init factories give the same weights every run
@@ -177,8 +188,8 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
         if not isinstance(model, nn.Module):
             raise TypeError(f"model factory for {m.name!r} returned {type(model).__name__}, not a torch.nn.Module")
         model = model.eval().to(job.device)
-        if rec["params"] is None:
-            rec["params"] = sum(p.numel() for p in model.parameters())
+        if m.params is None:
+            out["params"] = sum(p.numel() for p in model.parameters())
         x = example_input(m.input_shape, job.batch, job.device)
         ref = _reference(model, x)  # from this row's own model; not part of first_result_s
         agreement = get_precision(job.precision).check == "agreement"
@@ -187,49 +198,47 @@ def _measure(job: Job, timing: TimingConfig, threads: int, rec: dict[str, Any]) 
             held_ref = held.trim(torch.cat([_reference(model, b.to(job.device)) for b in held.batches]))
         calibration: list[torch.Tensor] = []
         if job.calibration_batches:
-            calibration, rec["calibration_data"] = calibration_batches(job.calibration_batches, job.batch,
+            calibration, out["calibration_data"] = calibration_batches(job.calibration_batches, job.batch,
                                                                        m.input_shape, m.data)
             calibration = [c.to(job.device) for c in calibration]
 
         t1 = time.perf_counter()
         prepared = prepare(job.backend, model, x, job.device, job.precision, threads, calibration)
         if isinstance(prepared, Skip):  # requirements were checked; kept for safety
-            rec.update(status="skipped", reason=prepared.reason)
-            return
-        out = prepared.fn(prepared.input)
+            return {**out, "status": "skipped", "reason": prepared.reason}
+        first = prepared.fn(prepared.input)
         _sync(job.device)
-        rec["first_result_s"] = build_s + time.perf_counter() - t1
+        out["first_result_s"] = build_s + time.perf_counter() - t1
 
+        check: AgreementResult | CheckResult
         if agreement:
-            check = _agreement(prepared, held, held_ref, job.precision, rec)
+            check, figures = _agreement(prepared, held, held_ref, job.precision)
+            out.update(figures)
         else:
-            check = check_output(out, ref, job.precision, job.device)
-        del out
+            check = check_output(first, ref, job.precision, job.device)
+            out.update(max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance)
+        del first
         with watch(threads, cpu=job.device == "cpu") as signals:
             samples = time_callable(
                 functools.partial(prepared.fn, prepared.input),
                 warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s,
                 device=job.device, max_iters=timing.max_iters,
             )
-    stats = summarize(samples, job.batch)
-    rec.update(stats.as_ms())
-    rec.update(load_before=signals.load_before, load_after=signals.load_after, cpu_ratio=signals.cpu_ratio,
-               unstable=verdict(rec["cv"], signals, threads))
-    if not agreement:
-        rec.update(max_abs_err=check.max_abs_err, max_rel_err=check.max_rel_err, tolerance=check.tolerance)
-    rec.update(peak_mem_bytes=mem.peak_bytes, mem_method=mem.method,
-               status="ok" if check.ok else "mismatch", reason=check.reason)
+    stats = summarize(samples, job.batch).as_ms()
+    return {**out, **stats, "load_before": signals.load_before, "load_after": signals.load_after,
+            "cpu_ratio": signals.cpu_ratio, "unstable": verdict(stats["cv"], signals, threads),
+            "peak_mem_bytes": mem.peak_bytes, "mem_method": mem.method,
+            "status": "ok" if check.ok else "mismatch", "reason": check.reason}
 
 
-def _agreement(prepared: Prepared, held: HeldOut, held_ref: torch.Tensor, precision: str,
-               rec: dict[str, Any]) -> AgreementResult:
+def _agreement(prepared: Prepared, held: HeldOut, held_ref: torch.Tensor,
+               precision: str) -> tuple[AgreementResult, dict[str, Any]]:
     """Run the held-out images through the row's runnable (untimed) and compare with fp32 eager's answers."""
     out = held.trim(torch.cat([to_tensor(prepared.fn(prepared.convert(b))) for b in held.batches]))
     result = check_agreement(out, held_ref, precision, held.labels)
-    rec.update(check_images=result.images, check_data=held.source, top1_agreement=result.top1_agreement,
-               top5_overlap=result.top5_overlap, cosine=result.cosine, test_error=result.test_error,
-               ref_test_error=result.ref_test_error)
-    return result
+    return result, dict(check_images=result.images, check_data=held.source, top1_agreement=result.top1_agreement,
+                        top5_overlap=result.top5_overlap, cosine=result.cosine, test_error=result.test_error,
+                        ref_test_error=result.ref_test_error)
 
 
 def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

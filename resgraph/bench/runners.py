@@ -16,13 +16,12 @@ from tqdm import tqdm
 
 from resgraph.bench.env import device_name, fixed_threads
 from resgraph.bench.isolate import run_isolated
+from resgraph.bench.record import Place, Record
 from resgraph.bench.rounds import combine
 from resgraph.bench.task import RowTask, Slot, run_task
 
 __all__ = ["Runner", "InProcess", "Isolated", "run_all"]
 
-Record = dict[str, Any]
-Place = tuple[str | None, str | None]  # (host, device model)
 
 
 class Runner(Protocol):
@@ -50,7 +49,7 @@ class InProcess:
         self.threads = threads
         self.name = f"in-process on {socket.gethostname()}"
         self._peaks: dict[tuple[str, str, str], float | None] = {}
-        self._envs: dict[tuple[str, int], dict[str, Any]] = {}
+        self._envs: dict[tuple[str, int, tuple[str, ...]], dict[str, Any]] = {}
 
     def placements(self, devices: Iterable[str]) -> set[Place]:
         return {(socket.gethostname(), device_name(d)) for d in devices}
@@ -83,12 +82,11 @@ def _with_retries(runner: Runner, tasks: list[RowTask], retries: int,
     while pending:
         again = []
         for task, rec in runner.run(pending):
-            if rec["status"] == "failed" and attempt <= retries:
-                say(f"retrying {task.job.label} (attempt {attempt + 1} of {retries + 1}): {rec['reason']}")
+            if rec.status == "failed" and attempt <= retries:
+                say(f"retrying {task.job.label} (attempt {attempt + 1} of {retries + 1}): {rec.reason}")
                 again.append(task)
                 continue
-            rec["attempts"] = attempt
-            yield task, rec
+            yield task, rec.evolve(attempts=attempt)
         pending, attempt = again, attempt + 1
 
 

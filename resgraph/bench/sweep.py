@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from resgraph.bench.env import default_threads
-from resgraph.bench.results import JOB_FIELDS, append_record, latest_by_key, placement, read_records, row_key, sweep_lock
+from resgraph import records
+from resgraph.bench.record import Record, load_results
 from resgraph.bench.row import Job, ModelEntry, validate_job
 from resgraph.bench.runners import InProcess, Runner, run_all
 from resgraph.bench.task import make_tasks
@@ -44,7 +46,7 @@ def plan(
 
 def run_sweep(
     jobs: Iterable[Job],
-    out_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str] | records.Writer,
     resume: bool = False,
     progress: bool = True,
     *,
@@ -55,8 +57,11 @@ def run_sweep(
     replace: bool = False,
     runner: Runner | None = None,
     retries: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[Record]:
     """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
+
+    `out_path` is a results file (locked for the sweep) or a :class:`resgraph.records.Writer` the caller
+    already holds (the command line locks the file before it starts a cluster, and keeps it to the end).
 
     `runner` says where rows run (default: this process, with `threads`; see resgraph.bench.runners and
     resgraph.bench.dask_runner); records are appended here, as they arrive, whatever the runner.
@@ -70,25 +75,25 @@ def run_sweep(
     jobs = list(jobs)
     for job in jobs:
         validate_job(job)
-    out_path = Path(out_path)
     runner = runner or InProcess(threads or default_threads())
     tasks = make_tasks(jobs, timing, runner.threads, roofline, peak_cache, picklable=runner.remote)
-    with sweep_lock(out_path):  # one sweep per results file; refused before measuring if it cannot be written
+    held = contextlib.nullcontext(out_path) if isinstance(out_path, records.Writer) else records.writer(out_path)
+    with held as out:  # one sweep per results file; refused before measuring if it cannot be written
         if replace:
-            out_path.unlink(missing_ok=True)
-        done = finished_rows(out_path, jobs, runner) if resume else {}
+            out.restart()
+        done = finished_rows(out.path, jobs, runner) if resume else {}
         todo = [t for t in tasks if t.job.key not in done]
         if resume and progress:
-            print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out_path}, skipped; "
+            print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out.path}, skipped; "
                   f"{len(todo)} to measure", file=sys.stderr)
-        new: dict[tuple[Any, ...], dict[str, Any]] = {}
+        new: dict[tuple[Any, ...], Record] = {}
         for task, rec in run_all(runner, todo, timing.repeat, retries, progress):  # written after its last round
-            append_record(out_path, rec)
+            out.append(rec)
             new[task.job.key] = rec
         return [new.get(j.key) or done[j.key] for j in jobs]
 
 
-def finished_rows(out_path: Path, jobs: list[Job], runner: Runner) -> dict[tuple[Any, ...], dict[str, Any]]:
+def finished_rows(out_path: Path, jobs: list[Job], runner: Runner) -> dict[tuple[Any, ...], Record]:
     """Records of these jobs already in the file, by job key, that this runner would not measure differently.
 
     A record counts when it was measured with the runner's thread count (when the runner fixes one) on
@@ -98,11 +103,10 @@ def finished_rows(out_path: Path, jobs: list[Job], runner: Runner) -> dict[tuple
     places = runner.placements({j.device for j in jobs})
     models = {m for _, m in places}
     wanted = {j.key for j in jobs}
-    done: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for rec in latest_by_key(read_records(out_path)).values():
-        key = row_key(rec)[: len(JOB_FIELDS)]
-        host, model = placement(rec)
+    done: dict[tuple[Any, ...], Record] = {}
+    for rec in load_results(out_path):
+        host, model = rec.placement
         here = (host, model) in places or (host is None and model in models)
-        if key in wanted and here and (runner.threads is None or rec.get("threads") == runner.threads):
-            done[key] = rec
+        if rec.job_key in wanted and here and (runner.threads is None or rec.threads == runner.threads):
+            done[rec.job_key] = rec
     return done

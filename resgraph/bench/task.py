@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from resgraph.bench.backends import get_backend
+from resgraph.bench.record import Record
 from resgraph.bench.env import available_cpus, default_threads, environment, fixed_threads
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, run_row
@@ -23,7 +24,6 @@ from resgraph.bench.timing import TimingConfig
 
 __all__ = ["RowTask", "Slot", "make_tasks", "run_task", "enter_slot", "describe_slot", "cpu_ranges"]
 
-Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def describe_slot() -> str:
 
 
 def run_task(task: RowTask, worker: str | None = None, peaks: dict[tuple[str, str, str], float | None] | None = None,
-             envs: dict[tuple[str, int], dict[str, Any]] | None = None) -> Record:
+             envs: dict[tuple[str, int, tuple[str, ...]], dict[str, Any]] | None = None) -> Record:
     """Measure one row here (plugins imported, threads fixed) and say where: host, device model, slot, worker.
 
     ``peaks`` and ``envs`` cache the matmul peak and the environment across the rows of one process.
@@ -126,10 +126,10 @@ def run_task(task: RowTask, worker: str | None = None, peaks: dict[tuple[str, st
                 peaks[device, precision, engine] = None
         return peaks[device, precision, engine]
 
-    if (job.device, threads) not in envs:
-        envs[job.device, threads] = environment(job.device, threads)
+    where = (job.device, threads, job.packages)
+    if where not in envs:
+        envs[where] = environment(*where)
     t0 = time.perf_counter()
     with fixed_threads(threads):
-        rec = run_row(job, task.timing, threads, envs[job.device, threads], peak)
-    rec.update(slot=describe_slot(), worker=worker, wall_s=round(time.perf_counter() - t0, 4))
-    return rec
+        rec = run_row(job, task.timing, threads, envs[where], peak)
+    return rec.evolve(slot=describe_slot(), worker=worker, wall_s=round(time.perf_counter() - t0, 4))

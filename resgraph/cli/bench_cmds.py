@@ -183,56 +183,66 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     Each row runs in its own process (a crash or hang fails that row, not the sweep); --workers or
     --scheduler spread rows over a Dask cluster, one row per device slot at a time.
     """
-    from resgraph.bench.results import sweep_lock
+    from resgraph.bench.settings import EngineSettings, SweepSettings
 
     _check_names(backends, precisions)
-    _check_device(device)
-    jobs = plan_jobs(specs, torchvision, backends, batches, precisions, device, weights, data, calibration)
-    with sweep_lock(out):  # an unwritable or busy results file is refused before a cluster starts
-        pass
-    with open_runner(workers, scheduler, resources, in_process, row_timeout, threads, device) as runner:
-        if dry_run:
-            click.echo(show_dry_run(runner, jobs, out, resume))
-            return
-        _bench(jobs, runner, out, resume, no_roofline, refresh_peak, threads, device, strict, retries,
-               _timing(warmup, iters, min_time, repeat))
+    settings = SweepSettings(
+        backends=tuple(backends), batches=tuple(batches), precisions=tuple(precisions), device=_check_device(device),
+        out=out, resume=resume, timing=_timing(warmup, iters, min_time, repeat), threads=threads,
+        roofline=not no_roofline, refresh_peak=refresh_peak, calibration=calibration, strict=strict,
+        engine=EngineSettings(workers, scheduler, resources, in_process, row_timeout, retries))
+    jobs = plan_jobs(specs, torchvision, settings, weights, data)
+    if dry_run:  # reads the results file (--resume) but creates, locks and writes nothing
+        with open_runner(settings.engine, settings.threads, settings.device) as runner:
+            click.echo(show_dry_run(runner, jobs, settings.out, settings.resume))
+        return
+    from resgraph import records
+
+    # The file is held from this first check to the last row: an unwritable or busy results file is
+    # refused before a cluster starts, and no other sweep can start on it in between.
+    with records.writer(settings.out) as results, \
+            open_runner(settings.engine, settings.threads, settings.device) as runner:
+        _bench(jobs, runner, results, settings)
 
 
-def plan_jobs(specs: tuple[str, ...], torchvision: bool, backends: list[str], batches: list[int],
-              precisions: list[str], device: str, weights: Path | None = None, data: str | None = None,
-              calibration: int = CALIBRATION_BATCHES) -> list[Any]:
+def plan_jobs(specs: tuple[str, ...], torchvision: bool, settings: Any, weights: Path | None = None,
+              data: str | None = None) -> list[Any]:
+    """The sweep's rows: every spec (and its torchvision twin) under the settings' product."""
     from resgraph.bench import plan
 
-    return plan(_entries(specs, torchvision, weights, data), backends, batches, precisions, device, calibration)
+    return plan(_entries(specs, torchvision, weights, data), settings.backends, settings.batches, settings.precisions,
+                settings.device, settings.calibration)
 
 
-def _bench(jobs: list[Any], runner: Any, out: Path, resume: bool, no_roofline: bool, refresh_peak: bool,
-           threads: int | None, device: str, strict: bool, retries: int, timing: Any) -> None:
+def _bench(jobs: list[Any], runner: Any, results: Any, settings: Any) -> None:
     from resgraph.bench import format_table, run_sweep
-    from resgraph.bench.compare import SWEEP_COLUMNS, with_agreement
-
-    if out.is_file() and not resume and out.stat().st_size:
-        click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
+    from resgraph.bench.comparison import SWEEP_COLUMNS, with_agreement
     from resgraph.bench.dask_runner import DaskRunner
 
-    if refresh_peak and not no_roofline and isinstance(runner, DaskRunner) and runner.slots is None:
+    out = settings.out
+    if out.is_file() and not settings.resume and out.stat().st_size:
+        click.echo(f"note: appending to existing {out} (use --resume to skip rows already there)", err=True)
+    refresh = settings.refresh_peak and settings.roofline
+    if refresh and isinstance(runner, DaskRunner) and runner.slots is None:
         raise UsageError("--refresh-peak measures this host's matmul peak; the workers of --scheduler keep their "
                          "own: run it without --scheduler on each host")
-    if refresh_peak and not no_roofline:
+    if refresh:
         from resgraph.bench.backends import get_backend, unmet_requirement
         from resgraph.bench.env import default_threads
         from resgraph.bench.roofline import peak_gflops
 
+        device = settings.device
         runnable = {(j.precision, get_backend(j.backend).peak_engine(j.precision)) for j in jobs
                     if unmet_requirement(j.backend, device, j.precision) is None}
         for p, engine in sorted(runnable):
-            peak = peak_gflops(device, runner.threads or threads or default_threads(), p, refresh=True, engine=engine)
+            peak = peak_gflops(device, runner.threads or settings.threads or default_threads(), p, refresh=True,
+                               engine=engine)
             click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
-    records = run_sweep(jobs, out, resume=resume, timing=timing, threads=threads, roofline=not no_roofline,
-                        runner=runner, retries=retries)
-    click.echo(format_table(records, with_agreement(_spread(SWEEP_COLUMNS, timing.repeat), records)))
-    click.echo(f"{len(records)} row{'' if len(records) == 1 else 's'} in {out}")
-    _finish(records, strict)
+    recs = run_sweep(jobs, results, resume=settings.resume, timing=settings.timing, threads=settings.threads,
+                     roofline=settings.roofline, runner=runner, retries=settings.engine.retries)
+    click.echo(format_table(recs, with_agreement(_spread(SWEEP_COLUMNS, settings.timing.repeat), recs)))
+    click.echo(f"{len(recs)} row{'' if len(recs) == 1 else 's'} in {out}")
+    _finish(recs, settings.strict)
 
 
 @click.command()
@@ -252,7 +262,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
-    from resgraph.bench.compare import COMPARE_COLUMNS, with_agreement
+    from resgraph.bench.comparison import COMPARE_COLUMNS, with_agreement
 
     _check_names([backend], [precision])
     _check_device(device)
@@ -332,6 +342,7 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
 
         return training_demo(out_dir, train_steps, threads)
     from resgraph.bench import format_table, plan, run_sweep, write_report
+    from resgraph.bench.comparison import relative_to_first
     from resgraph.entries import shortcut_variants, spec_entry
     from resgraph.spec import load_spec
 
@@ -345,12 +356,9 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
                f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
     records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
                         timing=_timing(warmup, iters, min_time, repeat), threads=threads, replace=True)
-    first = {(r["backend"], r["batch"]): r for r in records if r["spec"] == entries[0].name}
-    for r in records:
-        base = first.get((r["backend"], r["batch"]))
-        ok = base and base["status"] == "ok" and r["status"] == "ok"
-        r["relative"] = base["p50_ms"] / r["p50_ms"] if ok else None
-    click.echo(format_table(records, _spread(DEMO_COLUMNS, repeat)))
+    first = {(r.backend, r.batch): r for r in records if r.spec == entries[0].name}
+    rows = [relative_to_first([r], first.get((r.backend, r.batch)))[0] for r in records]
+    click.echo(format_table(rows, _spread(DEMO_COLUMNS, repeat)))
     for path in _report(results, out_dir, min(batches), True, write_report):
         click.echo(f"wrote {path}")
     _finish(records, strict)

@@ -10,13 +10,12 @@ from typing import Any, Callable
 
 import click
 
+from resgraph.bench.settings import DEFAULT_RESOURCES, EngineSettings
 from resgraph.errors import UsageError
 
 
 def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--workers, --scheduler, --resources, --in-process, --row-timeout, --retries, --dry-run."""
-    from resgraph.bench.settings import DEFAULT_RESOURCES
-
     f = click.option("--dry-run", is_flag=True,
                      help="show the workers, their device slots and where each row would run; measure nothing")(f)
     f = click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
@@ -37,12 +36,14 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def open_runner(workers: int | None, scheduler: str | None, resources: str, in_process: bool,
-                row_timeout: float | None, threads: int | None, device: str) -> Iterator[Any]:
+def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Iterator[Any]:
     """The runner the options ask for, checked before anything is measured; a cluster is closed afterwards."""
     from resgraph.bench.dask_runner import connect, local_cluster, parse_resources
     from resgraph.bench.env import default_threads
     from resgraph.bench.runners import InProcess, Isolated
+
+    workers, scheduler, resources = engine.workers, engine.scheduler, engine.resources
+    in_process, row_timeout = engine.in_process, engine.row_timeout
 
     if workers and scheduler:
         raise UsageError("--workers and --scheduler: choose one (a local cluster, or an existing one)")

@@ -8,7 +8,7 @@ probe(model, info, ...) -> rows          per-block activation scale, gradient no
 See docs/training.md.
 """
 
-from resgraph.train.data import Data, DataError, data_names, load_data
+from resgraph.data import Data, DataError, data_names, load_data
 from resgraph.train.loop import TrainConfig
 from resgraph.train.session import fit_to_data, train_specs
 

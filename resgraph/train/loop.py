@@ -25,9 +25,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from resgraph.bench.results import append_record
+from resgraph.records import Writer
 from resgraph.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from resgraph.train.data import Data, fetch
+from resgraph.data import Data, fetch
+from resgraph.train.records import RunRecord, StepRecord
 
 __all__ = ["Interrupted", "TrainConfig", "train_run", "evaluate"]
 
@@ -97,7 +98,8 @@ class RunInfo:
     residual: bool
     design: str
     params: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None  # intra-op threads it trained with
+    env: dict[str, Any] | None = None  # versions, device, CPU (resgraph.bench.env.environment)
 
 
 def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -160,12 +162,12 @@ def train_run(
     info: RunInfo,
     data: Data,
     cfg: TrainConfig,
-    out: Path,
+    out: Writer,
     *,
     checkpoint: Path,
     resume: bool = False,
     progress: Callable[[int, dict[str, float]], None] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Train ``model`` (freshly initialised) and append its records to ``out``; return the run record.
 
     ``checkpoint`` is written atomically every evaluation and on Ctrl-C (at the end of the step
@@ -210,21 +212,21 @@ def train_run(
             value = loss.item()
             if not math.isfinite(value):
                 diverged = True
-                append_record(out, {**base, "record": "train_step", "step": step, "epoch": epoch, "lr": lr,
-                                    "train_loss": None, "train_err": None})
+                out.append(StepRecord(**base, step=step, epoch=epoch, lr=lr))
                 break
             window.loss += value * len(y)
             window.wrong += int((outputs.argmax(1) != y).sum())
             window.seen += len(y)
             evaluating = step % cfg.eval_every == 0 or step == cfg.steps
             if evaluating or step % cfg.log_every == 0:
-                rec: dict[str, Any] = {**base, "record": "train_step", "step": step, "epoch": epoch, "lr": lr}
-                rec["train_loss"], rec["train_err"] = window.mean()
+                train_loss, train_err = window.mean()
                 window = _Window()
-                if evaluating:
-                    rec["test_loss"], rec["test_err"] = evaluate(model, data.test)
-                append_record(out, rec)
-                figures = {k: rec[k] for k in ("train_loss", "train_err", "test_err") if k in rec}
+                test_loss, test_err = evaluate(model, data.test) if evaluating else (None, None)
+                rec = StepRecord(**base, step=step, epoch=epoch, lr=lr, train_loss=train_loss, train_err=train_err,
+                                 test_loss=test_loss, test_err=test_err)
+                out.append(rec)
+                figures = {k: v for k, v in (("train_loss", train_loss), ("train_err", train_err),
+                                             ("test_err", test_err)) if v is not None}
             if (evaluating and step < cfg.steps) or stop.requested:
                 save_checkpoint(checkpoint, Checkpoint(run, step, (window.loss, window.wrong, window.seen), train_s),
                                 model, opt, sched)
@@ -237,13 +239,12 @@ def train_run(
         final["final_train_loss"], final["final_train_err"] = evaluate(model, data.train)
         final["final_test_loss"], final["final_test_err"] = evaluate(model, data.test)
     done, this_s = step - state.step, train_s - state.train_s  # what this process trained (after a resume: since it)
-    record = {**base, "record": "train_run", "steps": cfg.steps, "batch": cfg.batch, "lr": cfg.lr,
-              "weight_decay": cfg.weight_decay, "momentum": cfg.momentum, "schedule": cfg.schedule,
-              "warmup": cfg.warmup, "diverged": diverged, "stopped_at": step, **final,
-              "images_per_s": done * cfg.batch / this_s if done and this_s > 0 else None,
-              "train_s": train_s, "wall_s": time.perf_counter() - wall0, "resumed_at": resumed_at,
-              "depth": info.depth, "residual": info.residual, "design": info.design, "params": info.params,
-              **info.extra, "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    append_record(out, record)
+    record = RunRecord(**base, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       momentum=cfg.momentum, schedule=cfg.schedule, warmup=cfg.warmup, diverged=diverged,
+                       stopped_at=step, **final, images_per_s=done * cfg.batch / this_s if done and this_s > 0 else None,
+                       train_s=train_s, wall_s=time.perf_counter() - wall0, resumed_at=resumed_at, depth=info.depth,
+                       residual=info.residual, design=info.design, params=info.params, threads=info.threads,
+                       env=info.env, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    out.append(record)
     checkpoint.unlink(missing_ok=True)
     return record

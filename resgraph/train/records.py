@@ -1,7 +1,7 @@
 """Training records: one ``step`` record per logged step, one ``run`` record when a run ends.
 
-They share the results-file machinery of the bench harness (whole-line appends,
-fsync, tolerant reads) but have their own shape, checked by pydantic as they are
+They are written and read by ``resgraph.records`` like bench rows (whole-line appends, fsync,
+tolerant reads) but have their own shape, checked by pydantic as they are
 read back, so a hand-edited or foreign line is skipped with one warning.
 """
 
@@ -10,17 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from resgraph.bench.record import _Num
-from resgraph.bench.results import read_records
+from resgraph import records
+from resgraph.records import Num, RecordModel
+
+__all__ = ["KINDS", "RunRecord", "StepRecord", "TrainRecord", "curves", "is_train_file", "parse_train_record",
+           "read_train_records"]
 
 _Text = Annotated[str, Field(min_length=1, max_length=400)]
 
 
-class _Common(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
+class _Common(RecordModel):
     run: str = Field(min_length=1, max_length=64)  # hash of everything that shapes the curve: --resume's key
     spec: _Text
     spec_hash: str
@@ -31,53 +32,64 @@ class _Common(BaseModel):
 class StepRecord(_Common):
     """Training loss and error averaged over the steps since the last log; test figures when evaluated."""
 
-    record: Literal["train_step"]
+    record: Literal["train_step"] = "train_step"
     step: int = Field(ge=1)
     epoch: int = Field(ge=0)
-    lr: _Num
-    train_loss: _Num
-    train_err: _Num
-    test_loss: _Num = None
-    test_err: _Num = None
+    lr: Num
+    train_loss: Num = None
+    train_err: Num = None
+    test_loss: Num = None
+    test_err: Num = None
 
 
 class RunRecord(_Common):
-    """The end of a run: final figures (eval mode, whole splits), speed and what the network is."""
+    """The end of a run: its recipe, final figures (eval mode, whole splits), speed and what the network is."""
 
-    record: Literal["train_run"]
+    record: Literal["train_run"] = "train_run"
     steps: int = Field(ge=1)
     batch: int = Field(ge=1)
+    lr: Num = None
+    weight_decay: Num = None
+    momentum: Num = None
+    schedule: str | None = Field(None, max_length=40)
+    warmup: int | None = Field(None, ge=0)
     diverged: bool = False
-    final_train_loss: _Num = None
-    final_train_err: _Num = None
-    final_test_loss: _Num = None
-    final_test_err: _Num = None
-    images_per_s: _Num = None
-    wall_s: _Num = None
+    stopped_at: int | None = Field(None, ge=0)
+    final_train_loss: Num = None
+    final_train_err: Num = None
+    final_test_loss: Num = None
+    final_test_err: Num = None
+    images_per_s: Num = None
+    train_s: Num = None
+    wall_s: Num = None
+    resumed_at: int | None = None
     depth: int | None = None
     residual: bool | None = None
     design: str | None = None
+    params: int | None = None
+    threads: int | None = None
+    env: dict[str, Any] | None = None
+    timestamp: str | None = Field(None, max_length=40)
 
 
-KINDS = {"train_step": StepRecord, "train_run": RunRecord}
+TrainRecord = StepRecord | RunRecord
+KINDS: dict[str, type[StepRecord] | type[RunRecord]] = {"train_step": StepRecord, "train_run": RunRecord}
 
 
-def check_train_record(rec: dict[str, Any]) -> str | None:
-    """Why ``rec`` is not a training record (a warning's clause), or None when it is one."""
-    model = KINDS.get(rec.get("record"))  # type: ignore[arg-type]
+def parse_train_record(obj: dict[str, Any]) -> TrainRecord | str:
+    """A JSON object as a training record, or why it is none (a warning's clause)."""
+    model = KINDS.get(str(obj.get("record")))
     if model is None:
         return "line that is no training record (no 'record': train_step or train_run)"
     try:
-        model.model_validate(rec)
+        return model.from_json(obj)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        return f"malformed training record: {'.'.join(map(str, err['loc'])) or 'record'}: {err['msg'].lower()}"
-    return None
+        return f"malformed training record: {records.problem(exc)}"
 
 
-def read_train_records(path: str | Path) -> list[dict[str, Any]]:
+def read_train_records(path: str | Path) -> list[TrainRecord]:
     """The training records of a results file, in file order; anything else is skipped with a warning."""
-    return read_records(path, check_train_record)
+    return records.read(path, parse_train_record)
 
 
 def is_train_file(path: str | Path) -> bool:
@@ -98,13 +110,13 @@ def is_train_file(path: str | Path) -> bool:
     return False
 
 
-def curves(records: list[dict[str, Any]]) -> tuple[dict[str, dict[int, dict[str, Any]]], dict[str, dict[str, Any]]]:
+def curves(recs: list[TrainRecord]) -> tuple[dict[str, dict[int, StepRecord]], dict[str, RunRecord]]:
     """Per run: its step records by step (a re-run step supersedes the earlier one), and its run record."""
-    steps: dict[str, dict[int, dict[str, Any]]] = {}
-    runs: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r["record"] == "train_step":
-            steps.setdefault(r["run"], {})[r["step"]] = r
+    steps: dict[str, dict[int, StepRecord]] = {}
+    runs: dict[str, RunRecord] = {}
+    for r in recs:
+        if isinstance(r, StepRecord):
+            steps.setdefault(r.run, {})[r.step] = r
         else:
-            runs[r["run"]] = r
+            runs[r.run] = r
     return steps, runs

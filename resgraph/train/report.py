@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.bench.report import _figure, _save, write_rows_csv
+from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.errors import printable
 from resgraph.train.records import curves, read_train_records
 
@@ -105,7 +105,7 @@ def write_train_report(results: str | Path, out_dir: str | Path, *, plots: bool 
     if not runs:
         raise ValueError(f"{results}: no finished training runs to report")
     if plots:
-        _figure(1, 1)  # fail before writing anything if matplotlib is missing
+        figure(1, 1)  # fail before writing anything if matplotlib is missing
     out = ensure_folder(Path(out_dir))
     rows = final_rows(list(runs.values()))
     md = out / "training.md"
@@ -142,10 +142,10 @@ def _fig6(steps: dict[str, dict[int, dict[str, Any]]], runs: dict[str, dict[str,
     by_run = {id(r): run for run, r in runs.items()}
     groups = _groups(list(runs.values()))
     labels = _labels(list(groups))
-    fig = _figure(11, 4.2)
+    fig = figure(11, 4.2)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, residual, title in ((axes[0], False, "plain"), (axes[1], True, "residual")):
-        mine = {k: rs for k, rs in groups.items() if bool(rs[0].get("residual", True)) == residual}
+        mine = {k: rs for k, rs in groups.items() if (rs[0].residual is not False) == residual}
         depths = [rs[0].get("depth") or 0 for rs in mine.values()]
         # One colour per depth, as the paper; per curve when two curves of a panel share a depth.
         per_depth = len(set(depths)) == len(depths)
@@ -169,7 +169,7 @@ def _fig6(steps: dict[str, dict[int, dict[str, Any]]], runs: dict[str, dict[str,
     data = ", ".join(sorted({k[2] for k in groups}))
     fig.suptitle(f"Training on {data}: dashed = training error, bold = test error (the paper's Fig. 6 layout)",
                  fontsize=10)
-    return _save(fig, out, "training-curves", formats)
+    return save_figure(fig, out, "training-curves", formats)
 
 
 PROBE_FIELDS = ("spec", "depth", "residual", "block", "scope", "stage", "act_std", "grad_norm", "grad_corr")
@@ -187,7 +187,7 @@ def _probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence
     for r in rows:
         by_spec[r["spec"]].append(r)
     colours = _depth_colours([rs[0]["depth"] for rs in by_spec.values()])
-    fig = _figure(13, 4)
+    fig = figure(13, 4)
     axes = fig.subplots(1, 3)
     for ax, field, title, log in ((axes[0], "act_std", "block output std", True),
                                   (axes[1], "grad_norm", "loss-gradient norm reaching the block", True),
@@ -203,4 +203,4 @@ def _probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence
     axes[2].legend(fontsize=8)
     fig.suptitle("Probe at initialisation (random batch, BatchNorm in training mode): plain dashed, residual solid",
                  fontsize=10)
-    return _save(fig, out_dir, "probe", formats)
+    return save_figure(fig, out_dir, "probe", formats)

@@ -15,12 +15,12 @@ from typing import Any
 
 from resgraph.atomic import atomic_path, ensure_folder
 from resgraph.bench.env import default_threads, environment, fixed_threads
-from resgraph.bench.results import sweep_lock
+from resgraph import records
 from resgraph.errors import SpecError, UsageError, format_path, printable
 from resgraph.spec import ResNetSpec, dump_spec
-from resgraph.train.data import Data
+from resgraph.data import Data
 from resgraph.train.loop import Interrupted, RunInfo, TrainConfig, train_run
-from resgraph.train.records import is_train_file, read_train_records
+from resgraph.train.records import RunRecord, is_train_file, read_train_records
 
 __all__ = ["fit_to_data", "train_specs", "checkpoint_path"]
 
@@ -64,7 +64,7 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
                 resume: bool = False, threads: int | None = None, save_weights: Path | None = None,
                 progress: bool = True, replace: bool = False,
                 on_interrupt: str = "its checkpoint is kept: run the same command with --resume to continue",
-                ) -> list[dict[str, Any]]:
+                ) -> list[RunRecord]:
     """Train every spec under every config (one per seed), seed by seed; return the run records.
 
     With ``resume``, finished runs are skipped and an interrupted one continues from its checkpoint;
@@ -78,16 +78,16 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
 
     threads = threads or default_threads()
     env = environment("cpu", threads)
-    records: list[dict[str, Any]] = []
-    with sweep_lock(out), fixed_threads(threads):
+    runs: list[RunRecord] = []
+    with records.writer(out) as writer, fixed_threads(threads):
         if replace:
-            out.unlink(missing_ok=True)
+            writer.restart()
         if out.exists() and out.stat().st_size and not is_train_file(out):
             raise UsageError(f"{out}: holds records that are not training records (a bench results file?); "
                              "use another --out")
         known = read_train_records(out) if resume else []
-        done = {r["run"]: r for r in known if r["record"] == "train_run"}
-        started = {r["run"] for r in known}
+        done = {r.run: r for r in known if isinstance(r, RunRecord)}
+        started = {r.run for r in known}
         plan = [(cfg, spec) for cfg in configs for spec in specs]
         for i, (cfg, spec) in enumerate(plan, 1):
             h = spec_hash(spec)
@@ -96,20 +96,19 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
             if run in done:
                 if progress:
                     print(f"{label}: already in {out}, skipped (--resume)", file=sys.stderr)
-                records.append(done[run])
+                runs.append(done[run])
                 continue
             g = compile_spec(spec)
             summary = analyze(g)
             model = build_model(g, seed=cfg.seed)
-            info = RunInfo(spec.name, h, summary.depth, spec.residual, summary.design, summary.params,
-                           {"threads": threads, "env": env})
+            info = RunInfo(spec.name, h, summary.depth, spec.residual, summary.design, summary.params, threads, env)
             ck = checkpoint_path(out, spec.name, run)
-            if resume and run not in started and any(r["spec"] == spec.name for r in known):
+            if resume and run not in started and any(r.spec == spec.name for r in known):
                 print(f"{label}: no run in {out} with these settings (steps, batch, lr, schedule, warm-up, weight "
                       "decay, seed, data or the spec changed): training from scratch", file=sys.stderr)
             try:
                 with _bar(label, cfg.steps, progress) as bar:
-                    rec = train_run(model, info, data, cfg, out, checkpoint=ck, resume=resume,
+                    rec = train_run(model, info, data, cfg, writer, checkpoint=ck, resume=resume,
                                     progress=bar.update_to if bar else None)
             except Interrupted as stop:
                 print(f"{label}: interrupted after step {stop.step}; {on_interrupt}", file=sys.stderr)
@@ -117,10 +116,10 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
             finally:
                 with contextlib.suppress(OSError):
                     ck.parent.rmdir()  # only when empty: no run left a checkpoint
-            records.append(rec)
+            runs.append(rec)
             if save_weights is not None:
                 _save(save_weights, spec, cfg.seed, model)
-    return records
+    return runs
 
 
 def _save(folder: Path, spec: ResNetSpec, seed: int, model: Any) -> None:

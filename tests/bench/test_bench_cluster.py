@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import row_faults  # noqa: F401  (test_* backends, here and in every row's process)
 from resgraph.bench import TimingConfig, plan, run_sweep
 from resgraph.bench.dask_runner import connect, core_sets, parse_resources
-from resgraph.bench.results import read_records
+from resgraph.bench.record import read_results as read_records
 from resgraph.cli.main import main
 from resgraph.entries import spec_entry
 from resgraph.errors import UsageError

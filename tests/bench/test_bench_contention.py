@@ -55,7 +55,7 @@ def test_a_row_that_competes_with_busy_processes_is_flagged_alone_it_is_not():
             p.join()
     assert contended["cpu_ratio"] < CPU_SHARE_MIN, contended
     assert "of the CPU time they asked for" in contended["unstable"]
-    assert {"load_before", "load_after", "cpu_ratio", "cv", "unstable"} <= set(contended)
+    assert all(contended[k] is not None for k in ("load_before", "load_after", "cpu_ratio", "cv", "unstable"))
 
 
 def test_the_default_thread_count_is_what_the_machine_can_give():

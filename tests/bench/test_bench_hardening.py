@@ -11,9 +11,11 @@ import pytest
 
 from resgraph import atomic
 from resgraph.atomic import atomic_path, write_bytes_atomic
-from resgraph.bench import results as results_mod
+from resgraph import records as results_mod
 from resgraph.bench.report import write_report
-from resgraph.bench.results import append_record, read_records, sweep_lock
+from record_helpers import append_raw, append_record
+from resgraph.bench.record import read_results as read_records
+from resgraph.records import writer as sweep_lock
 from resgraph.errors import UsageError
 
 ROW = {"spec_hash": "h", "backend": "eager", "device": "cpu", "batch": 1, "precision": "fp32", "status": "ok",

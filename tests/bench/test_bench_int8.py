@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from resgraph.bench.backends import backend_names, get_backend, prepare, unmet_requirement
 from resgraph.bench.check import check_agreement
-from resgraph.bench.results import KEY_FIELDS, row_key
+from resgraph.bench.record import KEY_FIELDS, read_results
 from resgraph.bench.row import Job, run_row
 from resgraph.bench.timing import TimingConfig
 from resgraph.cli.main import main
@@ -143,8 +143,8 @@ def test_trained_weights_and_data_give_both_test_errors_and_separate_resume_keys
     res = CliRunner().invoke(main, [*args, "--resume"])
     assert res.exit_code == 0, res.output
     assert "0 of 2 rows already in" in res.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len({row_key(r) for r in rows}) == 4 and "weights" in KEY_FIELDS
+    rows = read_results(out)
+    assert len({r.key for r in rows}) == 4 and "weights" in KEY_FIELDS
     assert rows[-1]["weights"] is None and rows[-1]["test_error"] is None
 
 

@@ -11,7 +11,7 @@ import pytest
 import row_faults  # noqa: F401  (registers the test_* backends here; rows import it in their own processes)
 from resgraph.bench import TimingConfig, plan, run_sweep
 from resgraph.bench.isolate import exit_reason
-from resgraph.bench.results import read_records
+from resgraph.bench.record import read_results as read_records
 from resgraph.bench.row import ModelEntry
 from resgraph.bench.runners import Isolated
 from resgraph.bench.task import RowTask, make_tasks, plugins_for

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from resgraph.bench.report import load_results, write_report
-from resgraph.bench.results import append_record
+from record_helpers import append_record
 
 
 def _record(spec, backend, batch, p50, status="ok", macs=1.8e9, precision="fp32"):

@@ -5,9 +5,10 @@ import json
 import pytest
 
 from resgraph.bench import roofline
-from resgraph.bench.compare import compare, format_table
+from resgraph.bench.comparison import compare, format_table
 from resgraph.bench.env import environment
 from resgraph.bench.row import ModelEntry
+from resgraph.bench.record import Record
 from resgraph.bench.timing import TimingConfig
 from resgraph.bench.toy import tiny_resnet
 
@@ -79,12 +80,12 @@ def test_compare_rows_and_relative_speed():
 
 
 def test_sweep_columns_table():
-    from resgraph.bench.compare import SWEEP_COLUMNS
+    from resgraph.bench.comparison import SWEEP_COLUMNS
 
     rows = [
-        {"spec": "r18", "backend": "eager", "precision": "fp32", "batch": 1, "p50_ms": 41.234, "p90_ms": 45.0,
-         "p99_ms": 50.0, "throughput": 24.25, "pct_peak": 53.71, "status": "ok"},
-        {"spec": "r18", "backend": "tensorrt", "precision": "fp32", "batch": 1, "status": "skipped", "reason": "needs cuda"},
+        Record(spec="r18", backend="eager", precision="fp32", batch=1, p50_ms=41.234, p90_ms=45.0, p99_ms=50.0,
+               throughput=24.25, pct_peak=53.71, status="ok"),
+        Record(spec="r18", backend="tensorrt", precision="fp32", batch=1, status="skipped", reason="needs cuda"),
     ]
     lines = format_table(rows, SWEEP_COLUMNS).splitlines()
     assert lines[0].split() == ["model", "backend", "precision", "batch", "p50", "ms", "p90", "ms", "p99", "ms", "cv",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from resgraph.bench import plan, run_sweep
-from resgraph.bench.results import read_records
+from resgraph.bench.record import Record
+from resgraph.bench.record import read_results as read_records
 from resgraph.bench.rounds import combine, run_rounds
 from resgraph.bench.row import ModelEntry
 from resgraph.bench.timing import TimingConfig
@@ -13,8 +14,8 @@ from resgraph.bench.toy import tiny_resnet
 
 
 def _rec(p50, status="ok", unstable=None):
-    return {"status": status, "p50_ms": p50, "batch": 2, "unstable": unstable, "reason": None,
-            "p10_ms": p50 and p50 * 0.9, "p90_ms": p50 and p50 * 1.1, "throughput": p50 and 2e3 / p50}
+    return Record(spec="a", backend="eager", status=status, p50_ms=p50, batch=2, unstable=unstable, reason=None,
+                  p10_ms=p50 and p50 * 0.9, p90_ms=p50 and p50 * 1.1, throughput=p50 and 2e3 / p50)
 
 
 def test_rounds_are_interleaved_and_each_row_is_yielded_after_its_last():

@@ -8,7 +8,9 @@ import torch
 
 from resgraph.bench import backends, roofline
 from resgraph.bench.backends import Backend, Prepared
-from resgraph.bench.results import KEY_FIELDS, RECORD_FIELDS, STATUSES, append_record, read_records
+from record_helpers import append_raw, append_record
+from resgraph.bench.record import KEY_FIELDS, SCHEMA_VERSION, STATUSES, Record
+from resgraph.bench.record import read_results as read_records
 from resgraph.bench.row import ModelEntry
 from resgraph.bench.sweep import plan, run_sweep
 from resgraph.bench.timing import TimingConfig
@@ -38,9 +40,9 @@ def test_sweep_writes_one_valid_record_per_row(tmp_path, monkeypatch):
     lines = out.read_text().splitlines()
     assert len(lines) == len(jobs) == 6
     records = [json.loads(line) for line in lines]
-    assert records == rows
+    assert records == [r.model_dump(mode="json") for r in rows]
     for r in records:
-        assert set(RECORD_FIELDS) <= set(r)
+        assert set(r) == set(Record.model_fields) and r["schema_version"] == SCHEMA_VERSION
         assert r["status"] in STATUSES
         assert r["spec"] == "tiny" and r["spec_hash"] == "abc123" and r["threads"] == 2
         assert r["env"]["torch"] == torch.__version__ and "hostname" not in r["env"]
@@ -148,13 +150,16 @@ def test_half_written_line_is_skipped_and_not_continued(tmp_path):
     append_record(out, {"spec": "a", **row})
     with out.open("a") as f:
         f.write('{"spec": "b", "sta')  # a writer killed mid-line
-    append_record(out, {"spec": "c", **row, "x": float("nan")})
+    append_record(out, {"spec": "c", **row, "cv": float("nan")})
+    append_raw(out, {"spec": "d", **row, "cv": "fast"})  # a hand edit: the wrong type for a number
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         recs = read_records(out)
     assert [r["spec"] for r in recs] == ["a", "c"]
-    assert recs[1]["x"] is None  # NaN is stored as null: the file stays strict JSON
-    assert any("not valid JSON" in str(x.message) for x in w)
+    assert recs[1].cv is None and '"cv":null' in out.read_text()  # NaN is stored as null: the file stays strict JSON
+    assert any(f"{out}:2: skipping a line that is not valid JSON" in str(x.message) for x in w)
+    assert any(f"{out}:4: skipping a malformed record: cv: input should be a valid number" in str(x.message)
+               for x in w)
 
 
 def test_plan_validates_before_anything_runs():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from resgraph.bench.results import RECORD_FIELDS
+from resgraph.bench.record import SCHEMA_VERSION, Record
 from resgraph.kinds import SHORTCUTS
 from resgraph.cli.main import main
 
@@ -30,7 +30,7 @@ def test_bench_writes_a_valid_record(tmp_path: Path) -> None:
               "--no-roofline", *FAST)
     assert res.exit_code == 0, res.output
     (rec,) = records(out)
-    assert set(REQUIRED) <= set(rec) and set(RECORD_FIELDS) <= set(rec)
+    assert set(REQUIRED) <= set(rec) and set(Record.model_fields) == set(rec) and rec["schema_version"] == SCHEMA_VERSION
     assert rec["spec"] == "resnet20" and rec["status"] == "ok" and rec["batch"] == 1
     assert rec["params"] == 269_722 and rec["depth"] == 20
     assert 0 < rec["p50_ms"] <= rec["p90_ms"] <= rec["p99_ms"]

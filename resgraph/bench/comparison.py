@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
-from resgraph.bench.results import by_placement, placement_label
+from resgraph.bench.record import Place, Record, by_placement, placement_label
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.rounds import measured
 from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
@@ -13,7 +14,7 @@ from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
 
-__all__ = ["AGREEMENT_COLUMNS", "COMPARE_COLUMNS", "SWEEP_COLUMNS", "compare", "format_table", "with_agreement"]
+__all__ = ["AGREEMENT_COLUMNS", "COMPARE_COLUMNS", "Compared", "relative_to_first", "SWEEP_COLUMNS", "compare", "format_table", "with_agreement"]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -37,7 +38,40 @@ AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+@dataclass(frozen=True)
+class Compared:
+    """A record beside the first of its comparison: ``relative`` is the first's p50 over this one's (2.0: twice
+    as fast); None where either row is not 'ok'. Tables read ``relative`` and every record field by name."""
+
+    record: Record
+    relative: float | None
+
+    @property
+    def placement(self) -> Place:
+        return self.record.placement
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.relative if key == "relative" else self.record.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.relative if key == "relative" else self.record[key]
+
+
+def relative_to_first(recs: Sequence[Record], first: Record | None = None) -> list[Compared]:
+    """Each record's speed against ``first`` (default: the first record measured on the same machine).
+
+    Speed is relative within one (host, device model), never across two.
+    """
+    out: dict[int, Compared] = {}
+    for group in by_placement(recs).values():
+        base = first if first is not None else group[0]
+        top = base.p50_ms if base.status == "ok" else None
+        for r in group:
+            out[id(r)] = Compared(r, top / r.p50_ms if top and r.status == "ok" and r.p50_ms else None)
+    return [out[id(r)] for r in recs]
+
+
+def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[Any]) -> tuple[tuple[str, str], ...]:
     """``columns`` with the agreement figures before the status, those that any row has (int8 rows)."""
     extra = [c for c in AGREEMENT_COLUMNS if any(r.get(c[0]) is not None for r in rows)]
     keys = [k for k, _ in columns]
@@ -57,8 +91,8 @@ def compare(
     roofline: bool = False,
     progress: bool = True,
     calibration: int = CALIBRATION_BATCHES,
-) -> list[dict[str, Any]]:
-    """Benchmark each entry on one backend/batch; rows are full records plus `relative`.
+) -> list[Compared]:
+    """Benchmark each entry on one backend/batch; each row is its record and `relative`.
 
     `relative` is the first entry's p50 divided by this entry's p50 (2.0: twice
     as fast as the first); None where either row is not 'ok'.
@@ -69,20 +103,20 @@ def compare(
     for j in jobs:
         validate_job(j)
     threads = threads or default_threads()
-    env = environment(device, threads)
 
     def peak(dev: str, prec: str, engine: str = "torch") -> float | None:
         """The cached matmul peak, only when asked for."""
         return peak_gflops(dev, threads, prec, engine=engine) if roofline else None
 
+    envs: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def run(job: Job) -> Record:
+        if job.packages not in envs:
+            envs[job.packages] = environment(device, threads, job.packages)
+        return run_row(job, timing, threads, envs[job.packages], peak)
+
     with fixed_threads(threads):
-        rows = [rec for _, rec in measured(jobs, timing.repeat, progress, lambda j: run_row(j, timing, threads, env,
-                                                                                            peak))]
-    for group in by_placement(rows).values():  # speed is relative within one machine, never across two
-        base = group[0]["p50_ms"] if group[0]["status"] == "ok" else None
-        for r in group:
-            r["relative"] = base / r["p50_ms"] if base and r["status"] == "ok" and r["p50_ms"] else None
-    return rows
+        return relative_to_first([rec for _, rec in measured(jobs, timing.repeat, progress, run)])
 
 
 def _cell(key: str, v: Any) -> str:
@@ -110,7 +144,7 @@ def _cell(key: str, v: Any) -> str:
     return str(v)
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = COMPARE_COLUMNS) -> str:
+def format_table(rows: Sequence[Any], columns: Sequence[tuple[str, str]] = COMPARE_COLUMNS) -> str:
     """Rows as an aligned plain-text table; text left-aligned, numbers right-aligned.
 
     Rows measured on more than one (host, device model) get one table each, under a line saying so.
@@ -123,7 +157,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     return _table(rows, columns)
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+def _table(rows: Sequence[Any], columns: Sequence[tuple[str, str]]) -> str:
     header = [h for _, h in columns]
     body = [[_cell(k, shown_status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
     numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]
@@ -137,12 +171,12 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
     return "\n".join(out + notes) + "\n"
 
 
-def shown_status(r: dict[str, Any]) -> str | None:
+def shown_status(r: Any) -> str | None:
     """A measured row whose machine was busy reads 'unstable' in tables (its record keeps 'ok' and the reason)."""
     return "unstable" if r.get("status") == "ok" and r.get("unstable") else r.get("status")
 
 
-def _note(r: dict[str, Any]) -> str:
+def _note(r: Any) -> str:
     """A footnote line for a row that isn't a plain success."""
     where = "/".join(str(r.get(k)) for k in ("spec", "backend", "precision") if r.get(k) is not None)
     return f"{where} b{r.get('batch')}: {r.get('status')}: {r.get('reason')}"
