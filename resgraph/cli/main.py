@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -16,6 +17,26 @@ from resgraph.errors import ResgraphError
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+# OSErrors that say something about a path the user gave (an output that can't be written, a file that vanished)
+_USER_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
+                errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG, errno.ELOOP, errno.EFBIG, errno.ETXTBSY}
+
+
+def _users_file(exc: OSError) -> bool:
+    """Whether an OSError is about the user's files (exit 2), not a fault of resgraph's (exit 1)."""
+    return exc.filename is not None or exc.errno in _USER_ERRNOS
+
+
+def _internal(exc: BaseException) -> click.exceptions.Exit:
+    """Say a bug in resgraph happened, in one line (RESGRAPH_DEBUG=1: the traceback), and give exit code 1."""
+    if os.environ.get("RESGRAPH_DEBUG"):
+        raise exc
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    click.echo(f"resgraph: internal error: {type(exc).__name__}: {first} "
+               "(set RESGRAPH_DEBUG=1 for the traceback)", err=True)
+    return click.exceptions.Exit(1)
 
 
 # Every command, by name, and where it lives: a command's module is imported only when it runs (or when
@@ -65,19 +86,22 @@ class ResgraphGroup(click.Group):
             except BrokenPipeError:  # output piped into `head` and closed: not an error
                 sys.stderr.close()
                 ctx.exit(0)
-            except OSError as exc:  # an output path that can't be written, a file that vanished
+            except OSError as exc:
+                if not _users_file(exc):
+                    raise _internal(exc) from None
                 where = f"{exc.filename}: " if exc.filename else ""
                 click.echo(f"{where}{exc.strerror or exc}", err=True)
+                ctx.exit(2)
+            except ImportError as exc:  # a package resgraph needs is missing or broken in this environment
+                if (exc.name or "resgraph").split(".")[0] == "resgraph":
+                    raise _internal(exc) from None
+                click.echo(f"resgraph: this command needs the package {exc.name!r}, which cannot be imported "
+                           f"({exc}); see the README's set-up", err=True)
                 ctx.exit(2)
             except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
             except Exception as exc:  # a bug in resgraph, not in the user's input
-                if os.environ.get("RESGRAPH_DEBUG"):
-                    raise
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                click.echo(f"resgraph: internal error: {type(exc).__name__}: {first} "
-                           "(set RESGRAPH_DEBUG=1 for the traceback)", err=True)
-                ctx.exit(1)
+                raise _internal(exc) from None
 
 
 @click.group(cls=ResgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})

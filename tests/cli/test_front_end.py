@@ -1,0 +1,66 @@
+"""The front end (help, spec and graph commands) runs where torch and the other heavy packages cannot be imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "torchvision", "onnx", "onnxruntime", "onnxscript", "dask", "distributed", "torchao", "matplotlib")
+
+# A meta-path finder that refuses the heavy packages, installed before resgraph is imported.
+BLOCK = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {HEAVY!r}:
+            raise ModuleNotFoundError(f'{{name}} is blocked in this test', name=name)
+        return None
+sys.meta_path.insert(0, Block())
+from resgraph.cli import main
+sys.exit(main(sys.argv[1:], prog_name='resgraph'))
+"""
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCK, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--help"], "summary"),
+    (["bench", "--help"], "--backend"),
+    (["validate", "resnet18"], "ok    resnet18: resnet18, depth 18"),
+    (["show", "resnet18", "--json"], '"name": "resnet18"'),
+    (["schema"], '"properties"'),
+    (["presets"], "resnet50"),
+    (["kinds"], "bottleneck"),
+    (["summary", "resnet50"], "25.56 M"),
+    (["summary", "resnet50", "--json"], "25557032"),
+])
+def test_front_end_commands_run_without_torch(tmp_path: Path, args: list[str], expect: str) -> None:
+    res = _run(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert expect in res.stdout, res.stdout[:500]
+    assert "blocked" not in res.stderr
+
+
+@pytest.mark.parametrize("name, flags", [
+    ("g.dot", []), ("g.graphml", []), ("g.json", []), ("b.dot", ["--view", "block"]), ("c.dot", ["--collapse"]),
+])
+def test_graph_exports_run_without_torch(tmp_path: Path, name: str, flags: list[str]) -> None:
+    res = _run("graph", "resnet50", "-o", name, *flags, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / name).read_text()
+    assert text.strip()
+    if name.endswith(".json"):
+        assert json.loads(text)["nodes"]
+
+
+def test_a_command_that_needs_torch_says_so_in_one_line(tmp_path: Path) -> None:
+    res = _run("lower", "resnet18", cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("resgraph: this command needs the package 'torch', which cannot be imported")
+    assert len(res.stderr.splitlines()) == 1

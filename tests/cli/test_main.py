@@ -1,0 +1,45 @@
+"""The group's error handling: user errors are one line and exit 2, resgraph's own faults exit 1."""
+
+from __future__ import annotations
+
+import errno
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from resgraph.cli.main import COMMANDS, main
+
+
+@pytest.fixture
+def raising():
+    """A temporary command that raises what the test hands it."""
+    box: dict[str, BaseException] = {}
+
+    @click.command("raise-it")
+    def cmd() -> None:
+        raise box["exc"]
+
+    main.add_command(cmd)
+    yield box
+    main.commands.pop("raise-it")
+
+
+@pytest.mark.parametrize("exc, code, text", [
+    (OSError(errno.ENOSPC, "No space left on device", "out/r.jsonl"), 2, "out/r.jsonl: No space left on device"),
+    (PermissionError(errno.EACCES, "Permission denied"), 2, "Permission denied"),
+    (OSError("the cluster's socket broke"), 1, "internal error: OSError: the cluster's socket broke"),
+    (ModuleNotFoundError("No module named 'onnx'", name="onnx"), 2, "needs the package 'onnx'"),
+    (ImportError("cannot import name 'x' from 'resgraph.bench'", name="resgraph.bench"), 1, "internal error"),
+])
+def test_errors_are_one_line_with_the_right_exit_code(raising, exc, code, text):
+    raising["exc"] = exc
+    res = CliRunner().invoke(main, ["raise-it"])
+    assert res.exit_code == code and text in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_every_listed_command_loads_and_is_named_as_listed():
+    for name in COMMANDS:
+        cmd = main.get_command(click.Context(main), name)
+        assert isinstance(cmd, click.Command) and cmd.name == name
+    assert main.list_commands(click.Context(main)) == sorted(COMMANDS)
