@@ -7,32 +7,37 @@ numbers it cannot know (spec hash, MACs per image, depth).
 Public entry points
 -------------------
 ModelEntry(name, factory, spec_hash="", macs=None, params=None, depth=None, design="", input_shape=(3, 224, 224),
-           weights=None, data=None)
+           weights=None, data=None, packages=())
 Job(model, backend, device="cpu", batch=1, precision="fp32", calibration=16)
-TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000)
+TimingConfig(warmup=5, iters=30, min_time_s=0.5, max_iters=100_000, repeat=1)
+SweepSettings(backends, batches, precisions, device, out, resume, timing, threads, roofline, ...)
+    What `resgraph bench` hands the runner, as one typed value.
+Record
+    One row's record (pydantic, frozen; SCHEMA_VERSION): the only definition of a results line.
+    KEY_FIELDS name a row in a results file; record.key is their values.
 
 plan(models, backends, batches, precisions=("fp32",), device="cpu", calibration=16) -> list[Job]
     The product models x backends x precisions x batches, validated.
 run_sweep(jobs, out_path, resume=False, progress=True, *, timing=TimingConfig(),
-          threads=None, roofline=True, peak_cache=None, runner=None, retries=0) -> list[dict]
-    One JSON record per row appended to out_path (fsynced as it finishes);
-    resume=True skips rows already in the file. Returns every job's record.
+          threads=None, roofline=True, peak_cache=None, replace=False, runner=None, retries=0) -> list[Record]
+    One JSON record per row appended to out_path (a path, or a resgraph.records.Writer already held),
+    fsynced as it finishes; resume=True skips rows already in the file. Returns every job's record.
     runner: where rows run (default in-process): runners.Isolated(threads, timeout) gives each
     row its own process; dask_runner.local_cluster(n) / dask_runner.connect(address) a Dask
     cluster (context managers yielding a runner). See docs/distributed.md.
-run_row(job, timing=TimingConfig(), threads=None, env=None, peak=None) -> dict
+run_row(job, timing=TimingConfig(), threads=None, env=None, peak=None) -> Record
     Measure a single row (what run_sweep does per job).
 compare(entries, backend="eager", batch=1, device="cpu", precision="fp32", *,
-        timing=TimingConfig(), threads=None, roofline=False) -> list[dict]
-    Records plus `relative` (speed vs the first entry).
+        timing=TimingConfig(), threads=None, roofline=False) -> list[Compared]
+    Each record with `relative` (speed vs the first entry on the same machine).
 format_table(rows, columns=COMPARE_COLUMNS) -> str
     Plain-text side-by-side table of compare() rows; columns=SWEEP_COLUMNS
     for run_sweep() records. Rows that aren't 'ok' get a footnote with the reason.
 write_report(results_path, out_dir, *, bar_batch=None, plots=True,
              formats=("png", "svg")) -> list[Path]
     results.md, results.csv and plots from a results file.
-load_results(path) -> list[dict]
-    Latest record per row key of a results file.
+read_results(path) -> list[Record];  load_results(path) -> list[Record]
+    Every record of a results file in file order; the latest record per row key.
 
 Building blocks
 ---------------
@@ -45,7 +50,7 @@ check_output(out, ref, precision, device="cpu") -> CheckResult         (floating
 check_agreement(out, ref, precision, labels=None) -> AgreementResult   (int8: see resgraph.precision)
 fold_bn(module) -> nn.Module   (resgraph.lower.inference: BN folded into convs, input untouched)
 peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False, engine="torch") -> float
-environment(device, threads) -> dict
+environment(device, threads, packages=()) -> dict
 
 See docs/bench-harness.md for how timing works and what each record field means.
 """

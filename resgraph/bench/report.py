@@ -115,7 +115,7 @@ def _null_locator() -> Any:
 
 def _caption(fig: Any, rows: list[Record], whiskers: bool) -> None:
     """Machine, threads and date under the plot, and what the whiskers are: a picture says where it came from."""
-    env = next((r["env"] for r in rows if r.get("env")), {}) or {}
+    env: dict[str, Any] = next((r.env for r in rows if r.env), {}) or {}
     threads = sorted({r.get("threads") for r in rows if r.get("threads")})
     dates = sorted({str(r.get("timestamp", ""))[:10] for r in rows if r.get("timestamp")})
     parts = [env.get("device_name") or env.get("cpu_model") or "",
@@ -264,7 +264,7 @@ def write_report(
         figure(1, 1)  # fail before writing anything if matplotlib is missing
     out = ensure_folder(Path(out_dir))
     md = out / "results.md"
-    counts = defaultdict(int)
+    counts: dict[str | None, int] = defaultdict(int)
     for r in records:
         counts[shown_status(r)] += 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())

@@ -116,8 +116,9 @@ def peak_gflops(
     path = cache_path or cache_dir() / "peak.json"
     key = peak_key(device, threads, precision, engine)
     cache = _read_json(path)
-    if not refresh and isinstance(cache.get(key), (int, float)):
-        return float(cache[key])
+    cached = cache.get(key)
+    if not refresh and isinstance(cached, (int, float)):
+        return float(cached)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

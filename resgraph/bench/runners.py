@@ -27,9 +27,20 @@ __all__ = ["Runner", "InProcess", "Isolated", "run_all"]
 class Runner(Protocol):
     """What a sweep needs from wherever its rows run."""
 
-    name: str  # in words, for messages and --dry-run
-    threads: int | None  # intra-op threads every row gets; None: each slot's own CPU count
-    remote: bool  # rows leave this process (tasks must pickle)
+    @property
+    def name(self) -> str:
+        """In words, for messages and --dry-run."""
+        ...
+
+    @property
+    def threads(self) -> int | None:
+        """Intra-op threads every row gets; None: each slot's own CPU count."""
+        ...
+
+    @property
+    def remote(self) -> bool:
+        """Whether rows leave this process (tasks must pickle)."""
+        ...
 
     def placements(self, devices: Iterable[str]) -> set[Place]:
         """The (host, device model) pairs rows may be measured on: --resume reuses only their records."""

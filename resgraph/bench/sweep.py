@@ -75,19 +75,19 @@ def run_sweep(
     jobs = list(jobs)
     for job in jobs:
         validate_job(job)
-    runner = runner or InProcess(threads or default_threads())
-    tasks = make_tasks(jobs, timing, runner.threads, roofline, peak_cache, picklable=runner.remote)
+    where: Runner = runner if runner is not None else InProcess(threads or default_threads())
+    tasks = make_tasks(jobs, timing, where.threads, roofline, peak_cache, picklable=where.remote)
     held = contextlib.nullcontext(out_path) if isinstance(out_path, records.Writer) else records.writer(out_path)
     with held as out:  # one sweep per results file; refused before measuring if it cannot be written
         if replace:
             out.restart()
-        done = finished_rows(out.path, jobs, runner) if resume else {}
+        done = finished_rows(out.path, jobs, where) if resume else {}
         todo = [t for t in tasks if t.job.key not in done]
         if resume and progress:
             print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out.path}, skipped; "
                   f"{len(todo)} to measure", file=sys.stderr)
         new: dict[tuple[Any, ...], Record] = {}
-        for task, rec in run_all(runner, todo, timing.repeat, retries, progress):  # written after its last round
+        for task, rec in run_all(where, todo, timing.repeat, retries, progress):  # written after its last round
             out.append(rec)
             new[task.job.key] = rec
         return [new.get(j.key) or done[j.key] for j in jobs]

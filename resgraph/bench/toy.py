@@ -39,6 +39,7 @@ def tiny_resnet(w: int = 8, classes: int = 10, seed: int = 0) -> TinyResNet:
         for p in m.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.3)
         for bn in (m.bn1, m.bn2, m.bn3):
+            assert bn.running_mean is not None and bn.running_var is not None  # track_running_stats, the default
             bn.running_mean.copy_(torch.randn(w, generator=g) * 0.5)
             bn.running_var.copy_(torch.rand(w, generator=g) * 1.5 + 0.25)
             bn.weight.copy_(torch.rand(w, generator=g) + 0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,7 +56,7 @@ def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Ite
     parse_resources(resources)
     if workers or scheduler:
         cm = local_cluster(workers, device, threads, row_timeout, resources) if workers else \
-            connect(scheduler, threads, row_timeout, resources)
+            connect(str(scheduler), threads, row_timeout, resources)
         with cm as runner:
             runner.check({device})
             yield runner
@@ -111,6 +111,6 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
     return "\n".join(lines)
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

@@ -179,7 +179,8 @@ def train_run(
     if per_epoch < 1:
         raise ValueError(f"--batch {cfg.batch} is larger than the {n} training images of {data.name}")
     run = cfg.run_id(info.spec_hash, data.name)
-    base = {"run": run, "spec": info.spec, "spec_hash": info.spec_hash, "data": data.name, "seed": cfg.seed}
+    base: dict[str, Any] = {"run": run, "spec": info.spec, "spec_hash": info.spec_hash, "data": data.name,
+                            "seed": cfg.seed}
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_at(s) / cfg.lr)
     state = Checkpoint(run=run, step=0, window=(0.0, 0, 0), train_s=0.0)
@@ -190,7 +191,7 @@ def train_run(
     window = _Window(*state.window)
     train_s, wall0 = state.train_s, time.perf_counter()
     model.train()
-    order, order_epoch = None, -1
+    order, order_epoch = _order(n, cfg.seed, 0), 0
     diverged = False
     figures: dict[str, float] = {}
     step = state.step

@@ -16,7 +16,7 @@ from typing import Any
 from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.errors import printable
-from resgraph.train.records import curves, read_train_records
+from resgraph.train.records import RunRecord, StepRecord, curves, read_train_records
 
 __all__ = ["final_rows", "format_rows", "write_train_report", "write_probe", "FINAL_COLUMNS", "PROBE_COLUMNS"]
 
@@ -40,9 +40,9 @@ def _mean_std(values: list[float], scale: float = 1, digits: int = 4) -> str | N
 SETTINGS = ("steps", "batch", "lr", "weight_decay", "schedule", "warmup")  # a run's recipe; seeds vary within a group
 
 
-def _groups(runs: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+def _groups(runs: Sequence[RunRecord]) -> dict[tuple[Any, ...], list[RunRecord]]:
     """Runs that differ only by seed, keyed by (spec, hash, data, *settings), in first-seen order."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[RunRecord]] = defaultdict(list)
     for r in runs:
         groups[(r["spec"], r["spec_hash"], r["data"], *(r.get(k) for k in SETTINGS))].append(r)
     return groups
@@ -61,7 +61,7 @@ def _labels(keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
     return out
 
 
-def final_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def final_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
     """One row per spec and recipe: final errors as mean ± std over its seeds, in first-seen order."""
     groups = _groups(runs)
     labels = _labels(list(groups))
@@ -126,7 +126,7 @@ def _depth_colours(depths: Sequence[int]) -> dict[int, Any]:
     return {d: cmap(i % 10) for i, d in enumerate(sorted(set(depths)))}
 
 
-def _mean_curve(runs: list[str], steps: dict[str, dict[int, dict[str, Any]]], field: str) -> tuple[list[int], list[float]]:
+def _mean_curve(runs: list[str], steps: dict[str, dict[int, StepRecord]], field: str) -> tuple[list[int], list[float]]:
     """The mean over seeds of ``field`` at each step every run logged it (callers leave diverged runs out)."""
     at: dict[int, list[float]] = defaultdict(list)
     for run in runs:
@@ -137,7 +137,7 @@ def _mean_curve(runs: list[str], steps: dict[str, dict[int, dict[str, Any]]], fi
     return xs, [100 * statistics.mean(at[s]) for s in xs]
 
 
-def _fig6(steps: dict[str, dict[int, dict[str, Any]]], runs: dict[str, dict[str, Any]], out: Path,
+def _fig6(steps: dict[str, dict[int, StepRecord]], runs: dict[str, RunRecord], out: Path,
           formats: Sequence[str]) -> list[Path]:
     by_run = {id(r): run for run, r in runs.items()}
     groups = _groups(list(runs.values()))

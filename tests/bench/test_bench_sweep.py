@@ -190,3 +190,15 @@ def test_a_finished_resume_says_how_many_rows_it_skipped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"resume: 2 of 2 rows already in {out}, skipped; 0 to measure" in err
     assert "row/s" not in err  # no empty progress bar
+
+
+def test_the_package_docstring_lists_every_public_name():
+    import re
+
+    import resgraph.bench as bench
+
+    doc = bench.__doc__ or ""
+    missing = [n for n in bench.__all__ if not re.search(rf"\b{n}\b", doc)]
+    assert not missing, f"resgraph.bench's docstring does not describe {missing}"
+    for name in bench.__all__:
+        assert getattr(bench, name) is not None
