@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from resgraph.bench.toy import tiny_resnet
+from resgraph.errors import ResgraphError
 
 SMOKE = ("tiny", "eager", 1)
 
@@ -32,21 +33,19 @@ def _env_list(name: str, default: str) -> list[str]:
 
 
 def build_model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
-    """An fp32 eval-mode model and its (C, H, W) input: resgraph's own builder, else torchvision's."""
+    """An fp32 eval-mode model and its (C, H, W) input, built by resgraph from the spec or preset ``name``.
+
+    Never another library's model in its place: these suites measure resgraph's
+    module, so a name resgraph cannot build is an error (a SpecError naming it),
+    and a broken import is the ImportError itself.
+    """
     if name == "tiny":
         return tiny_resnet(), (3, 32, 32)
-    try:
-        import resgraph
+    from resgraph.lower import build_model as lower
+    from resgraph.spec import load_spec
 
-        spec = resgraph.load_spec(name)
-        model = resgraph.build_model(spec)
-        shape = (spec.input.channels, *spec.input.hw)
-    except (ImportError, AttributeError):
-        import torchvision
-
-        model = getattr(torchvision.models, name)(weights=None)
-        shape = (3, 224, 224)
-    return model.eval(), shape
+    spec = load_spec(name)
+    return lower(spec).eval(), (spec.input.channels, *spec.input.hw)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -77,8 +76,11 @@ def settings() -> dict[str, object]:
 
 @pytest.fixture
 def model_and_shape(model_name: str) -> tuple[nn.Module, tuple[int, int, int]]:
-    """The parametrized model, freshly built, and its input shape."""
-    return build_model(model_name)
+    """The parametrized model, freshly built, and its input shape; a name resgraph cannot build fails the test."""
+    try:
+        return build_model(model_name)
+    except ResgraphError as exc:  # one line naming the value (RESGRAPH_BENCH_MODELS), not a traceback
+        pytest.fail(f"RESGRAPH_BENCH_MODELS: {exc}", pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

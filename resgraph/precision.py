@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from resgraph.errors import UsageError
+from resgraph.registry import UnknownNameError, add, lookup
 
 if TYPE_CHECKING:
     import torch
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["CALIBRATION_BATCHES", "Agreement", "Precision", "PrecisionError", "PRECISIONS", "get_precision", "precision_names", "torch_dtype"]
 
 
-class PrecisionError(UsageError, ValueError):
-    """An unknown precision name: a usage error on the command line, a ValueError to library callers."""
+PrecisionError = UnknownNameError  # the name this module always raised; one type for every registry
 
 
 @dataclass(frozen=True)
@@ -68,13 +67,27 @@ class Precision:
 # int8 thresholds: measured on random-weight ResNet-20/50 with static per-channel
 # quantisation (docs/results-cpu.md); a broken quantisation (wrong scale, a layer
 # left unquantised in the wrong dtype) drops top-1 agreement to chance.
-PRECISIONS: dict[str, Precision] = {p.name: p for p in (
+_TABLE = (
     Precision("fp32", "float32", 4, "relative", tolerance=1e-4, cuda_tolerance=2e-3, aliases=("float32",)),
     Precision("fp16", "float16", 2, "relative", tolerance=2e-2, aliases=("float16", "half")),
     Precision("bf16", "bfloat16", 2, "relative", tolerance=6e-2, aliases=("bfloat16",)),
     Precision("int8", "int8", 1, "agreement", agreement=Agreement(top1=0.9, top5=0.8, cosine=0.95, test_error_pp=1.0),
               calibrated=True),
-)}
+)
+
+
+def _index(precisions: tuple[Precision, ...]) -> tuple[dict[str, Precision], dict[str, Precision]]:
+    """The table by name, and by name or alias (what ``torch_dtype`` reads); a name given twice is refused."""
+    by_name: dict[str, Precision] = {}
+    by_dtype_name: dict[str, Precision] = {}
+    for p in precisions:
+        add(by_name, "precision", p.name, p)
+        for n in (p.name, *p.aliases):
+            add(by_dtype_name, "precision name or alias", n, p)
+    return by_name, by_dtype_name
+
+
+PRECISIONS, _BY_DTYPE_NAME = _index(_TABLE)
 
 
 # Default batches a calibrated precision's row is calibrated on (`--calibration`).
@@ -87,11 +100,8 @@ def precision_names() -> list[str]:
 
 
 def get_precision(name: str, what: str = "precision") -> Precision:
-    """The table's entry, or a one-line UsageError naming the known ones (``what`` says where it came from)."""
-    try:
-        return PRECISIONS[name]
-    except (KeyError, TypeError):
-        raise PrecisionError(f"{what}: unknown precision {name!r}; known: {', '.join(PRECISIONS)}") from None
+    """The table's entry, or a one-line UnknownNameError naming the known ones (``what`` says where it came from)."""
+    return lookup(PRECISIONS, "precision", name, what)
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -99,8 +109,8 @@ def torch_dtype(name: str) -> torch.dtype:
     import torch
 
     key = name.lower() if isinstance(name, str) else name
-    for p in PRECISIONS.values():
-        if key == p.name or key in p.aliases:
-            return getattr(torch, p.dtype)
-    raise PrecisionError(f"unknown dtype {name!r}; known: "
-                     f"{', '.join(n for p in PRECISIONS.values() for n in (p.name, *p.aliases))}")
+    try:
+        p = _BY_DTYPE_NAME[key]
+    except (KeyError, TypeError):
+        raise UnknownNameError("dtype", name, _BY_DTYPE_NAME) from None
+    return getattr(torch, p.dtype)

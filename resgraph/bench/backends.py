@@ -20,6 +20,7 @@ from torch import nn
 
 from resgraph.lower.inference import fold_bn
 from resgraph.precision import get_precision, torch_dtype
+from resgraph.registry import add, lookup
 
 __all__ = [
     "Skip",
@@ -111,17 +112,16 @@ _REGISTRY: dict[str, Backend] = {}
 
 
 def register(backend: Backend) -> Backend:
-    """Add a backend to the registry (a later one with the same name replaces it)."""
-    _REGISTRY[backend.name] = backend
-    return backend
+    """Add a backend to the registry; a name already registered is a DuplicateNameError (the first one stands)."""
+    return add(_REGISTRY, "backend", backend.name, backend, source=lambda b: b.build.__module__)
 
 
-def get_backend(name: str) -> Backend:
-    """The backend of that name, or a ValueError listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown backend {name!r}; known: {', '.join(backend_names())}") from None
+def get_backend(name: str, what: str = "") -> Backend:
+    """The backend of that name, or an UnknownNameError (a UsageError and a ValueError) listing the known ones.
+
+    ``what`` says where the name came from (``"--backend"``), as for ``get_precision``.
+    """
+    return lookup(_REGISTRY, "backend", name, what)
 
 
 def backend_names() -> list[str]:

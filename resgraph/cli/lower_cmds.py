@@ -112,14 +112,20 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
             click.echo(str(exc), err=True)
             raise click.exceptions.Exit(1) from None
         size = sum(f.stat().st_size for f in (onnx_path, Path(f"{onnx_path}.data")) if f.is_file())
-        click.echo(f"wrote {onnx_path} ({size / 1e6:.1f} MB, opset {r.opset}, dynamic batch); ONNX Runtime vs "
+        opset = f", opset {r.opset}" if r.opset is not None else ""
+        click.echo(f"wrote {onnx_path} ({size / 1e6:.1f} MB{opset}, dynamic batch); ONNX Runtime vs "
                    f"PyTorch at batch {', '.join(map(str, r.batches))}: max abs error {r.max_abs_error:.1e} "
-                   f"(relative {r.max_rel_error:.1e}), within 1e-4 of the output's scale")
+                   f"(relative {r.max_rel_error:.1e}), within {r.rule}")
     if trt_path is not None:
         click.echo(f"compiling {s.name} with TensorRT ({precision}); this takes minutes...", err=True)
-        t = export_tensorrt(model, trt_path, shape, precision=precision, batch_range=(lo, opt, hi))
+        try:
+            t = export_tensorrt(model, trt_path, shape, precision=precision, batch_range=(lo, opt, hi))
+        except ExportCheckError as exc:  # as for ONNX: a file that disagrees with PyTorch is not written
+            click.echo(str(exc), err=True)
+            raise click.exceptions.Exit(1) from None
         click.echo(f"wrote {trt_path} (TensorRT {precision}, batch {lo}..{hi}, optimised for {opt}); TensorRT vs "
-                   f"PyTorch at batch {opt}: max abs error {t.max_abs_error:.1e} (relative {t.max_rel_error:.1e})")
+                   f"PyTorch at batch {opt}: max abs error {t.max_abs_error:.1e} (relative {t.max_rel_error:.1e}), "
+                   f"within {t.rule}")
 
 
 def _batch_range(text: str) -> tuple[int, int, int]:

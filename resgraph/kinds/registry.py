@@ -3,7 +3,9 @@ declared once, as a class registered with one decorator line.
 
 The spec's allowed values, its JSON Schema, ``depth``, the CLI help, the pictures
 and the tests' generators all read these registries; nothing else lists kinds.
-An unknown name is an :class:`UnknownKindError`, never a fallback.
+An unknown name is an :class:`UnknownKindError` (resgraph.registry's one
+unknown-name error, as for backends and precisions), never a fallback; a name
+registered twice is refused.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from resgraph.errors import ResgraphError
+from resgraph.registry import UnknownNameError, add, lookup
 
-
-class UnknownKindError(ResgraphError):
-    """A kind name that no registration declares."""
+UnknownKindError = UnknownNameError  # the name this module always raised; one type for every registry
 
 
 class Options(BaseModel):
@@ -58,19 +58,14 @@ class Registry(Generic[K]):
         if self._frozen:
             raise RuntimeError(f"{self.what} {cls.name!r} is registered after resgraph.spec was imported; the spec "
                                "models are built from the registries then: import its module before resgraph.spec")
-        if cls.name in self._kinds:
-            raise ValueError(f"{self.what} {cls.name!r} is registered twice")
         options_type = cls.Options.model_fields["type"].annotation
         if cls.Options is not Options and getattr(options_type, "__args__", None) != (cls.name,):
             raise ValueError(f"{self.what} {cls.name!r}: its Options.type must be Literal[{cls.name!r}]")
-        self._kinds[cls.name] = cls()
+        add(self._kinds, self.what, cls.name, cls(), source=lambda k: type(k).__module__)
         return cls
 
     def __getitem__(self, name: Any) -> K:
-        try:
-            return self._kinds[name]
-        except (KeyError, TypeError):
-            raise UnknownKindError(f"unknown {self.what} {name!r}; registered: {', '.join(self._kinds)}") from None
+        return lookup(self._kinds, self.what, name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._kinds

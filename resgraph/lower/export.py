@@ -1,5 +1,13 @@
 """Export a lowered module: ONNX (checked in ONNX Runtime) and TensorRT (torch_tensorrt, dynamo IR).
 
+Both exports are held to one rule before anything is written: the runtime's
+output may differ from PyTorch's by ``tolerance`` absolute while outputs are at
+most 1 in magnitude, and by ``tolerance`` relative to the largest output above
+that (random-weight logits can be large); a NaN or inf is never within it.
+ONNX's tolerance is 1e-4 (ONNX Runtime on the CPU, float32); TensorRT's is its
+precision's CUDA tolerance in resgraph.precision's table (fp32 2e-3: TensorRT
+may run fp32 as TF32; fp16 2e-2), as the bench's ``tensorrt`` rows are held to.
+
 Files are written atomically: into a temporary folder beside the target, then
 moved into place with ``os.replace``, so a failed or interrupted export never
 leaves a half-written file under the requested name.
@@ -9,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
+import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -22,12 +32,13 @@ from torch import nn
 
 from resgraph.atomic import atomic_path, ensure_folder
 from resgraph.errors import ResgraphError, UsageError
-from resgraph.precision import torch_dtype
+from resgraph.precision import get_precision, torch_dtype
 
-__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "TENSORRT_PRECISIONS", "check_onnx", "compile_tensorrt",
-           "export_onnx", "export_tensorrt", "onnx_program", "tensorrt_missing"]
+__all__ = ["ExportCheckError", "OnnxExport", "TensorRTExport", "TENSORRT_PRECISIONS", "check_onnx", "check_tensorrt",
+           "compile_tensorrt", "error_bound", "export_onnx", "export_tensorrt", "onnx_program", "output_error",
+           "tensorrt_missing"]
 
-ONNX_TOLERANCE = 1e-4
+ONNX_TOLERANCE = 1e-4  # ONNX Runtime (CPU, float32) vs PyTorch: summation order only
 TENSORRT_PRECISIONS = ("fp32", "fp16")  # what TensorRT export and the tensorrt backend build (resgraph.precision names)
 
 
@@ -35,15 +46,44 @@ class ExportCheckError(ResgraphError):
     """An exported file that does not reproduce PyTorch's outputs; nothing was written."""
 
 
-@dataclass(frozen=True)
-class OnnxExport:
-    """A written ONNX file and how closely ONNX Runtime reproduced PyTorch on it."""
+def error_bound(output_scale: float, tolerance: float) -> float:
+    """The largest accepted max |runtime - PyTorch|: ``tolerance`` x max(1, the largest output in magnitude)."""
+    return tolerance * max(1.0, output_scale)
 
-    path: Path
-    opset: int
-    batches: tuple[int, ...]    # batch sizes the check ran (the file has a dynamic batch axis)
-    max_abs_error: float        # max |onnxruntime - pytorch| over all checked outputs
-    output_scale: float         # max |pytorch|: random-weight logits can be large
+
+def output_error(out: Any, ref: Any, what: str) -> tuple[float, float]:
+    """(max |out - ref|, max |ref|) of a runtime's output and PyTorch's (arrays or tensors), in float64.
+
+    A NaN or inf anywhere is an infinite error (``max`` would skip a NaN); a
+    shape mismatch is an :class:`ExportCheckError` naming ``what`` ("ONNX Runtime at batch 3").
+    """
+    import numpy as np
+
+    a, b = _array(out), _array(ref)
+    if a.shape != b.shape:
+        raise ExportCheckError(f"{what}: output shape {a.shape} != PyTorch's {b.shape}")
+    finite = np.isfinite(b)
+    scale = float(np.abs(b[finite]).max(initial=0.0))
+    if not (finite.all() and np.isfinite(a).all()):
+        return math.inf, scale
+    return float(np.abs(a - b).max(initial=0.0)), scale
+
+
+def _array(x: Any) -> Any:
+    """A tensor (any device or dtype) or array as a float64 numpy array."""
+    import numpy as np
+
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+class _Checked:
+    """What an export measured (``max_abs_error``, ``output_scale``) and the rule it is held to (``tolerance``)."""
+
+    max_abs_error: float
+    output_scale: float
+    tolerance: float
 
     @property
     def max_rel_error(self) -> float:
@@ -51,25 +91,44 @@ class OnnxExport:
         return self.max_abs_error / self.output_scale if self.output_scale else self.max_abs_error
 
     @property
+    def bound(self) -> float:
+        """The largest accepted max abs error for these outputs (:func:`error_bound`)."""
+        return error_bound(self.output_scale, self.tolerance)
+
+    @property
     def ok(self) -> bool:
-        """Within 1e-4: absolute for outputs up to magnitude 1, relative to the largest output above that."""
-        return self.max_abs_error <= ONNX_TOLERANCE * max(1.0, self.output_scale)
+        """Within the bound: ``tolerance`` absolute up to outputs of magnitude 1, relative to the largest one above."""
+        return self.max_abs_error <= self.bound  # False for a NaN
+
+    @property
+    def rule(self) -> str:
+        """The bound and how it was reached, for messages: ``1e-4 x max(1, largest |output| 7.02) = 7.0e-04``."""
+        tol = f"{self.tolerance:.0e}".replace("e-0", "e-")  # 1e-4, 2e-3: as the docs write them
+        return f"{tol} x max(1, largest |output| {self.output_scale:.3g}) = {self.bound:.1e}"
 
 
 @dataclass(frozen=True)
-class TensorRTExport:
-    """A written TensorRT ExportedProgram and its agreement with PyTorch on CUDA."""
+class OnnxExport(_Checked):
+    """A written ONNX file and how closely ONNX Runtime reproduced PyTorch on it."""
+
+    path: Path
+    opset: int | None           # the file's default-domain (ai.onnx) opset; None if it imports none
+    batches: tuple[int, ...]    # batch sizes the check ran (the file has a dynamic batch axis)
+    max_abs_error: float        # max |onnxruntime - pytorch| over all checked outputs
+    output_scale: float         # max |pytorch|: random-weight logits can be large
+    tolerance: float = ONNX_TOLERANCE
+
+
+@dataclass(frozen=True)
+class TensorRTExport(_Checked):
+    """A TensorRT ExportedProgram (written once ``ok``) and its agreement with PyTorch on CUDA."""
 
     path: Path
     precision: str
     batch_range: tuple[int, int, int]
     max_abs_error: float        # max |tensorrt - pytorch| at the opt batch, on CUDA
     output_scale: float         # max |pytorch|
-
-    @property
-    def max_rel_error(self) -> float:
-        """The max error relative to the largest output."""
-        return self.max_abs_error / self.output_scale if self.output_scale else self.max_abs_error
+    tolerance: float            # the precision's CUDA tolerance (resgraph.precision)
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike[str], input_shape: Sequence[int], *,
@@ -80,7 +139,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], input_shape: Seq
     ``input_shape`` is one image's (C, H, W). The file is exported from a batch
     of 2 (so the batch axis cannot be specialised to 0/1) and checked at each
     of ``check_batches``; it is moved into place only if every output is within
-    1e-4 of PyTorch's, else :class:`ExportCheckError` is raised and nothing is written.
+    1e-4 of PyTorch's (absolute up to outputs of magnitude 1, relative to the
+    largest output above), else :class:`ExportCheckError` is raised and nothing is written.
     ``metadata`` goes into the file's ``metadata_props`` (resgraph writes the spec's
     name and hash and where the weights came from).
     """
@@ -112,17 +172,25 @@ def _export_onnx(model: nn.Module, target: Path, input_shape: tuple[int, ...], c
     with atomic_path(target) as tmp:
         program.save(tmp, external_data=big)  # protobuf caps a file at 2 GiB: weights go beside it then
         result = check_onnx(tmp, model, input_shape, check_batches)
-        if not result.ok:
-            raise ExportCheckError(f"{target}: ONNX Runtime disagrees with PyTorch: max error "
-                                   f"{result.max_abs_error:.2e} (relative {result.max_rel_error:.2e}) > "
-                                   f"{ONNX_TOLERANCE:g}; not written")
-    return OnnxExport(target, _default_opset(program), result.batches, result.max_abs_error, result.output_scale)
+        _refuse_unless_ok(result, "ONNX Runtime", target)
+    return dataclasses.replace(result, path=target)
+
+
+def _refuse_unless_ok(result: _Checked, runtime: str, target: Path) -> None:
+    """Raise :class:`ExportCheckError` (the file is not written) unless ``result`` is within its bound."""
+    if not result.ok:
+        raise ExportCheckError(f"{target}: {runtime} disagrees with PyTorch: max abs error {result.max_abs_error:.2e} "
+                               f"(relative {result.max_rel_error:.2e}) > {result.rule}; not written")
 
 
 def check_onnx(path: str | os.PathLike[str], model: nn.Module, input_shape: Sequence[int],
                batches: Sequence[int] = (1, 3), seed: int = 0) -> OnnxExport:
-    """Run an ONNX file in ONNX Runtime (CPU) and compare it with ``model`` on random inputs."""
-    import numpy as np
+    """Run an ONNX file in ONNX Runtime (CPU) and compare it with ``model`` on random inputs.
+
+    The result's ``opset`` is the file's own (its default-domain opset import);
+    ``ok`` says whether every output was within the export's bound.
+    """
+    import onnx
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -134,11 +202,11 @@ def check_onnx(path: str | os.PathLike[str], model: nn.Module, input_shape: Sequ
         with torch.no_grad(), _eval_mode(model):
             ref = model(x).numpy()
         out = session.run(None, {name: x.numpy()})[0]
-        if out.shape != ref.shape:
-            raise ExportCheckError(f"{path}: ONNX Runtime output shape {out.shape} != PyTorch's {ref.shape} at batch {b}")
-        abs_err = max(abs_err, float(np.abs(out - ref).max()))
-        scale = max(scale, float(np.abs(ref).max()))
-    return OnnxExport(Path(path), 0, tuple(batches), abs_err, scale)
+        err, ref_scale = output_error(out, ref, f"{path}: ONNX Runtime at batch {b}")
+        abs_err, scale = max(abs_err, err), max(scale, ref_scale)  # err is inf, never NaN: max keeps it
+    header = onnx.load(str(path), load_external_data=False)  # the graph only: weights past 2 GiB stay on disk
+    opset = next((int(o.version) for o in header.opset_import if o.domain in ("", "ai.onnx")), None)
+    return OnnxExport(Path(path), opset, tuple(batches), abs_err, scale)
 
 
 def tensorrt_missing() -> str | None:
@@ -160,7 +228,10 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     The result is a ``torch.export`` ExportedProgram file (load it with
     ``torch_tensorrt.load(path).module()``). fp16 casts the weights and input to
     half, which TensorRT honours whether it types the network weakly or strongly.
-    Raises :class:`UsageError` where CUDA or torch_tensorrt is missing.
+    The engine is run at the opt batch and compared with PyTorch (same dtype, on
+    CUDA) by :func:`check_tensorrt`; outside the bound it raises
+    :class:`ExportCheckError` and nothing is written. Raises :class:`UsageError`
+    where CUDA or torch_tensorrt is missing.
     """
     why = tensorrt_missing()
     if why:
@@ -177,14 +248,29 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
     spec = torch_tensorrt.Input(min_shape=shapes[0], opt_shape=shapes[1], max_shape=shapes[2], dtype=dtype)
     x = torch.randn(opt, *input_shape, device="cuda", dtype=dtype)
     with torch.no_grad():
-        ref, out = model(x).float(), trt_gm(x).float()
-    abs_err = (out - ref).abs().max().item()
-    scale = ref.abs().max().item()
-    target = Path(path)
-    ensure_folder(target.parent)
-    with atomic_path(target) as tmp:
+        ref, out = model(x), trt_gm(x)
+    result = check_tensorrt(out, ref, precision, path, (lo, opt, hi))  # before anything is written
+    ensure_folder(result.path.parent)
+    with atomic_path(result.path) as tmp:
         torch_tensorrt.save(trt_gm, str(tmp), inputs=[spec])
-    return TensorRTExport(target, precision, (lo, opt, hi), abs_err, scale)
+    return result
+
+
+def check_tensorrt(out: Any, ref: Any, precision: str, path: str | os.PathLike[str],
+                   batch_range: tuple[int, int, int]) -> TensorRTExport:
+    """TensorRT's output against PyTorch's (the opt batch), or :class:`ExportCheckError` if outside the bound.
+
+    The tolerance is the precision's CUDA one (resgraph.precision), applied as
+    ONNX's is: absolute up to outputs of magnitude 1, relative above; a NaN or inf fails.
+    """
+    target = Path(path)
+    tolerance = get_precision(precision).tolerance_on("cuda")
+    if tolerance is None:
+        raise UsageError(f"TensorRT export: precision {precision!r} has no relative tolerance to check against")
+    err, scale = output_error(out, ref, f"{target}: TensorRT at batch {batch_range[1]}")
+    result = TensorRTExport(target, precision, batch_range, err, scale, tolerance)
+    _refuse_unless_ok(result, f"TensorRT ({precision})", target)
+    return result
 
 
 def compile_tensorrt(model: nn.Module, shapes: tuple[Sequence[int], Sequence[int], Sequence[int]], precision: str,
@@ -210,14 +296,6 @@ def compile_tensorrt(model: nn.Module, shapes: tuple[Sequence[int], Sequence[int
             raise
         settings.pop("enabled_precisions")
         return torch_tensorrt.compile(model, **settings)
-
-
-def _default_opset(program: object) -> int:
-    """The default-domain opset of an exported ONNX program (0 if it cannot be read)."""
-    try:
-        return int(program.model.opset_imports[""])  # type: ignore[attr-defined]
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return 0
 
 
 def _need(*modules: str, what: str, extra: str) -> None:

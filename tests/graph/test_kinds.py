@@ -65,8 +65,9 @@ def test_unknown_kinds_are_errors_never_fallbacks():
                    {"block": spec.block.model_copy(update={"type": "preact"})}):
         with pytest.raises(UnknownKindError) as info:
             compile_spec(spec.model_copy(update=forged))
-        assert isinstance(info.value, ResgraphError) and "registered:" in str(info.value)
-    with pytest.raises(UnknownKindError, match=r"unknown block type 'preact'; registered: basic, bottleneck"):
+        assert isinstance(info.value, ResgraphError) and "; known: " in str(info.value)
+    with pytest.raises(UnknownKindError, match=r"unknown block type 'preact' \(did you mean 'preact_basic'\?\); "
+                                               r"known: basic, bottleneck"):
         BLOCKS["preact"]
 
 

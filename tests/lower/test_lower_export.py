@@ -8,7 +8,7 @@ import torch
 from resgraph.errors import UsageError
 from resgraph.lower import build_model
 from resgraph.lower import export as ex
-from resgraph.precision import torch_dtype
+from resgraph.precision import get_precision, torch_dtype
 
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install 'resgraph[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install 'resgraph[onnx]'")
@@ -31,6 +31,13 @@ def test_onnx_matches_pytorch_in_onnx_runtime(resnet20_onnx):
     # Independent re-check at another batch size.
     again = ex.check_onnx(path, model, (3, 32, 32), batches=(7,), seed=5)
     assert again.max_abs_error <= 1e-4 * max(1.0, again.output_scale)
+
+
+def test_check_onnx_reports_the_files_own_opset(resnet20_onnx):
+    model, path, result = resnet20_onnx
+    (default,) = [o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")]
+    again = ex.check_onnx(path, model, (3, 32, 32), batches=(2,))
+    assert again.opset == result.opset == default >= 17  # not a placeholder 0
 
 
 def test_onnx_batch_axis_is_dynamic_and_names_are_stable(resnet20_onnx):
@@ -83,6 +90,7 @@ def test_tensorrt_export_round_trip(tmp_path, precision, tol):
     path = tmp_path / f"resnet20_{precision}.ep"
     r = ex.export_tensorrt(model, path, (3, 32, 32), precision=precision, batch_range=(1, 4, 8))
     assert path.is_file() and r.max_rel_error <= tol
+    assert r.ok and r.tolerance == get_precision(precision).tolerance_on("cuda")  # enforced before the save
     loaded = torch_tensorrt.load(str(path)).module()
     dtype = torch_dtype(precision)
     ref_model = model.eval().cuda().to(dtype)
