@@ -2,7 +2,8 @@
 
 The ops form a closed vocabulary (``node["op"]``), each described once in
 :data:`resgraph.graph.ops.OPS`: its operands, attributes, shape rule, counts,
-lint rule, lowering, label and colour (``docs/graph.md`` lists them).
+lint rule, label and colour (``docs/graph.md`` lists them); its lowering to
+torch.fx is :data:`resgraph.lower.lowerings.LOWERINGS`'s entry.
 
 Common attributes: ``op``; ``scope`` (the hierarchical module name, the anchor
 library's: ``conv1``, ``layer2.0.downsample.0``, ``fc`` for torchvision/timm

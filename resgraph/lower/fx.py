@@ -26,9 +26,9 @@ from torch import nn
 
 from resgraph.graph.compile import compile_spec
 from resgraph.graph.ir import operands, ops_in_order
-from resgraph.graph.ops import OPS
 from resgraph.graph.passes import lint
 from resgraph.lower.init import init_weights
+from resgraph.lower.lowerings import lowering_of
 from resgraph.spec.model import ResNetSpec
 
 __all__ = ["build_model", "lower_graph"]
@@ -67,8 +67,8 @@ def build_model(spec_or_graph: ResNetSpec | nx.DiGraph | str | os.PathLike[str],
 def lower_graph(g: nx.DiGraph, *, device: Device = None) -> fx.GraphModule:
     """The GraphModule of an IR graph, weights allocated but *not* initialised (see :func:`build_model`).
 
-    Each node is lowered by its op's entry in :data:`resgraph.graph.ops.OPS`; the
-    graph is linted first, so a malformed graph fails here, naming its node,
+    Each node is lowered by its op's entry in :data:`resgraph.lower.lowerings.LOWERINGS`;
+    the graph is linted first, so a malformed graph fails here, naming its node,
     rather than at forward.
     """
     with _gc_paused():  # 10,000 blocks make ~10^6 objects: the cyclic GC would sweep them again and again
@@ -94,19 +94,9 @@ def _lower(g: nx.DiGraph, device: torch.device) -> fx.GraphModule:
     env: dict[str, fx.Node] = {}
     for name in ops_in_order(g):
         attrs = g.nodes[name]
-        op = attrs["op"]
-        args = [env[p] for p in operands(g, name)]
-        if op == "input":
-            env[name] = graph.placeholder("x")
-        elif op == "output":
-            graph.output(args[0])
-        else:
-            node = OPS[op].lower(_Lowering(graph, g, name, attrs, args, modules))
-            if node is None:
-                raise ValueError(f"IR node {name!r}: op {op!r} has no lowering")
-            env[name] = node
-        if name in env:
-            env[name].meta["ir_node"] = name
+        lower = lowering_of(attrs["op"], name)
+        node = env[name] = lower(_Lowering(graph, g, name, attrs, [env[p] for p in operands(g, name)], modules))
+        node.meta["ir_node"] = name
     graph.lint()
     if device.type != "meta":
         _allocate(modules.values(), device)
@@ -119,7 +109,7 @@ def _lower(g: nx.DiGraph, device: torch.device) -> fx.GraphModule:
 
 @dataclass
 class _Lowering:
-    """What an op's lowering sees (:class:`resgraph.graph.ops.Lowering`): emits fx nodes named after the IR scope."""
+    """An op's view of the lowering (:class:`resgraph.lower.lowerings.Lowering`): fx nodes named after IR scopes."""
 
     graph: fx.Graph
     g: nx.DiGraph
@@ -127,6 +117,12 @@ class _Lowering:
     attrs: dict[str, Any]
     args: list[fx.Node]
     modules: dict[str, nn.Module]
+
+    def placeholder(self) -> fx.Node:
+        return self.graph.placeholder("x")
+
+    def output(self, value: fx.Node) -> fx.Node:
+        return self.graph.output(value)
 
     def module(self, module: nn.Module, *args: fx.Node, scope: str | None = None) -> fx.Node:
         scope = scope or self.name

@@ -147,7 +147,7 @@ def test_values_with_other_readers_are_never_overwritten():
 
 
 def test_modules_copied_from_a_template_share_nothing():
-    from resgraph.graph.ops import meta_module
+    from resgraph.lower.lowerings import meta_module
 
     a, b = meta_module(nn.BatchNorm2d, 8), meta_module(nn.BatchNorm2d, 8)
     assert type(a) is nn.BatchNorm2d and a.num_features == 8 and a.weight.device.type == "meta"
@@ -159,3 +159,18 @@ def test_modules_copied_from_a_template_share_nothing():
     m = build_model("resnet20", seed=0)
     w1, w2 = m.get_submodule("layer1.0.conv1").weight, m.get_submodule("layer1.1.conv1").weight
     assert w1.data_ptr() != w2.data_ptr() and not torch.equal(w1, w2)  # allocated and drawn apiece
+
+
+def test_every_ir_op_has_exactly_one_lowering():
+    from resgraph.graph.ops import OPS
+    from resgraph.lower.lowerings import LOWERINGS
+
+    assert list(LOWERINGS) == list(OPS)  # same ops, in the op table's order: a new OpDef needs its lowering
+
+
+def test_an_op_without_a_lowering_is_an_error_naming_the_op_and_node(monkeypatch):
+    from resgraph.lower.lowerings import LOWERINGS, NoLoweringError
+
+    monkeypatch.delitem(LOWERINGS, "shortcut_a")
+    with pytest.raises(NoLoweringError, match=r"IR node 'layer2.0.shortcut': op 'shortcut_a' has no lowering"):
+        build_model("resnet20", device="meta")
