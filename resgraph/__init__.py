@@ -16,7 +16,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "load_spec": "resgraph.spec",
+    "load_spec": "resgraph.graph",  # the spec loader with the graph's size guard
     "dump_spec": "resgraph.spec",
     "ResNetSpec": "resgraph.spec",
     "SpecError": "resgraph.errors",

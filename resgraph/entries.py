@@ -15,9 +15,10 @@ from resgraph.graph.analyze import analyze
 from resgraph.kinds import SHORTCUTS
 
 MAX_NAME = 200  # ResNetSpec.name's limit
-from resgraph.spec import ResNetSpec, dump_spec, load_spec
+from resgraph.graph.load import load_spec, validate_source
+from resgraph.spec import ResNetSpec, dump_spec
 from resgraph.spec.dump import spec_data
-from resgraph.spec.loader import SpecWarning, validate_source
+from resgraph.spec.loader import SpecWarning
 from resgraph.spec.source import Source
 
 # Bundled presets that are torchvision's networks (tests/lower check it), for a same-run baseline.

@@ -20,6 +20,11 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "resgraph.spec": ("resgraph.graph", "resgraph.lower", "resgraph.bench", "resgraph.train", "resgraph.cli"),
     "resgraph.graph": ("resgraph.lower", "resgraph.bench", "resgraph.train", "resgraph.cli"),
     "resgraph.lower": ("resgraph.bench", "resgraph.train", "resgraph.cli"),
+    "resgraph.bench": ("resgraph.train", "resgraph.latency", "resgraph.cli"),
+    "resgraph.train": ("resgraph.latency", "resgraph.cli"),
+    "resgraph.latency": ("resgraph.train", "resgraph.cli"),
+    "resgraph.records": ("resgraph.graph", "resgraph.lower", "resgraph.bench", "resgraph.train", "resgraph.cli"),
+    "resgraph.data": ("resgraph.bench", "resgraph.train", "resgraph.cli"),
 }
 
 
@@ -59,8 +64,11 @@ def _reaches(name: str, package: str) -> bool:
 def violations(package: str, forbidden: tuple[str, ...], root: Path = ROOT) -> list[str]:
     """``file:line: imports X`` for every import in ``package`` of a package in ``forbidden``."""
     folder = root.joinpath(*package.split(".")[1:])
+    module = folder.with_suffix(".py")
+    files = [module] if module.is_file() else sorted(folder.rglob("*.py"))
+    assert files, f"{package}: no such package or module"
     found = []
-    for path in sorted(folder.rglob("*.py")):
+    for path in files:
         for line, names in _imports(path, root):
             bad = next((n for n in names if any(_reaches(n, f) for f in forbidden)), None)
             if bad is not None:
@@ -68,12 +76,7 @@ def violations(package: str, forbidden: tuple[str, ...], root: Path = ROOT) -> l
     return found
 
 
-# resgraph.spec.checks' size guard still imports resgraph.graph: it moves to resgraph.graph.size together with its
-# callers in resgraph/cli, entries.py, train/ and latency/ (one change, outside this package); strict: fails once done.
-_PENDING = {"resgraph.spec": pytest.mark.xfail(strict=True, reason="the size guard's move to resgraph.graph.size")}
-
-
-@pytest.mark.parametrize("package", [pytest.param(p, marks=_PENDING.get(p, ())) for p in FORBIDDEN])
+@pytest.mark.parametrize("package", list(FORBIDDEN))
 def test_no_stage_imports_a_later_one(package):
     assert violations(package, FORBIDDEN[package]) == []
 

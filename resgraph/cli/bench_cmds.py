@@ -112,7 +112,7 @@ def _label(r: dict[str, Any]) -> str:
 
 def _entries(specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None) -> list[Any]:
     from resgraph.entries import spec_entry, torchvision_entry
-    from resgraph.spec import load_spec
+    from resgraph.graph.load import load_spec
 
     if weights is not None and len(specs) > 1:
         raise UsageError(f"--weights: one state_dict is for one spec (received {len(specs)} specs)")
@@ -269,7 +269,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
     refs: list[Any] = list(specs)
     if shortcuts:
         from resgraph.entries import shortcut_variants
-        from resgraph.spec import load_spec
+        from resgraph.graph.load import load_spec
 
         refs = [v for ref in specs for v in shortcut_variants(load_spec(ref))]
     if weights is not None and shortcuts:
@@ -344,7 +344,7 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     from resgraph.bench import format_table, plan, run_sweep, write_report
     from resgraph.bench.comparison import relative_to_first
     from resgraph.entries import shortcut_variants, spec_entry
-    from resgraph.spec import load_spec
+    from resgraph.graph.load import load_spec
 
     _check_names(backends, ["fp32"])
     ensure_folder(out_dir)

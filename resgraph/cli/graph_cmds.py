@@ -11,7 +11,7 @@ from resgraph.graph import compile_spec
 from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
 from resgraph.units import human, human_bytes
 from resgraph.graph.export import FORMATS, check_format, export_graph
-from resgraph.spec import load_spec
+from resgraph.graph.load import load_spec
 
 
 def _shape(shape: tuple[int, ...]) -> str:

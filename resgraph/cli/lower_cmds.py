@@ -15,7 +15,7 @@ import click
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
 from resgraph.precision import get_precision
-from resgraph.spec import load_spec
+from resgraph.graph.load import load_spec
 
 
 @click.command()

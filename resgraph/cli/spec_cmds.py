@@ -8,8 +8,9 @@ from typing import Any
 import click
 
 from resgraph.errors import printable
+from resgraph.graph.load import check_ref, load_spec
 from resgraph.kinds.base import BlockOptions
-from resgraph.spec import check_ref, dump_spec, load_spec, preset_names
+from resgraph.spec import dump_spec, preset_names
 from resgraph.spec.schema import spec_json_schema
 
 

@@ -78,7 +78,7 @@ def train(specs: tuple[str, ...], data_name: str, fit_input: bool, shortcuts: bo
 
     Records every logged step and each run's end to --out; `resgraph report` draws them.
     """
-    from resgraph.spec import load_spec
+    from resgraph.graph.load import load_spec
     from resgraph.train import TrainConfig, fit_to_data, load_data, train_specs
     from resgraph.train.report import FINAL_COLUMNS, final_rows, format_rows
 
@@ -134,7 +134,7 @@ def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Pa
     from resgraph.graph import compile_spec
     from resgraph.graph.analyze import analyze
     from resgraph.lower import build_model
-    from resgraph.spec import load_spec
+    from resgraph.graph.load import load_spec
     from resgraph.train.probe import probe_blocks
     from resgraph.train.report import PROBE_COLUMNS, format_rows, write_probe
 
@@ -163,7 +163,7 @@ DEMO_SPECS = ("plain20", "plain56", "resnet20", "resnet56")
 def training_demo(out_dir: Path, steps: int, threads: int | None) -> None:
     """``resgraph demo --train``: the degradation problem on the bundled digits, in a few minutes."""
     from resgraph.atomic import ensure_folder
-    from resgraph.spec import load_spec
+    from resgraph.graph.load import load_spec
     from resgraph.train import TrainConfig, fit_to_data, load_data, train_specs
     from resgraph.train.report import FINAL_COLUMNS, final_rows, format_rows, write_train_report
 

@@ -49,7 +49,7 @@ def build_model(spec_or_graph: ResNetSpec | nx.DiGraph | str | os.PathLike[str],
     elif isinstance(spec_or_graph, ResNetSpec):
         g = compile_spec(spec_or_graph)
     elif isinstance(spec_or_graph, (str, os.PathLike)):
-        from resgraph.spec import load_spec
+        from resgraph.graph.load import load_spec
 
         g = compile_spec(load_spec(spec_or_graph))
     else:

@@ -2,11 +2,14 @@
 
 Each finding names its own field path so the loader can point at the line
 that caused it. Errors stop the load; warnings are reported and the spec is
-still returned.
+still returned. A later stage's rules (the size guard, which needs the compiled
+graph: :mod:`resgraph.graph.size`) come in as ``checks``: this package never
+imports a later stage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +18,6 @@ from resgraph.kinds import ATTENTION, SHORTCUTS, STEMS
 from resgraph.spec.model import ResNetSpec
 
 MAX_TOTAL_BLOCKS = 10_000
-MAX_PARAMS = 4_000_000_000  # 16 GB of fp32 weights
-MAX_ACTIVATION_BYTES = 64 * 2**30  # fp32 feature maps of one image
 
 
 @dataclass(frozen=True)
@@ -31,21 +32,26 @@ class Finding:
     own_file: bool = False  # where a parent wrote the field, point at the named file: the child caused it
 
 
+SpecCheck = Callable[[ResNetSpec], "list[Finding]"]  # a rule run once the spec's own rules hold
+
+
 def conv_out(n: int, stride: int) -> int:
     """Spatial size after a padded 3x3 (or 1x1, 7x7, or ``[::s]``) op of this stride: padded ops never reach 0."""
     return (n - 1) // stride + 1
 
 
-def check_spec(spec: ResNetSpec) -> list[Finding]:
-    """All semantic findings for ``spec``, errors and warnings, in field order.
+def check_spec(spec: ResNetSpec, checks: Sequence[SpecCheck] = ()) -> list[Finding]:
+    """All semantic findings for ``spec``, errors and warnings, in field order, then those of ``checks``.
 
-    The size guard compiles a shortened copy of the network, so it runs only
-    when everything before it holds.
+    ``checks`` (e.g. the size guard, which compiles a shortened copy of the
+    network) run only when everything before them holds.
     """
     found = [*_check_blocks(spec), *_check_kinds(spec), *_check_channels(spec), *_check_spatial(spec)]
-    if any(f.severity == "error" for f in found):
-        return found
-    return found + _check_size(spec)
+    for check in checks:
+        if any(f.severity == "error" for f in found):
+            break
+        found += check(spec)
+    return found
 
 
 def _check_blocks(spec: ResNetSpec) -> list[Finding]:
@@ -127,47 +133,3 @@ def _check_spatial(spec: ResNetSpec) -> list[Finding]:
                             own_file=True)]
         h, w = conv_out(h, stage.stride), conv_out(w, stage.stride)
     return []
-
-
-def _check_size(spec: ResNetSpec) -> list[Finding]:
-    from resgraph.graph.passes import GraphLintError
-
-    try:
-        params, act = estimate_size(spec)
-    except GraphLintError as exc:  # a rule the checks above missed: still one line, never a traceback
-        return [Finding(("stages",), f"this network cannot be built: {exc}", has_received=False)]
-    out = []
-    if params > MAX_PARAMS:
-        out.append(Finding(("stages",), f"network would have {params:,} parameters "
-                           f"({params * 4 / 2**30:,.0f} GiB at fp32), over the limit of {MAX_PARAMS:,}",
-                           has_received=False, own_file=True))
-    if act > MAX_ACTIVATION_BYTES:
-        out.append(Finding(("input", "size"), f"the tensors of one image (input and feature maps) would need "
-                           f"{act / 2**30:,.0f} GiB at fp32, over the limit of {MAX_ACTIVATION_BYTES // 2**30} GiB",
-                           spec.input.size, own_file=True))
-    return out
-
-
-def estimate_size(spec: ResNetSpec) -> tuple[int, int]:
-    """(parameters, fp32 bytes of every tensor of one image, the input included), exact, without building the graph.
-
-    Every block of a stage after its first is the same, so the compiler builds at
-    most two blocks a stage, and the second one's counts stand for the rest: a
-    10,000-block spec costs what a 20-block one does. Nothing is allocated.
-    """
-    from resgraph.graph.compile import compile_spec  # the graph package imports the spec package
-    from resgraph.graph.passes import count_activations, count_params
-
-    short = spec.model_copy(update={"stages": [s.model_copy(update={"blocks": min(s.blocks, 2)})
-                                               for s in spec.stages]})
-    g = compile_spec(short)
-    count_params(g)
-    count_activations(g)
-    repeat = {b["scope"]: spec.stages[b["stage"]].blocks - 1 for b in g.graph["blocks"] if b["index"] == 1}
-    params = act = 0
-    for _, a in g.nodes(data=True):
-        times = 1 + repeat.get(a["block"], 0)
-        params += a["params"] * times
-        if a["op"] != "output":  # the input counts: it is allocated too (the output is the head's tensor)
-            act += a["act_bytes"] * times
-    return params, act

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from resgraph.errors import Diagnostic, Location, SpecError
-from resgraph.spec.checks import Finding, check_spec
+from resgraph.spec.checks import Finding, SpecCheck, check_spec
 from resgraph.spec.extends import merge, merge_positions, without_nulls
 from resgraph.spec.model import ResNetSpec
 from resgraph.spec.diagnose import pydantic_diagnostics
@@ -49,14 +49,16 @@ class LoadResult:
         return [d for d in self.diagnostics if d.severity != "error"]
 
 
-def load_spec(ref: str | Path | ResNetSpec) -> ResNetSpec:
+def load_spec(ref: str | Path | ResNetSpec, *, checks: Sequence[SpecCheck] = ()) -> ResNetSpec:
     """A validated spec from a file path or a bundled preset name; raises :class:`SpecError`.
 
     Warnings (e.g. a feature map collapsed to 1x1) are issued as :class:`SpecWarning`.
+    ``checks`` are a later stage's rules, run after the spec's own (see
+    :func:`resgraph.graph.load_spec`, which adds the size guard).
     """
     if isinstance(ref, ResNetSpec):
         return ref
-    result = check_ref(ref)
+    result = check_ref(ref, checks=checks)
     if result.errors:
         raise SpecError(result.errors)
     for w in result.warnings:
@@ -65,23 +67,23 @@ def load_spec(ref: str | Path | ResNetSpec) -> ResNetSpec:
     return result.spec
 
 
-def check_ref(ref: str | Path) -> LoadResult:
+def check_ref(ref: str | Path, *, checks: Sequence[SpecCheck] = ()) -> LoadResult:
     """Load ``ref`` and collect every diagnostic instead of raising on the first."""
     try:
         src = resolve(ref)
     except SpecError as exc:
         return LoadResult(str(ref), None, exc.diagnostics)
-    return validate_source(src, str(ref))
+    return validate_source(src, str(ref), checks=checks)
 
 
-def validate_source(src: Source, ref: str = "<string>") -> LoadResult:
-    """Type-check then semantically check already-merged spec data."""
+def validate_source(src: Source, ref: str = "<string>", *, checks: Sequence[SpecCheck] = ()) -> LoadResult:
+    """Type-check then semantically check already-merged spec data (the spec's rules, then ``checks``)."""
     try:
         spec = ResNetSpec.model_validate(src.data)
     except ValidationError as exc:
         return LoadResult(ref, None, _in_file_order(pydantic_diagnostics(exc, src), src.file))
     diags = [Diagnostic(_where(src, f), f.path, f.message, f.received, f.has_received, f.severity)
-             for f in check_spec(spec)]
+             for f in check_spec(spec, checks)]
     errors = [d for d in diags if d.severity == "error"]
     return LoadResult(ref, None if errors else spec, diags)
 

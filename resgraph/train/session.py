@@ -28,7 +28,7 @@ __all__ = ["fit_to_data", "train_specs", "checkpoint_path"]
 def fit_to_data(spec: ResNetSpec, data: Data, fit: bool) -> ResNetSpec:
     """``spec`` if it takes ``data``'s images and classes; with ``fit``, a copy whose input and head do."""
     from resgraph.spec.dump import spec_data
-    from resgraph.spec.loader import validate_source
+    from resgraph.graph.load import validate_source
     from resgraph.spec.source import Source
 
     c, hw = spec.input.channels, spec.input.hw
