@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "backends": "bench_cmds", "bench": "bench_cmds", "compare": "bench_cmds", "report": "bench_cmds",
     "demo": "bench_cmds",
     "train": "train_cmds", "probe": "train_cmds",
+    "profile": "latency_cmds", "predict": "latency_cmds",
 }
 
 

@@ -1,0 +1,1 @@
+"""Latency without the benchmark: profile a device once (segments timed on it), predict any spec on it."""

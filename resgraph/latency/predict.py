@@ -1,0 +1,63 @@
+"""Applying a profile: refuse what it does not cover (another backend, batch, machine, an unseen kind), then predict."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from resgraph.errors import UsageError, printable
+from resgraph.graph.load import load_spec
+from resgraph.latency.model import LatencyModel, Prediction
+from resgraph.latency.profile import read_profile, short_graph, this_machine
+from resgraph.latency.segments import Segment, network_segments
+
+__all__ = ["load_model", "predict_specs"]
+
+
+def load_model(path: Path, *, backend: str | None = None, precision: str | None = None, batch: int | None = None,
+               device: str | None = None, any_machine: bool = False) -> LatencyModel:
+    """The latency model of a profile, once it is checked to be for what is asked and for this machine."""
+    prof = read_profile(path)
+    h = prof.header
+    for flag, want, have in (("--backend", backend, h.backend), ("--precision", precision, h.precision),
+                             ("--batch", batch, h.batch), ("--device", device, h.device)):
+        if want is not None and want != have:
+            raise UsageError(f"{path}: profiled with {flag.lstrip('-')} {have!r}, not {want!r}: profile this "
+                             f"{flag.lstrip('-')} first (`resgraph profile {flag} {want}`)")
+    here = this_machine(h.device)
+    other = [f"{k} {getattr(h, k)!r} there, {here[k]!r} here" for k in ("host", "device_model", "cpu_flags")
+             if getattr(h, k) != here[k]]
+    if other and not any_machine:
+        raise UsageError(f"{path}: made on another machine ({'; '.join(other)}); its latencies do not hold here "
+                         "(profile this machine, or pass --any-machine to apply it anyway)")
+    if other:
+        warnings.warn(f"{path}: applying a profile made on another machine ({'; '.join(other)})", stacklevel=2)
+    return LatencyModel(prof)
+
+
+def _expanded(ref: str) -> tuple[str, list[Segment], int, dict[int, str]]:
+    """A spec's segments with every repeated block (compiled with at most two blocks a stage), and its MACs."""
+    spec = load_spec(ref)
+    g = short_graph(spec)
+    segs = network_segments(g)
+    out: list[Segment] = []
+    index = {b["scope"]: b["index"] for b in g.graph.get("blocks", [])}
+    for s in segs:
+        times = 1
+        if s.part == "block" and index.get(s.scope) == 1:
+            times = spec.stages[s.stage].blocks - 1  # the second block stands for every later one of its stage
+        out += [s] * times
+    macs = sum(s.macs for s in out)
+    n = len(spec.stages)
+    names = {-1: "stem", n: "head", **{i: f"stage{i + 1}" for i in range(n)}}
+    return spec.name, out, macs, names
+
+
+def predict_specs(model: LatencyModel, refs: list[str]) -> list[Prediction]:
+    """Predict every spec; one that needs a kind the profile never timed is refused, naming what is missing."""
+    named = [_expanded(ref) for ref in refs]
+    for (name, segs, _, _), ref in zip(named, refs, strict=True):
+        if missing := model.missing(segs):
+            raise UsageError(f"{printable(ref)}: {model.profile.path} never timed {', '.join(missing)}: "
+                             "profile a space that has it (`resgraph profile --space FILE`)")
+    return model.predict_many(named)
