@@ -42,7 +42,7 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int) -
 
 def summary(label: str, ours: list[float], tv: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
     mo, mt = statistics.median(ours), statistics.median(tv)
-    paired = statistics.median(o / t for o, t in zip(ours, tv))
+    paired = statistics.median(o / t for o, t in zip(ours, tv, strict=False))
     return (f"| {label} | {mo * unit:.2f} {suffix} | {mt * unit:.2f} {suffix} | {mo / mt:.3f} | {paired:.3f} "
             f"| {min(ours) / min(tv):.3f} | {len(ours)} |")
 

@@ -207,7 +207,9 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
     try:
         train, test = ImageFolder(str(folder / "train"), tf), ImageFolder(str(test_dir), tf)
     except (FileNotFoundError, OSError) as exc:  # a class folder without images, an unreadable folder
-        raise DataError(f"{printable(str(folder))}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DataError(
+            f"{printable(str(folder))}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     if train.classes != test.classes:
         raise DataError(f"{printable(str(folder))}: train/ has classes {_few(train.classes)} but {test_dir.name}/ has "
                         f"{_few(test.classes)}; both need the same class folders")

@@ -12,15 +12,14 @@ from resgraph.bench.row import ModelEntry
 from resgraph.errors import SpecError, UsageError, format_path
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import analyze
-from resgraph.kinds import SHORTCUTS
-
-MAX_NAME = 200  # ResNetSpec.name's limit
 from resgraph.graph.load import load_spec, validate_source
+from resgraph.kinds import SHORTCUTS
 from resgraph.spec import ResNetSpec, dump_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import SpecWarning
 from resgraph.spec.source import Source
 
+MAX_NAME = 200  # ResNetSpec.name's limit
 # Bundled presets that are torchvision's networks (tests/lower check it), for a same-run baseline.
 TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
                      "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2")

@@ -36,7 +36,9 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_plain(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
     if isinstance(value, dict):  # as YAML's flow style writes it
-        return "{" + ", ".join(f"{k}: {_plain(v) if not isinstance(v, str) else repr(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(f"{k}: {_plain(v) if not isinstance(v, str) else repr(v)}" for k, v in value.items()) + "}"
+        )
     return str(value)
 
 
@@ -105,7 +107,7 @@ class SpecError(ResgraphError):
 
     @classmethod
     def single(cls, file: str | Path, message: str, line: int = 0, column: int = 0,
-               path: FieldPath = (), **received: Any) -> "SpecError":
+               path: FieldPath = (), **received: Any) -> SpecError:
         """One diagnostic; pass ``received=value`` to quote what the user wrote."""
         loc = Location(str(file), line, column)
         return cls([Diagnostic(loc, path, message, received.get("received"), "received" in received)])

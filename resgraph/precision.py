@@ -24,7 +24,16 @@ from resgraph.registry import UnknownNameError, add, lookup
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CALIBRATION_BATCHES", "Agreement", "Precision", "PrecisionError", "PRECISIONS", "get_precision", "precision_names", "torch_dtype"]
+__all__ = [
+    "CALIBRATION_BATCHES",
+    "Agreement",
+    "Precision",
+    "PrecisionError",
+    "PRECISIONS",
+    "get_precision",
+    "precision_names",
+    "torch_dtype",
+]
 
 
 PrecisionError = UnknownNameError  # the name this module always raised; one type for every registry

@@ -31,7 +31,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from resgraph.atomic import ensure_folder, named
 from resgraph.errors import UsageError
 
-__all__ = ["MIN_FREE_BYTES", "Num", "Text", "clean_text", "RecordModel", "Writer", "problem", "printable_text", "read", "writer"]
+__all__ = [
+    "MIN_FREE_BYTES",
+    "Num",
+    "Text",
+    "clean_text",
+    "RecordModel",
+    "Writer",
+    "problem",
+    "printable_text",
+    "read",
+    "writer",
+]
 
 MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep would measure, then lose, its rows
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -278,7 +279,9 @@ def _build_onnxruntime(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepa
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if ctx.device_type == "cuda" else ["CPUExecutionProvider"]
+    providers = (
+        ["CUDAExecutionProvider", "CPUExecutionProvider"] if ctx.device_type == "cuda" else ["CPUExecutionProvider"]
+    )
     sess = ort.InferenceSession(data, so, providers=providers)
     name = sess.get_inputs()[0].name
     run = sess.run
@@ -339,9 +342,29 @@ _ALL = ("fp32", "fp16", "bf16")
 _CPU_NOTE = {"fp16": "no fast fp16 convolution kernels on the CPU; use bf16",
              "int8": "int8 runs on the onnxruntime and inductor backends"}
 
-register(Backend("eager", _build_eager, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="the module as given, NCHW"))
-register(Backend("channels_last", _build_channels_last, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="NHWC weights and input"))
-register(Backend("folded", _build_folded, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="BatchNorm folded into convs"))
+register(
+    Backend(
+        "eager", _build_eager, {"cpu": ("fp32", "bf16"), "cuda": _ALL}, notes=_CPU_NOTE, doc="the module as given, NCHW"
+    )
+)
+register(
+    Backend(
+        "channels_last",
+        _build_channels_last,
+        {"cpu": ("fp32", "bf16"), "cuda": _ALL},
+        notes=_CPU_NOTE,
+        doc="NHWC weights and input",
+    )
+)
+register(
+    Backend(
+        "folded",
+        _build_folded,
+        {"cpu": ("fp32", "bf16"), "cuda": _ALL},
+        notes=_CPU_NOTE,
+        doc="BatchNorm folded into convs",
+    )
+)
 register(Backend(
     "inductor", _build_inductor, {"cpu": ("fp32", "bf16", "int8"), "cuda": _ALL}, extra_check=_needs_cxx,
     notes=_CPU_NOTE | {"int8": "PT2E int8 (X86InductorQuantizer) is for the CPU"},
@@ -360,6 +383,22 @@ register(Backend(
     "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),
     notes={"bf16": "not offered by this backend"}, doc="torch-tensorrt engine",
 ))
-register(Backend("amp_fp16", _build_amp(torch.float16), {"cuda": ("fp16",)}, notes={"fp32": "AMP runs in fp16", "bf16": "use amp_bf16"}, doc="CUDA autocast fp16"))
-register(Backend("amp_bf16", _build_amp(torch.bfloat16), {"cuda": ("bf16",)}, notes={"fp32": "AMP runs in bf16", "fp16": "use amp_fp16"}, doc="CUDA autocast bf16"))
+register(
+    Backend(
+        "amp_fp16",
+        _build_amp(torch.float16),
+        {"cuda": ("fp16",)},
+        notes={"fp32": "AMP runs in fp16", "bf16": "use amp_bf16"},
+        doc="CUDA autocast fp16",
+    )
+)
+register(
+    Backend(
+        "amp_bf16",
+        _build_amp(torch.bfloat16),
+        {"cuda": ("bf16",)},
+        notes={"fp32": "AMP runs in bf16", "fp16": "use amp_fp16"},
+        doc="CUDA autocast bf16",
+    )
+)
 register(Backend("cuda_graphs", _build_cuda_graphs, {"cuda": _ALL}, doc="one forward captured as a CUDA graph"))

@@ -51,7 +51,9 @@ def check_output(out: Any, ref: torch.Tensor, precision: str, device: str = "cpu
     got = to_tensor(out)
     want = ref.detach().to("cpu", torch.float32)
     if got.shape != want.shape:
-        return CheckResult(float("inf"), float("inf"), tol, False, f"output shape {tuple(got.shape)} != reference {tuple(want.shape)}")
+        return CheckResult(
+            float("inf"), float("inf"), tol, False, f"output shape {tuple(got.shape)} != reference {tuple(want.shape)}"
+        )
     if not bool(torch.isfinite(got).all()):
         return CheckResult(float("inf"), float("inf"), tol, False, "output has NaN or inf")
     abs_err = float((got - want).abs().max()) if got.numel() else 0.0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.bench.record import Place, Record, by_placement, placement_label
@@ -14,7 +15,16 @@ from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
 
-__all__ = ["AGREEMENT_COLUMNS", "COMPARE_COLUMNS", "Compared", "relative_to_first", "SWEEP_COLUMNS", "compare", "format_table", "with_agreement"]
+__all__ = [
+    "AGREEMENT_COLUMNS",
+    "COMPARE_COLUMNS",
+    "Compared",
+    "relative_to_first",
+    "SWEEP_COLUMNS",
+    "compare",
+    "format_table",
+    "with_agreement",
+]
 
 # (record field, header) of the comparison table, in order.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -161,10 +171,12 @@ def _table(rows: Sequence[Any], columns: Sequence[tuple[str, str]]) -> str:
     header = [h for _, h in columns]
     body = [[_cell(k, shown_status(r) if k == "status" else r.get(k)) for k, _ in columns] for r in rows]
     numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k, _ in columns]
-    widths = [max(len(x) for x in col) for col in zip(header, *body)]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=False)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=False)
+        ).rstrip()
 
     out = [line(header), line(["-" * w for w in widths])] + [line(b) for b in body]
     notes = [_note(r) for r in rows if r.get("status") != "ok"]

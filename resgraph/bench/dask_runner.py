@@ -13,9 +13,9 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from resgraph.bench.isolate import can_isolate, probe_slot, run_isolated
 from resgraph.bench.record import Record

@@ -126,7 +126,7 @@ def fixed_threads(n: int) -> Iterator[int]:
 BASE_PACKAGES = ("torch", "numpy")  # every row runs through these; a backend's own come from its requirements
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
     """Package versions, looked up once per process (importing them is slow)."""
     return (("python", platform.python_version()), *((name, package_version(name)) for name in packages))

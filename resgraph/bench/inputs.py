@@ -58,7 +58,9 @@ def check_data(name: str, input_shape: tuple[int, int, int], model: str) -> None
                          f"{c}x{h}x{w} (train the spec on it with `resgraph train --fit-input`, or give that spec)")
 
 
-def calibration_batches(count: int, batch: int, shape: tuple[int, int, int], data: str | None) -> tuple[list[torch.Tensor], str]:
+def calibration_batches(
+    count: int, batch: int, shape: tuple[int, int, int], data: str | None
+) -> tuple[list[torch.Tensor], str]:
     """``count`` batches of ``batch`` images to calibrate on, and where they came from."""
     if data:
         train = _data(data).train

@@ -5,23 +5,40 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.bench.record import Record, by_placement, load_results, placement_label
 from resgraph.bench.comparison import shown_status
+from resgraph.bench.record import Record, by_placement, load_results, placement_label
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
 _MD_COLUMNS = (
-    ("spec", "spec"), ("design", "design"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("batch", "batch"),
-    ("status", "status"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"),
-    ("throughput", "img/s"), ("gflops", "GFLOP/s"), ("pct_peak", "% peak"), ("max_rel_err", "max rel err"),
-    ("top1_agreement", "top-1 agree"), ("top5_overlap", "top-5 overlap"), ("cosine", "cosine"),
-    ("test_error", "test err %"), ("ref_test_error", "fp32 test err %"),
-    ("first_result_s", "first result s"), ("reason", "reason"),
+    ("spec", "spec"),
+    ("design", "design"),
+    ("backend", "backend"),
+    ("device", "device"),
+    ("precision", "precision"),
+    ("batch", "batch"),
+    ("status", "status"),
+    ("p50_ms", "p50 ms"),
+    ("p90_ms", "p90 ms"),
+    ("p99_ms", "p99 ms"),
+    ("cv", "cv"),
+    ("throughput", "img/s"),
+    ("gflops", "GFLOP/s"),
+    ("pct_peak", "% peak"),
+    ("max_rel_err", "max rel err"),
+    ("top1_agreement", "top-1 agree"),
+    ("top5_overlap", "top-5 overlap"),
+    ("cosine", "cosine"),
+    ("test_error", "test err %"),
+    ("ref_test_error", "fp32 test err %"),
+    ("first_result_s", "first result s"),
+    ("reason", "reason"),
 )
 
 
@@ -67,11 +84,15 @@ def _env_summary(records: Sequence[Record]) -> str:
     for r in records:
         env = r.get("env") or {}
         key = (env.get("device_name"), env.get("torch"), env.get("onnxruntime"), r.get("threads"))
-        seen.setdefault(key, (
-            f"- {env.get('device_name')} ({env.get('device')}), CPU {env.get('cpu_model')}, threads {r.get('threads')}; "
-            f"python {env.get('python')}, torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}, "
-            f"tensorrt {env.get('tensorrt')}"
-        ))
+        seen.setdefault(
+            key,
+            (
+                f"- {env.get('device_name')} ({env.get('device')}), CPU {env.get('cpu_model')}, "
+                f"threads {r.get('threads')}; "
+                f"python {env.get('python')}, torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}, "
+                f"tensorrt {env.get('tensorrt')}"
+            ),
+        )
     return "\n".join(seen.values())
 
 
@@ -140,7 +161,9 @@ def _whiskers(rs: list[Record], field: str) -> Any:
     return [[max(0.0, r["p50_ms"] - r["p10_ms"]) for r in rs], [max(0.0, r["p90_ms"] - r["p50_ms"]) for r in rs]]
 
 
-def _vs_batch(ok: list[Record], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+def _vs_batch(
+    ok: list[Record], field: str, ylabel: str, out_dir: Path, stem: str, formats: Sequence[str]
+) -> list[Path]:
     """One panel per spec, one line per backend: `field` against batch size (only with two batches or more)."""
     if len({r["batch"] for r in ok}) < 2:
         return []  # a line through one point says nothing
@@ -150,7 +173,7 @@ def _vs_batch(ok: list[Record], field: str, ylabel: str, out_dir: Path, stem: st
     rows = math.ceil(len(specs) / cols)
     fig = figure(4.2 * cols, 3.2 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, spec in zip(axes.flat, specs):
+    for ax, spec in zip(axes.flat, specs, strict=False):
         lines: dict[str, list[Record]] = defaultdict(list)
         for r in ok:
             if r["spec"] == spec and r.get(field) is not None:
@@ -196,7 +219,9 @@ def _specs_bar(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[st
         hi = [max(0.0, r["p90_ms"] - r["p50_ms"]) if r and r.get("p90_ms") is not None else 0.0 for r in rs]
         bars = ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8}, label=label)
         ax.bar_label(bars, fmt="%.3g", fontsize="x-small", padding=2)
-    ax.set_xticks(range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center")
+    ax.set_xticks(
+        range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center"
+    )
     ax.set_ylabel("p50 latency (ms)")
     ax.set_title(f"p50 latency at batch {batch}")
     ax.grid(True, axis="y", alpha=0.3)
@@ -219,7 +244,9 @@ def _macs_scatter(ok: list[Record], batch: int, out_dir: Path, formats: Sequence
     for label, rs in series.items():
         ax.scatter([r["macs"] / 1e9 for r in rs], [r["p50_ms"] for r in rs], label=label)
     for r in next(iter(series.values())):
-        ax.annotate(r["spec"], (r["macs"] / 1e9, r["p50_ms"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            r["spec"], (r["macs"] / 1e9, r["p50_ms"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points"
+        )
     ax.set_xlabel("GMACs per image")
     ax.set_ylabel("p50 latency (ms)")
     ax.set_title(f"MACs vs latency, batch {batch}")
@@ -272,7 +299,7 @@ def write_report(
         f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"
         "Latency in milliseconds per batch; throughput = batch / p50. Rows with status other than "
         "`ok` are not successes: `mismatch` failed the numerical check against fp32 eager.\n\n"
-        f"{_env_summary(records)}\n\n{_tables(records)}").encode("utf-8"))
+        f"{_env_summary(records)}\n\n{_tables(records)}").encode())
     paths = [md, write_csv(records, out / "results.csv")]
     if plots:
         paths += write_plots(records, out, bar_batch, formats)

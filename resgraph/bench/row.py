@@ -7,9 +7,10 @@ import gc
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -158,7 +159,7 @@ def failed_record(job: Job, timing: TimingConfig, threads: int | None, reason: s
 
 def _roofline(p50_ms: float, reason: str | None, macs: float, job: Job,
               peak: Callable[[str, str, str], float | None] | None) -> dict[str, Any]:
-    """Achieved GFLOP/s and % of the matmul peak; a peak that can't be measured leaves them unset, not the row failed."""
+    """Achieved GFLOP/s and % of the matmul peak; a peak that can't be measured leaves them unset (the row stands)."""
     gflops = achieved_gflops(macs, job.batch, p50_ms / 1e3)
     engine = get_backend(job.backend).peak_engine(job.precision)
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterator
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 from tqdm import tqdm
 

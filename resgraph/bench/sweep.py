@@ -6,11 +6,12 @@ import contextlib
 import itertools
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from resgraph.bench.env import default_threads
 from resgraph import records
+from resgraph.bench.env import default_threads
 from resgraph.bench.record import Record, load_results
 from resgraph.bench.row import Job, ModelEntry, validate_job
 from resgraph.bench.runners import InProcess, Runner, run_all

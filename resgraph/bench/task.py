@@ -11,13 +11,14 @@ import importlib
 import os
 import pickle
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from resgraph.bench.backends import get_backend
-from resgraph.bench.record import Record
 from resgraph.bench.env import available_cpus, default_threads, environment, fixed_threads
+from resgraph.bench.record import Record
 from resgraph.bench.roofline import peak_gflops
 from resgraph.bench.row import Job, run_row
 from resgraph.bench.timing import TimingConfig

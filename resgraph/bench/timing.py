@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _run_cuda(fn: Callable[[], object], n: int, device: str) -> np.ndarray:
         fn()
         ends[i].record()
     torch.cuda.synchronize(device)
-    ms = [s.elapsed_time(e) for s, e in zip(starts, ends)]
+    ms = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=False)]
     return np.asarray(ms, dtype=np.float64) * 1e-3
 
 

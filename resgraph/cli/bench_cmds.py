@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -110,7 +111,9 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}"
 
 
-def _entries(specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None) -> list[Any]:
+def _entries(
+    specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None
+) -> list[Any]:
     from resgraph.entries import spec_entry, torchvision_entry
     from resgraph.graph.load import load_spec
 
@@ -285,8 +288,12 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
               show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
-@click.option("--batch", type=click.IntRange(min=1), default=None,
-              help="batch for the spec-comparison bars and MACs scatter [default: smallest]; not used for training files")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="batch for the spec-comparison bars and MACs scatter [default: smallest]; not used for training files",
+)
 @click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
 def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> None:
     """Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`).

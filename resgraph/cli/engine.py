@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -20,13 +20,23 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="show the workers, their device slots and where each row would run; measure nothing")(f)
     f = click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
                      help="run a failed row up to N more times (after the other rows)")(f)
-    f = click.option("--row-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-                     help="kill a row still running after this many seconds and record it failed [default: no limit]")(f)
+    f = click.option(
+        "--row-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="kill a row still running after this many seconds and record it failed [default: no limit]",
+    )(f)
     f = click.option("--in-process", is_flag=True,
                      help="run rows in this process, one after another (no isolation: a crashing backend ends the "
                           "sweep) [default: each row in its own process]")(f)
-    f = click.option("--resources", default=DEFAULT_RESOURCES, show_default=True, metavar="NAME=N[,...]",
-                     help="the Dask resources each row asks for: workers offering one unit each run one row at a time")(f)
+    f = click.option(
+        "--resources",
+        default=DEFAULT_RESOURCES,
+        show_default=True,
+        metavar="NAME=N[,...]",
+        help="the Dask resources each row asks for: workers offering one unit each run one row at a time",
+    )(f)
     f = click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
                      help="run rows on an existing Dask cluster (dask scheduler + dask worker, dask-jobqueue, ...)")(f)
     f = click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -113,4 +123,4 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
 
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]

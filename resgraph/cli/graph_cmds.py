@@ -9,9 +9,9 @@ import click
 
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
-from resgraph.units import human, human_bytes
 from resgraph.graph.export import FORMATS, check_format, export_graph
 from resgraph.graph.load import load_spec
+from resgraph.units import human, human_bytes
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -22,8 +22,11 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
     """Left-align column 0 and those not in ``right``; pad to the widest cell."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-        for r in rows)
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))
+        ).rstrip()
+        for r in rows
+    )
 
 
 def format_summary(s: GraphSummary, dtype: str = "fp32") -> str:

@@ -26,7 +26,9 @@ from resgraph.precision import precision_names
                    "[default: every preset and 16 drawn networks; calibrated on resnet18/50/20/56 and 4 drawn]")
 @click.option("--resume", is_flag=True, help="continue an interrupted profile in --out")
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="untimed calls per entry")
-@click.option("--iters", type=click.IntRange(min=1), default=15, show_default=True, help="timed calls per entry (at least)")
+@click.option(
+    "--iters", type=click.IntRange(min=1), default=15, show_default=True, help="timed calls per entry (at least)"
+)
 @click.option("--min-time", type=click.FloatRange(min=0), default=0.15, show_default=True,
               help="seconds of timed calls per entry (at least)")
 def profile(backend: str, precision: str, batch: int, device: str, threads: int | None, out: Path,

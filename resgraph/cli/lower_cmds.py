@@ -14,8 +14,8 @@ import click
 
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
-from resgraph.precision import get_precision
 from resgraph.graph.load import load_spec
+from resgraph.precision import get_precision
 
 
 @click.command()
@@ -83,12 +83,19 @@ def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: 
     if precision != "fp32" and trt_path is None:
         raise UsageError(f"export: --precision {precision} applies to --tensorrt only; the ONNX file is float32")
     lo, opt, hi = _batch_range(batch_range)
-    from resgraph.lower.export import (TENSORRT_PRECISIONS, ExportCheckError, export_onnx, export_tensorrt,
-                                       tensorrt_missing)
+    from resgraph.lower.export import (
+        TENSORRT_PRECISIONS,
+        ExportCheckError,
+        export_onnx,
+        export_tensorrt,
+        tensorrt_missing,
+    )
 
     get_precision(precision, "--precision")
     if precision not in TENSORRT_PRECISIONS:
-        raise UsageError(f"--precision: TensorRT export builds {', '.join(TENSORRT_PRECISIONS)} (received {precision!r})")
+        raise UsageError(
+            f"--precision: TensorRT export builds {', '.join(TENSORRT_PRECISIONS)} (received {precision!r})"
+        )
 
     if trt_path is not None and (why := tensorrt_missing()):  # before spending minutes on ONNX
         raise UsageError(f"export --tensorrt needs CUDA and torch_tensorrt: {why}")

@@ -101,7 +101,7 @@ class ResgraphGroup(click.Group):
                 ctx.exit(2)
             except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
-            except Exception as exc:  # a bug in resgraph, not in the user's input
+            except Exception as exc:  # noqa: BLE001 - a bug in resgraph, not in the user's input: one line, exit 1
                 raise _internal(exc) from None
 
 

@@ -58,7 +58,7 @@ def kinds() -> None:
             rows.append((what, k.name, options, k.origin))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[3])
 
 
 def _default(kind: Any, name: str, field: Any) -> str:
@@ -82,7 +82,11 @@ def presets() -> None:
                      str(s.head.classes)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        click.echo("  ".join(c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        click.echo(
+            "  ".join(
+                c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            ).rstrip()
+        )
 
 
 def _block_text(o: BlockOptions) -> str:

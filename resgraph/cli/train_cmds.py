@@ -10,7 +10,6 @@ import click
 
 from resgraph.errors import UsageError
 
-
 MAX_SEED = 2**31 - 1  # the data order's generator is seeded with seed * 1,000,003 + epoch: it must fit 64 bits
 
 
@@ -43,8 +42,11 @@ def _data_help() -> str:
 @click.option("--data", "data_name", default="digits", show_default=True, help=_data_help())
 @click.option("--fit-input", is_flag=True,
               help="train each spec with the data's input channels, size and classes (e.g. resnet20 on 1x8x8 digits)")
-@click.option("--shortcuts", is_flag=True,
-              help="train each SPEC with every shortcut option (A, B, C, ...) and as its plain twin, as `compare --shortcuts`")
+@click.option(
+    "--shortcuts",
+    is_flag=True,
+    help="train each SPEC with every shortcut option (A, B, C, ...) and as its plain twin, as `compare --shortcuts`",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="SGD steps per run [default: 1000]")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="passes over the training set, instead of --steps")
@@ -69,11 +71,32 @@ def _data_help() -> str:
               help="results file (JSON lines, appended)")
 @click.option("--resume", is_flag=True, help="skip finished runs in --out and continue an interrupted one from its "
               "checkpoint")
-@click.option("--save-weights", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="folder for each trained state_dict (NAME-seedS.pt) and the spec it was trained as (NAME-seedS.yaml)")
-def train(specs: tuple[str, ...], data_name: str, fit_input: bool, shortcuts: bool, steps: int | None, epochs: float | None, batch: int,
-          seeds: list[int], lr: float, weight_decay: float, schedule: str, warmup: int, log_every: int | None,
-          eval_every: int | None, threads: int | None, out: Path, resume: bool, save_weights: Path | None) -> None:
+@click.option(
+    "--save-weights",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for each trained state_dict (NAME-seedS.pt) and the spec it was trained as (NAME-seedS.yaml)",
+)
+def train(
+    specs: tuple[str, ...],
+    data_name: str,
+    fit_input: bool,
+    shortcuts: bool,
+    steps: int | None,
+    epochs: float | None,
+    batch: int,
+    seeds: list[int],
+    lr: float,
+    weight_decay: float,
+    schedule: str,
+    warmup: int,
+    log_every: int | None,
+    eval_every: int | None,
+    threads: int | None,
+    out: Path,
+    resume: bool,
+    save_weights: Path | None,
+) -> None:
     """Train SPECs in turn on the same data order, as the paper trains (SGD, momentum 0.9, weight decay 1e-4).
 
     Records every logged step and each run's end to --out; `resgraph report` draws them.
@@ -133,8 +156,8 @@ def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Pa
     from resgraph.bench.env import default_threads, fixed_threads
     from resgraph.graph import compile_spec
     from resgraph.graph.analyze import analyze
-    from resgraph.lower import build_model
     from resgraph.graph.load import load_spec
+    from resgraph.lower import build_model
     from resgraph.train.probe import probe_blocks
     from resgraph.train.report import PROBE_COLUMNS, format_rows, write_probe
 

@@ -21,13 +21,13 @@ import networkx as nx
 
 from resgraph.atomic import write_bytes_atomic
 from resgraph.errors import UsageError
-from resgraph.units import human
 from resgraph.graph.blockview import block_graph, shortcut_text
 from resgraph.graph.ir import MACS, PARAMS, SHAPE
 from resgraph.graph.ops import OPS
 from resgraph.graph.passes import run_passes
 from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
 from resgraph.kinds.base import IDENTITY, PLAIN
+from resgraph.units import human
 
 if TYPE_CHECKING:
     import pydot
@@ -151,14 +151,14 @@ def _pydot() -> Any:
     return pydot
 
 
-def to_pydot(g: nx.DiGraph, view: View = "op", collapse: bool = False) -> "pydot.Dot":
+def to_pydot(g: nx.DiGraph, view: View = "op", collapse: bool = False) -> pydot.Dot:
     """The DOT picture of ``g``: the op graph, or the block view with stages as clusters."""
     if PARAMS not in g.graph:
         run_passes(g)
     return _block_dot(block_graph(g), collapse) if view == "block" else _op_dot(g, collapse)
 
 
-def _new_dot(name: str, title: str) -> "pydot.Dot":
+def _new_dot(name: str, title: str) -> pydot.Dot:
     pydot = _pydot()
     dot = pydot.Dot(graph_name=_id(name), graph_type="digraph", rankdir="TB", label=title, labelloc="t",
                     fontname=_FONT, fontsize="18", nodesep="0.25", ranksep="0.3")
@@ -171,7 +171,7 @@ def _id(name: str) -> str:
     return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _cluster(name: str, label: str, **attrs: str) -> "pydot.Cluster":
+def _cluster(name: str, label: str, **attrs: str) -> pydot.Cluster:
     """A DOT cluster (pydot prefixes the id with ``cluster_``; dots are not allowed in it)."""
     pydot = _pydot()
     style = {"fontname": _FONT, "fontsize": "12", "style": "rounded", "color": "#999999", "labeljust": "l"}
@@ -224,7 +224,7 @@ def _run_text(run: list[str]) -> str:
     return f"{run[1]} … {run[-1]}\n{len(run) - 1} more blocks like {run[0]}"
 
 
-def _op_dot(g: nx.DiGraph, collapse: bool = False) -> "pydot.Dot":
+def _op_dot(g: nx.DiGraph, collapse: bool = False) -> pydot.Dot:
     pydot = _pydot()
     name = g.graph.get("name", "graph")
     dot = _new_dot(name, f"{name}: op graph · {human(g.graph[PARAMS])} params · {human(g.graph[MACS])} MACs")
@@ -294,12 +294,15 @@ def _op_dot(g: nx.DiGraph, collapse: bool = False) -> "pydot.Dot":
 
 def _op_legend(ops: list[str]) -> str:
     """An HTML-like table of the fill colour of each op present, from the op table."""
-    rows = "".join(f'<TR><TD BGCOLOR="{OPS[op].colour}">{op}</TD><TD ALIGN="LEFT">{_html(OPS[op].doc.replace("``", ""))}'
-                   "</TD></TR>" for op in ops if op not in ("input", "output"))
+    rows = "".join(
+        f'<TR><TD BGCOLOR="{OPS[op].colour}">{op}</TD><TD ALIGN="LEFT">{_html(OPS[op].doc.replace("``", ""))}</TD></TR>'
+        for op in ops
+        if op not in ("input", "output")
+    )
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{rows}</TABLE>>'
 
 
-def _block_dot(bg: nx.DiGraph, collapse: bool = False) -> "pydot.Dot":
+def _block_dot(bg: nx.DiGraph, collapse: bool = False) -> pydot.Dot:
     pydot = _pydot()
     name = bg.graph.get("name", "graph")
     total_p = sum(a[PARAMS] for _, a in bg.nodes(data=True))

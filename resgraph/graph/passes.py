@@ -198,7 +198,7 @@ def depth(g: nx.DiGraph) -> int:
     order = topo_order(g)
     nodes = g.nodes
     try:
-        for u, v, e in g.edges(data=True):
+        for _, v, e in g.edges(data=True):
             e[_LAYERS] = _layer_weight(nodes[v])
         path = nx.dag_longest_path(g, weight=_LAYERS, topo_order=order)
     finally:

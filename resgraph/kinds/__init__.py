@@ -4,8 +4,12 @@ Importing this package registers every bundled kind. Attention comes first:
 the block types' options name the attention kinds.
 """
 
-from resgraph.kinds import attention, shortcuts, stems  # noqa: F401  (registration order matters)
-from resgraph.kinds import blocks  # noqa: F401
+from resgraph.kinds import (  # noqa: F401  (registration order matters)
+    attention,
+    blocks,  # noqa: F401
+    shortcuts,
+    stems,
+)
 from resgraph.kinds.base import ATTENTION, BLOCKS, SHORTCUTS, STEMS
 from resgraph.kinds.registry import UnknownKindError
 

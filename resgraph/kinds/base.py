@@ -25,7 +25,7 @@ def shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
-def one_of(registry: "Registry[Any]") -> Any:
+def one_of(registry: Registry[Any]) -> Any:
     """The pydantic type of a field holding any kind of ``registry``, told apart by ``type``.
 
     Built from the registry when a spec model is defined: every registered kind is
@@ -34,7 +34,7 @@ def one_of(registry: "Registry[Any]") -> Any:
     types = registry.options_types()
     union: Any = types[0] if len(types) == 1 else Union[types]  # noqa: UP007 (built at run time)
     names = Literal[registry.names()]  # type: ignore[valid-type]
-    parts: list[Any] = [BeforeValidator(shorthand, json_schema_input_type=Union[names, union])]
+    parts: list[Any] = [BeforeValidator(shorthand, json_schema_input_type=Union[names, union])]  # noqa: UP007 - a Union of types built at run time
     if len(types) > 1:
         parts.insert(0, Field(discriminator="type"))
     return Annotated[(union, *parts)]
@@ -50,7 +50,7 @@ class AttentionOptions(Options):
 class AttentionKind(Kind):
     """A gate inside the residual branch (SE, ECA): reweights the branch's channels."""
 
-    def emit(self, k: "BlockContext", x: str, c: int, o: Options) -> str:
+    def emit(self, k: BlockContext, x: str, c: int, o: Options) -> str:
         """Nodes that gate ``x`` (``c`` channels); returns the gated map."""
         raise NotImplementedError
 
@@ -74,7 +74,7 @@ class ShortcutContext:
     c_in: int
     c_out: int
     stride: int
-    layout: "Layout"
+    layout: Layout
 
     @property
     def changes(self) -> bool:
@@ -173,7 +173,7 @@ class BlockContext:
     stride: int
     zero_init: bool                # zero-initialise the last layer of the branch
     _shortcut: ShortcutKind | None
-    layout: "Layout"
+    layout: Layout
     shortcut_node: str | None = field(default=None, init=False)
     shortcut_kind: str = field(default="", init=False)
 
@@ -227,7 +227,7 @@ class BlockKind(Kind):
     """A residual block type: emits its branch F(x); the compiler adds the shortcut and the join."""
 
     depth: ClassVar[int]              # weighted layers on the branch (convs; attention gates excluded)
-    layout: ClassVar["Layout"]        # module names and trunk: torchvision/timm ResNet or timm ResNetV2
+    layout: ClassVar[Layout]        # module names and trunk: torchvision/timm ResNet or timm ResNetV2
     out_act: ClassVar[str | None]     # the ReLU after the add ("relu2"), None in pre-activation blocks
     Options: ClassVar[type[BlockOptions]] = BlockOptions
 

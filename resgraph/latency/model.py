@@ -5,9 +5,10 @@
    activation bytes, channels, resolution, stride, ops) and its kind (block type, attention, shortcut,
    stem), trained on the profile's segments in log space, as nn-Meter does per kernel type. Never
    the nearest neighbour; and a kind the profile never saw is refused, not guessed.
-2. The sum of a network's segments is scaled to its latency by one factor fitted on the profile's
-   whole networks (``measured = a * sum``, ``a`` the geometric mean of their ratios): what timing blocks
-   alone misses (weights hot in cache, one call overhead per block instead of per network).
+2. The segments are mapped to the network's latency by ``measured = a * sum + c * segments``, fitted
+   (relative least squares) on the profile's whole networks: what timing blocks alone misses, weights
+   hot in cache (``a``) and one call overhead per block instead of per network (``c``, negative).
+   With fewer than three such networks, one factor (the geometric mean of their ratios).
 3. The interval adds, in quadrature, each segment's measured spread (p10-p90), the forest's
    out-of-bag error on regressed segments, and the calibration's relative spread (of the ratios).
 
@@ -85,14 +86,15 @@ class LatencyModel:
                                             n_jobs=1).fit(x, y)
         oob = getattr(self.forest, "oob_prediction_", None)
         self.log_err = float(np.std(y - oob)) if oob is not None else 0.2  # relative error of a regressed segment
-        self.a, self.rel = 1.0, 0.0  # calibration factor, and its log-spread
+        self.a, self.c, self.rel = 1.0, 0.0, 0.0  # calibration: factor, ms per segment, relative spread
         self.rate = 0.0  # the baseline's ms per MAC
         nets = [n for n in profile.networks if all(s in profile.segments for s in n.signatures)]
         if nets:
             sums = np.array([sum(profile.segments[s].p50_ms for s in n.signatures) for n in nets])
             meas = np.array([n.p50_ms for n in nets])
             macs = np.array([float(n.macs) for n in nets])
-            self.a, self.rel = _ratio(meas, sums)
+            counts = np.array([float(len(n.signatures)) for n in nets])
+            self.a, self.c, self.rel = _calibrate(meas, sums, counts)
             self.rate, _ = _ratio(meas, macs)
 
     def _row(self, seg: Segment) -> list[float]:
@@ -126,13 +128,27 @@ class LatencyModel:
                 total += ms
                 var += half * half
                 stage = stage_names.get(s.stage, str(s.stage))
-                stages[stage] = stages.get(stage, 0.0) + ms * self.a
-                parts.append((s.scope, s.kind, ms * self.a, hit is not None))
-            p50 = self.a * total
+                share = max(0.0, ms * self.a + self.c)
+                stages[stage] = stages.get(stage, 0.0) + share
+                parts.append((s.scope, s.kind, share, hit is not None))
+            p50 = max(sum(stages.values()), 1e-6)
             sd = math.sqrt(self.a * self.a * var + (p50 * self.rel) ** 2)
             base = self.rate * macs if self.rate else None
             out.append(Prediction(name, p50, max(0.0, p50 - Z90 * sd), p50 + Z90 * sd, stages, parts, n_reg, base))
         return out
+
+
+def _calibrate(y: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
+    """(a, c, relative spread) of ``y ~ a * sums + c * counts``, fitted on relative errors; one factor if it can't be."""
+    if len(y) >= 3:
+        coef, *_ = np.linalg.lstsq(np.stack([sums / y, counts / y], 1), np.ones_like(y), rcond=None)
+        a, c = float(coef[0]), float(coef[1])
+        fit = a * sums + c * counts
+        if a > 0 and bool(np.all(fit > 0)):
+            rel = np.log(y / fit)
+            return a, c, float(math.sqrt(float(np.sum(rel ** 2)) / (len(y) - 2)))
+    a, spread = _ratio(y, sums)
+    return a, 0.0, spread
 
 
 def _ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:

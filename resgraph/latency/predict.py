@@ -56,7 +56,7 @@ def _expanded(ref: str) -> tuple[str, list[Segment], int, dict[int, str]]:
 def predict_specs(model: LatencyModel, refs: list[str]) -> list[Prediction]:
     """Predict every spec; one that needs a kind the profile never timed is refused, naming what is missing."""
     named = [_expanded(ref) for ref in refs]
-    for (name, segs, _, _), ref in zip(named, refs, strict=True):
+    for (_, segs, _, _), ref in zip(named, refs, strict=True):
         if missing := model.missing(segs):
             raise UsageError(f"{printable(ref)}: {model.profile.path} never timed {', '.join(missing)}: "
                              "profile a space that has it (`resgraph profile --space FILE`)")

@@ -219,7 +219,7 @@ def _check_resume(old: ProfileHeader, new: ProfileHeader, path: Path) -> None:
 def run_profile(specs: list[ResNetSpec], calibration: list[ResNetSpec], out: Path, *, backend: str, precision: str,
                 batch: int, device: str, threads: int, timing: Any, resume: bool = False,
                 progress: bool = True) -> Profile:
-    """Time every distinct segment of ``specs`` and every network of ``calibration``; append each entry as it is done."""
+    """Time every distinct segment of ``specs`` and every network of ``calibration``, appending each entry when done."""
     from tqdm import tqdm
 
     from resgraph.bench.env import fixed_threads

@@ -178,11 +178,18 @@ def _message(err: dict[str, Any], path: FieldPath, data: Any) -> tuple[str, bool
     if kind in bounds:
         return "must be " + bounds[kind].format(**ctx), True, path, received
     words = {
-        "int_type": "must be a whole number", "int_parsing": "must be a whole number",
-        "int_from_float": "must be a whole number", "bool_type": "must be true or false",
-        "float_type": "must be a number", "finite_number": "must be a finite number",
-        "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
-        "dict_type": "must be a mapping", "model_type": "must be a mapping", "model_attributes_type": "must be a mapping",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_type": "must be true or false",
+        "float_type": "must be a number",
+        "finite_number": "must be a finite number",
+        "string_type": "must be a string",
+        "list_type": "must be a list",
+        "tuple_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
     }
     if kind in ("model_type", "model_attributes_type") and (registry := _kind_registry(path)) is not None:
         return f"must be a {registry.what} name or a mapping with `type`", True, path, received

@@ -68,7 +68,9 @@ def _replaced(parent: Any, child: Any, path: FieldPath) -> list[FieldPath]:
     if _is_list_of_maps(parent) and isinstance(child, list):
         out = []
         for i, item in enumerate(child):
-            out += _replaced(parent[i], item, path + (i,)) if i < len(parent) and isinstance(item, dict) else [path + (i,)]
+            out += (
+                _replaced(parent[i], item, path + (i,)) if i < len(parent) and isinstance(item, dict) else [path + (i,)]
+            )
         return out + [path + (i,) for i in range(len(child), len(parent))]
     return [path]
 

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from resgraph.errors import Diagnostic, Location, SpecError
 from resgraph.spec.checks import Finding, SpecCheck, check_spec
+from resgraph.spec.diagnose import pydantic_diagnostics
 from resgraph.spec.extends import merge, merge_positions, without_nulls
 from resgraph.spec.model import ResNetSpec
-from resgraph.spec.diagnose import pydantic_diagnostics
 from resgraph.spec.presets import SPEC_SUFFIXES, preset_names, preset_path, presets_dir, suggest
 from resgraph.spec.source import Source, read_source
 

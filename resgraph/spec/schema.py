@@ -6,6 +6,7 @@ from typing import Any
 
 from resgraph.spec.model import ResNetSpec
 
+
 def spec_json_schema() -> dict[str, Any]:
     """Schema accepting ``extends:``, a kind's bare name (``stem: imagenet``), and partial variant files.
 

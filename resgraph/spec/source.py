@@ -172,7 +172,9 @@ def parse_source(raw: bytes, name: str) -> Source:
         raise SpecError.single(name, "file is empty: expected a mapping such as 'name: ...' and 'stages: [...]'", 1, 1)
     if len(nodes) > 1:
         m = nodes[1].start_mark
-        raise SpecError.single(name, "file holds several YAML documents; a spec is exactly one", m.line + 1, m.column + 1)
+        raise SpecError.single(
+            name, "file holds several YAML documents; a spec is exactly one", m.line + 1, m.column + 1
+        )
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         m = root.start_mark

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +25,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from resgraph.data import Data, fetch
 from resgraph.records import Writer
 from resgraph.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from resgraph.data import Data, fetch
 from resgraph.train.records import RunRecord, StepRecord
 
 __all__ = ["Interrupted", "TrainConfig", "train_run", "evaluate"]
@@ -132,7 +132,7 @@ class _StepBoundary:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self) -> "_StepBoundary":
+    def __enter__(self) -> _StepBoundary:
         if threading.current_thread() is threading.main_thread():
             self.before = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -240,12 +240,30 @@ def train_run(
         final["final_train_loss"], final["final_train_err"] = evaluate(model, data.train)
         final["final_test_loss"], final["final_test_err"] = evaluate(model, data.test)
     done, this_s = step - state.step, train_s - state.train_s  # what this process trained (after a resume: since it)
-    record = RunRecord(**base, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       momentum=cfg.momentum, schedule=cfg.schedule, warmup=cfg.warmup, diverged=diverged,
-                       stopped_at=step, **final, images_per_s=done * cfg.batch / this_s if done and this_s > 0 else None,
-                       train_s=train_s, wall_s=time.perf_counter() - wall0, resumed_at=resumed_at, depth=info.depth,
-                       residual=info.residual, design=info.design, params=info.params, threads=info.threads,
-                       env=info.env, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    record = RunRecord(
+        **base,
+        steps=cfg.steps,
+        batch=cfg.batch,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+        schedule=cfg.schedule,
+        warmup=cfg.warmup,
+        diverged=diverged,
+        stopped_at=step,
+        **final,
+        images_per_s=done * cfg.batch / this_s if done and this_s > 0 else None,
+        train_s=train_s,
+        wall_s=time.perf_counter() - wall0,
+        resumed_at=resumed_at,
+        depth=info.depth,
+        residual=info.residual,
+        design=info.design,
+        params=info.params,
+        threads=info.threads,
+        env=info.env,
+        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     out.append(record)
     checkpoint.unlink(missing_ok=True)
     return record

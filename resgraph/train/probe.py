@@ -77,7 +77,7 @@ def _probe(gm: fx.GraphModule, g: nx.DiGraph, input_shape: tuple[int, int, int],
     y = torch.randint(0, classes, (batch,), generator=gen)
     logits, *hs = net(x)
     grads = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), hs)
-    for row, h, gr in zip(rows, hs, grads):
+    for row, h, gr in zip(rows, hs, grads, strict=False):
         row["act_std"] = float(h.detach().std())
         row["grad_norm"] = float(gr.flatten(1).norm(dim=1).mean())
 
@@ -85,7 +85,7 @@ def _probe(gm: fx.GraphModule, g: nx.DiGraph, input_shape: tuple[int, int, int],
     near = base + EPS * torch.randn(pairs, *input_shape, generator=gen)
     xs = torch.cat([base, near]).requires_grad_(True)
     _, *hs = net(xs)
-    for row, h in zip(rows, hs):
+    for row, h in zip(rows, hs, strict=False):
         r = torch.randn(h.shape[1:], generator=gen)  # one fixed direction per block, the same for every input
         (gx,) = torch.autograd.grad((h * r).sum(), xs, retain_graph=True)
         row["grad_corr"] = _pearson(gx[:pairs].flatten(1), gx[pairs:].flatten(1))

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.artifacts import figure, save_figure, write_rows_csv
+from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.errors import printable
 from resgraph.train.records import RunRecord, StepRecord, curves, read_train_records
 
@@ -55,7 +55,9 @@ def _labels(keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
         twins = [k for k in keys if k[0] == key[0]]
         differ = [i for i in range(1, len(key)) if len({k[i] for k in twins}) > 1]
         names = ("spec", "spec_hash", "data", *SETTINGS)
-        out[key] = key[0] + "".join(f" {names[i].replace('_', ' ')}={key[i]}" for i in differ if names[i] != "spec_hash")
+        out[key] = key[0] + "".join(
+            f" {names[i].replace('_', ' ')}={key[i]}" for i in differ if names[i] != "spec_hash"
+        )
         if 1 in differ and not [i for i in differ if i != 1]:
             out[key] += f" ({key[1][:6]})"  # same name, another version of the spec
     return out
@@ -94,7 +96,7 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         lines.insert(1, "|" + "|".join("---" for _ in columns) + "|")
         return "\n".join(lines) + "\n"
     widths = [max(len(t[i]) for t in table) for i in range(len(columns))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(t, widths)).rstrip() for t in table) + "\n"
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(t, widths, strict=False)).rstrip() for t in table) + "\n"
 
 
 def write_train_report(results: str | Path, out_dir: str | Path, *, plots: bool = True,

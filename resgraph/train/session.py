@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from resgraph import records
 from resgraph.atomic import atomic_path, ensure_folder
 from resgraph.bench.env import default_threads, environment, fixed_threads
-from resgraph import records
+from resgraph.data import Data
 from resgraph.errors import SpecError, UsageError, format_path, printable
 from resgraph.spec import ResNetSpec, dump_spec
-from resgraph.data import Data
 from resgraph.train.loop import Interrupted, RunInfo, TrainConfig, train_run
 from resgraph.train.records import RunRecord, is_train_file, read_train_records
 
@@ -27,8 +27,8 @@ __all__ = ["fit_to_data", "train_specs", "checkpoint_path"]
 
 def fit_to_data(spec: ResNetSpec, data: Data, fit: bool) -> ResNetSpec:
     """``spec`` if it takes ``data``'s images and classes; with ``fit``, a copy whose input and head do."""
-    from resgraph.spec.dump import spec_data
     from resgraph.graph.load import validate_source
+    from resgraph.spec.dump import spec_data
     from resgraph.spec.source import Source
 
     c, hw = spec.input.channels, spec.input.hw
@@ -149,7 +149,7 @@ class _Bar:
             self.shown = figures
             self.bar.set_postfix({k.replace("_", " "): f"{v:.3f}" for k, v in figures.items()}, refresh=False)
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         return self
 
     def __exit__(self, *exc: Any) -> None:

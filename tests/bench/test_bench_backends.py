@@ -8,8 +8,8 @@ from torch import nn
 
 from resgraph.bench.backends import Prepared, Skip, backend_names, prepare, unmet_requirement
 from resgraph.bench.check import check_output, to_tensor
-from resgraph.lower.inference import fold_bn
 from resgraph.bench.toy import tiny_resnet
+from resgraph.lower.inference import fold_bn
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
 

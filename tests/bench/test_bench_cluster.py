@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+import row_faults  # noqa: F401  (test_* backends, here and in every row's process)
 from click.testing import CliRunner
 
-import row_faults  # noqa: F401  (test_* backends, here and in every row's process)
 from resgraph.bench import TimingConfig, plan, run_sweep
 from resgraph.bench.dask_runner import connect, core_sets, parse_resources
 from resgraph.bench.record import read_results as read_records

@@ -8,15 +8,15 @@ import os
 import warnings
 
 import pytest
+from record_helpers import append_record
 
 from resgraph import atomic
-from resgraph.atomic import atomic_path, write_bytes_atomic
 from resgraph import records as results_mod
-from resgraph.bench.report import write_report
-from record_helpers import append_raw, append_record
+from resgraph.atomic import atomic_path, write_bytes_atomic
 from resgraph.bench.record import read_results as read_records
-from resgraph.records import writer as sweep_lock
+from resgraph.bench.report import write_report
 from resgraph.errors import UsageError
+from resgraph.records import writer as sweep_lock
 
 ROW = {"spec_hash": "h", "backend": "eager", "device": "cpu", "batch": 1, "precision": "fp32", "status": "ok",
        "p50_ms": 1.0, "throughput": 1000.0, "threads": 1, "env": {"device_name": "cpu"}}

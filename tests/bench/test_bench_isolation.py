@@ -7,8 +7,8 @@ import textwrap
 import uuid
 
 import pytest
-
 import row_faults  # noqa: F401  (registers the test_* backends here; rows import it in their own processes)
+
 from resgraph.bench import TimingConfig, plan, run_sweep
 from resgraph.bench.isolate import exit_reason
 from resgraph.bench.record import read_results as read_records

@@ -6,13 +6,13 @@ import json
 import socket
 from pathlib import Path
 
+from record_helpers import append_raw, append_record
+
 from resgraph.bench import TimingConfig, format_table, plan, run_sweep
 from resgraph.bench.comparison import SWEEP_COLUMNS
 from resgraph.bench.env import device_name
-from resgraph.bench.record import check_record
+from resgraph.bench.record import KEY_FIELDS, check_record, parse_record
 from resgraph.bench.report import load_results, write_report
-from record_helpers import append_raw, append_record
-from resgraph.bench.record import KEY_FIELDS, parse_record
 from resgraph.bench.row import ModelEntry
 from resgraph.bench.toy import tiny_resnet
 

@@ -4,9 +4,9 @@ import csv
 import sys
 
 import pytest
+from record_helpers import append_record
 
 from resgraph.bench.report import load_results, write_report
-from record_helpers import append_record
 
 
 def _record(spec, backend, batch, p50, status="ok", macs=1.8e9, precision="fp32"):

@@ -7,8 +7,8 @@ import pytest
 from resgraph.bench import roofline
 from resgraph.bench.comparison import compare, format_table
 from resgraph.bench.env import environment
-from resgraph.bench.row import ModelEntry
 from resgraph.bench.record import Record
+from resgraph.bench.row import ModelEntry
 from resgraph.bench.timing import TimingConfig
 from resgraph.bench.toy import tiny_resnet
 

@@ -5,10 +5,10 @@ import warnings
 
 import pytest
 import torch
+from record_helpers import append_raw, append_record
 
 from resgraph.bench import backends, roofline
 from resgraph.bench.backends import Backend, Prepared
-from record_helpers import append_raw, append_record
 from resgraph.bench.record import KEY_FIELDS, SCHEMA_VERSION, STATUSES, Record
 from resgraph.bench.record import read_results as read_records
 from resgraph.bench.row import ModelEntry

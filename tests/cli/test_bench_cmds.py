@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from resgraph.bench.record import SCHEMA_VERSION, Record
-from resgraph.kinds import SHORTCUTS
 from resgraph.cli.main import main
+from resgraph.kinds import SHORTCUTS
 
 FAST = ["--warmup", "1", "--iters", "3", "--min-time", "0", "--threads", "1"]
 REQUIRED = ("spec", "backend", "device", "batch", "precision", "p50_ms", "p90_ms", "p99_ms", "throughput", "status")

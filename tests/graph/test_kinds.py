@@ -146,7 +146,7 @@ def test_extending_doc_shows_the_code_as_it_is():
     quoted = [ln[1:] for ln in added.splitlines() if ln.startswith("+")]
     current = (REPO / "resgraph/kinds/shortcuts/option_d.py").read_text().splitlines()
     assert len(quoted) == len(current)
-    changed = [(q, c) for q, c in zip(quoted, current) if q != c]
+    changed = [(q, c) for q, c in zip(quoted, current, strict=False) if q != c]
     assert [c.split("=")[0] for _, c in changed] == ["    label "]  # the one later edit, which the doc tells
 
 

@@ -181,7 +181,7 @@ def _by_shape_in_module_order(ours: nn.Module, ref: nn.Module) -> None:
 
     a, b = layers(ours), layers(ref)
     assert [type(x) for x in a] == [type(x) for x in b]
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         assert x.state_dict().keys() == y.state_dict().keys()
         y.load_state_dict(x.state_dict())
 

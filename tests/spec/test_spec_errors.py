@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from spec_helpers import BASE, diag_regex, edit, run_cli
 
 from resgraph.errors import SpecError
+from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
 from resgraph.spec import SpecWarning, check_ref, load_spec
 from resgraph.spec.source import MAX_FILE_BYTES
-from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
-from spec_helpers import BASE, diag_regex, edit, run_cli
 
 # How pydantic lists a Literal's values: 'A', 'B' or 'C'.
 OPTIONS = ", ".join(f"'{o}'" for o in SHORTCUTS.names()[:-1]) + f" or '{SHORTCUTS.names()[-1]}'"
@@ -33,7 +33,7 @@ class Bad:
 MB_PLUS = "name: big\nstages: [{blocks: 1, width: 8}]\n# " + "x" * MAX_FILE_BYTES + "\n"
 BOMB = "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
-    for p, c in zip(["", *"abcdefgh"], "abcdefghi")
+    for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=False)
 )
 
 CASES = [

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from spec_helpers import diag_regex, run_cli
 
 from resgraph.errors import SpecError
-from resgraph.spec import allow_extends, ResNetSpec, load_spec
+from resgraph.spec import ResNetSpec, allow_extends, load_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.extends import merge
-from spec_helpers import diag_regex, run_cli
 
 
 def with_changes(base: str, **changes: Any) -> ResNetSpec:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from spec_helpers import PRESET_FILES, SPECS_DIR, run_cli
 
 import resgraph
 from resgraph.spec import ResNetSpec, load_spec, preset_names
 from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import validate_source
 from resgraph.spec.source import parse_source
-from spec_helpers import PRESET_FILES, SPECS_DIR, run_cli
 
 IMAGENET = {  # name: (block, blocks per stage, depth)
     "resnet18": ("basic", [2, 2, 2, 2], 18),
@@ -40,7 +40,7 @@ def test_validate_all_preset_files_exits_0_with_one_ok_line_each():
     assert run.code == 0, run.output
     ok_lines = [ln for ln in run.stdout.splitlines() if ln.startswith("ok ")]
     assert len(ok_lines) == len(PRESET_FILES) == 33
-    for path, line in zip(PRESET_FILES, ok_lines):
+    for path, line in zip(PRESET_FILES, ok_lines, strict=False):
         assert f" {path}: {path.stem}, depth " in line
     assert f"{len(PRESET_FILES)} of {len(PRESET_FILES)} valid" in run.stdout
     assert run.stderr == ""  # no diagnostics, not even warnings

@@ -12,6 +12,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spec_helpers import PRESET_FILES, run_cli
+from spec_strategies import spec_dicts, valid_specs
 
 from resgraph.errors import SpecError
 from resgraph.spec import ResNetSpec, dump_spec, load_spec, preset_names
@@ -19,8 +21,6 @@ from resgraph.spec.checks import check_spec
 from resgraph.spec.dump import spec_data
 from resgraph.spec.loader import validate_source
 from resgraph.spec.source import Source, parse_source
-from spec_helpers import PRESET_FILES, run_cli
-from spec_strategies import spec_dicts, valid_specs
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

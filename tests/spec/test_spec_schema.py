@@ -9,13 +9,13 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from jsonschema import Draft202012Validator
+from spec_helpers import BASE, PRESET_FILES, edit, run_cli
+from spec_strategies import valid_specs
 
 from resgraph.kinds import BLOCKS, SHORTCUTS, STEMS
 from resgraph.spec import load_spec, preset_names
 from resgraph.spec.dump import spec_data
 from resgraph.spec.schema import spec_json_schema
-from spec_helpers import BASE, PRESET_FILES, edit, run_cli
-from spec_strategies import valid_specs
 
 
 @pytest.fixture(scope="module")

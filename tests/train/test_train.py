@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from resgraph.spec import load_spec
-from resgraph.train import TrainConfig, fit_to_data, load_data, train_specs
-from resgraph.train import loop
+from resgraph.train import TrainConfig, fit_to_data, load_data, loop, train_specs
 from resgraph.train.records import curves, read_train_records
 
 pytest.importorskip("sklearn")

@@ -104,12 +104,11 @@ def test_probe_a_20_layer_pair(tmp_path):
 
 def test_probe_of_a_plain_stack_shows_shattering_and_explosion():
     """The paper's and Balduzzi's point, at initialisation: deep plain gradients explode and decorrelate."""
+    from resgraph.bench.env import fixed_threads
     from resgraph.graph import compile_spec
     from resgraph.lower import build_model
     from resgraph.spec import load_spec
     from resgraph.train.probe import probe_blocks
-
-    from resgraph.bench.env import fixed_threads
 
     out = {}
     with fixed_threads(1):  # two threads on two shared cores can be many times slower than one
@@ -135,6 +134,7 @@ def test_report_keeps_recipes_apart(tmp_path):
                 "--threads", "1")
         assert r.exit_code == 0, r.output
     rep = run("report", str(out), "-o", str(tmp_path / "rep"), "--no-plots")
+    assert rep.exit_code == 0, rep.output
     md = (tmp_path / "rep" / "training.md").read_text()
     assert "| resnet20 lr=0.1 |" in md and "| resnet20 lr=0.01 |" in md
 
