@@ -98,3 +98,14 @@ def _alive(pid: int) -> bool:
 def glob_escape(name: str) -> str:
     """``name`` with glob's special characters taken literally."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def file_name(text: str, limit: int = 80) -> str:
+    """A single file-name component made from user text (a spec's name, a label): the one way resgraph does it.
+
+    Letters, digits, ``-``, ``_`` and ``.`` are kept, anything else (``/``, ``\\``, control characters) becomes
+    ``_``; leading dots are dropped, so the result is never ``..``, hidden or absolute, and a shared spec can
+    never choose where a file goes.
+    """
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)[:limit]
+    return safe.lstrip(".") or "x"

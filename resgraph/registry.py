@@ -23,11 +23,15 @@ V = TypeVar("V")
 
 
 def suggest(word: object, choices: Iterable[str]) -> str:
-    """``" (did you mean 'X'?)"`` for the closest choice, case aside (difflib's ratio >= 0.6), else ``""``."""
-    if not isinstance(word, str):
+    """``" (did you mean 'X'?)"`` for the closest choice, case aside (difflib's ratio >= 0.6), or the one
+    choice the word begins (``onnx`` -> ``onnxruntime``), else ``""``."""
+    if not isinstance(word, str) or not word:
         return ""
     by_lower = {c.lower(): c for c in reversed(list(choices))}  # the first of names equal but for case wins
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+    if not close:
+        close = [c for c in by_lower if c.startswith(word.lower())][:2]
+        close = close if len(close) == 1 else []
     return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 

@@ -119,3 +119,10 @@ def test_the_registries_import_without_torch():
     code = ("import sys, resgraph.registry, resgraph.precision, resgraph.kinds; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_prefix_of_one_name_is_suggested():
+    from resgraph.registry import suggest
+
+    assert suggest("onnx", ["eager", "onnxruntime", "inductor"]) == " (did you mean 'onnxruntime'?)"
+    assert suggest("amp", ["amp_fp16", "amp_bf16"]) == ""  # two names begin so: no guess

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -120,11 +119,6 @@ def _series_label(r: Record, multi_device: bool) -> str:
 def _multi(rows: Sequence[Record]) -> bool:
     """Whether rows differ in device, host or device model (their plot series then say which)."""
     return len({(r.device, *r.placement) for r in rows}) > 1
-
-
-def _safe(name: str) -> str:
-    """A file-name-safe version of a label."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "x"
 
 
 def _null_locator() -> Any:

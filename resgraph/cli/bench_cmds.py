@@ -43,11 +43,10 @@ def _check_device(device: str) -> str:
 
 
 def _check_names(backends: list[str], precisions: list[str]) -> None:
-    from resgraph.bench.backends import backend_names
+    from resgraph.bench.backends import get_backend
 
     for b in backends:
-        if b not in backend_names():
-            raise UsageError(f"--backend: unknown backend {b!r}; known: {', '.join(backend_names())}")
+        get_backend(b, "--backend")  # one line with a "did you mean" and the known names
     for p in precisions:
         get_precision(p, "--precision")
 
@@ -78,7 +77,7 @@ def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-EXIT_FAILED = 3    # a row failed or its output did not match fp32 eager
+EXIT_FAILED = 3    # a row failed, did not match fp32 eager, or no row could be measured
 EXIT_UNSTABLE = 4  # --strict, and a row is unstable
 
 
@@ -90,6 +89,9 @@ def _finish(records: list[dict[str, Any]], strict: bool) -> None:
         click.echo(f"warning: {len(shaky)} of {len(records)} rows are unstable (their timings varied, or their "
                    f"threads did not get the CPU they asked for): {names}. Re-run them with a longer --min-time, "
                    "on a quieter machine, or with fewer --threads.", err=True)
+    if records and all(r["status"] == "skipped" for r in records):  # a CI job must not pass having measured nothing
+        click.echo(f"error: no row was measured: all {len(records)} were skipped ({records[0]['reason']})", err=True)
+        raise click.exceptions.Exit(EXIT_FAILED)
     bad = [r for r in records if r["status"] in ("failed", "mismatch")]
     for r in bad:
         click.echo(f"{r['status']}: {_label(r)}: {r['reason']}", err=True)

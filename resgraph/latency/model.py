@@ -139,7 +139,7 @@ class LatencyModel:
 
 
 def _calibrate(y: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
-    """(a, c, relative spread) of ``y ~ a * sums + c * counts``, fitted on relative errors; one factor if it can't be."""
+    """(a, c, relative spread) of ``y ~ a * sums + c * counts``, fitted on relative errors; else one factor."""
     if len(y) >= 3:
         coef, *_ = np.linalg.lstsq(np.stack([sums / y, counts / y], 1), np.ones_like(y), rcond=None)
         a, c = float(coef[0]), float(coef[1])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from resgraph import records
-from resgraph.atomic import atomic_path, ensure_folder
+from resgraph.atomic import atomic_path, ensure_folder, file_name
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.data import Data
 from resgraph.errors import SpecError, UsageError, format_path, printable
@@ -56,8 +56,7 @@ def fit_to_data(spec: ResNetSpec, data: Data, fit: bool) -> ResNetSpec:
 
 def checkpoint_path(out: Path, spec: str, run: str) -> Path:
     """Where a run's checkpoint lives: a hidden folder beside the results file."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in spec)[:80]
-    return out.parent / f".{out.name}.checkpoints" / f"{safe}-{run}.pt"
+    return out.parent / f".{out.name}.checkpoints" / f"{file_name(spec)}-{run}.pt"
 
 
 def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[TrainConfig], out: Path, *,
@@ -127,7 +126,7 @@ def _save(folder: Path, spec: ResNetSpec, seed: int, model: Any) -> None:
     import torch
 
     ensure_folder(folder)
-    stem = f"{spec.name}-seed{seed}"
+    stem = file_name(f"{spec.name}-seed{seed}", 120)  # the spec's name never chooses the folder
     with atomic_path(folder / f"{stem}.pt") as tmp:
         torch.save(model.state_dict(), tmp)
     with atomic_path(folder / f"{stem}.yaml") as tmp:

@@ -223,3 +223,10 @@ def test_torchvision_match_ignores_what_does_not_change_the_network_and_long_nam
     long.write_text(f"extends: resnet20\nname: {'n' * 200}\n")
     names = [v.name for v in shortcut_variants(load_spec(long))]
     assert len(names) == 5 and all(len(n) <= 200 for n in names) and names[-1].endswith("_plain")
+
+
+def test_a_sweep_that_measured_nothing_fails(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    res = run("bench", "resnet20", "--backend", "cuda_graphs", "--out", str(out), "--in-process", "--no-roofline",
+              *FAST)
+    assert res.exit_code == 3 and "no row was measured: all 1 were skipped" in res.output

@@ -163,3 +163,16 @@ def test_a_bench_results_file_is_no_training_file(tmp_path, digits):
     spec = fit_to_data(load_spec(tiny_spec(tmp_path)), digits, fit=True)
     with pytest.raises(UsageError, match="not training records"):
         train_specs([spec], digits, [TrainConfig(steps=2, batch=32)], out, progress=False, threads=1)
+
+
+def test_saved_weights_stay_in_their_folder_whatever_the_specs_name(tmp_path, digits):
+    from resgraph.atomic import file_name
+
+    assert file_name("../../etc/x") == "_.._etc_x" and file_name("/abs") == "_abs" and file_name("..") == "x"
+    assert "/" not in file_name("a/b\\c\x1b") and file_name(".hidden") == "hidden"
+    spec = fit_to_data(load_spec(tiny_spec(tmp_path)), digits, fit=True).model_copy(update={"name": "../escape"})
+    out, folder = tmp_path / "r.jsonl", tmp_path / "w"
+    train_specs([spec], digits, [TrainConfig(steps=2, batch=32, log_every=1, eval_every=2)], out, progress=False,
+                threads=1, save_weights=folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["_escape-seed0.pt", "_escape-seed0.yaml"]
+    assert not (tmp_path / "escape-seed0.pt").exists()
