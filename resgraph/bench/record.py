@@ -74,6 +74,7 @@ class Record(RecordModel):
     load_before: Num = None
     load_after: Num = None
     cpu_ratio: Num = None
+    steal: Num = Field(None, ge=0, le=1)  # share of the CPU time the hypervisor gave other guests while timed
     unstable: Text = None
     repeat: int | None = None
     round_p50_ms: list[float] | None = None

@@ -227,7 +227,7 @@ def _measure(job: Job, timing: TimingConfig, threads: int) -> dict[str, Any]:
             )
     stats = summarize(samples, job.batch).as_ms()
     return {**out, **stats, "load_before": signals.load_before, "load_after": signals.load_after,
-            "cpu_ratio": signals.cpu_ratio, "unstable": verdict(stats["cv"], signals, threads),
+            "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": verdict(stats["cv"], signals, threads),
             "peak_mem_bytes": mem.peak_bytes, "mem_method": mem.method,
             "status": "ok" if check.ok else "mismatch", "reason": check.reason}
 

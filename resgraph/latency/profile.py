@@ -77,6 +77,7 @@ class SegmentTiming(RecordModel):
     cv: Num = None
     samples: int | None = None
     cpu_ratio: Num = None
+    steal: Num = None
     unstable: records.Text = None
     attempts: int = 1
 
@@ -200,7 +201,7 @@ def _time(module: Any, shape: tuple[int, ...], header: ProfileHeader, timing: An
         stats = summarize(samples, header.batch).as_ms()
         why = verdict(stats["cv"], signals, header.threads)
         got = {"p50_ms": stats["p50_ms"], "p10_ms": stats["p10_ms"], "p90_ms": stats["p90_ms"], "cv": stats["cv"],
-               "samples": stats["samples"], "cpu_ratio": signals.cpu_ratio, "unstable": why, "attempts": attempt}
+               "samples": stats["samples"], "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": why, "attempts": attempt}
         if not best or (best["unstable"] and (not why or got["cv"] < best["cv"])):
             best = {**got, "attempts": attempt}
         if why is None:
@@ -266,6 +267,7 @@ def run_profile(specs: list[ResNetSpec], calibration: list[ResNetSpec], out: Pat
                 figures = _time(build_model(g, seed=0), tuple(g.graph["input_shape"]), header, timing)
                 figures.pop("samples", None)
                 figures.pop("cpu_ratio", None)
+                figures.pop("steal", None)
                 w.append(NetworkTiming(spec=spec.name, signatures=sigs, macs=int(g.graph["macs"]), **figures))
                 bar.update(1)
     return read_profile(out)

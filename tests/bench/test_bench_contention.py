@@ -80,3 +80,15 @@ def test_exit_codes_say_failed_rows_and_under_strict_unstable_ones(monkeypatch, 
     res = runner.invoke(main, ["bench", "resnet20", "--out", out, "--no-roofline", "--in-process", *FAST])
     assert res.exit_code == 3
     assert res.output.count("failed: resnet20/eager/fp32/b1: RuntimeError: backend exploded") == 1
+
+
+def test_steal_time_is_read_from_the_kernel_and_flags_a_row():
+    from resgraph.bench.contention import Signals, cpu_times, steal_share
+
+    before = cpu_times("cpu  100 0 50 800 10 0 5 35 0 0\n")
+    after = cpu_times("cpu  200 0 100 1500 20 0 10 170 0 0\n")
+    assert before == (35, 1000) and after == (170, 2000)
+    assert steal_share(before, after) == 0.135
+    assert cpu_times("cpu 1 2 3") is None and steal_share(None, after) is None
+    assert "hypervisor took 14% of the CPU time (steal)" in verdict(0.01, Signals(steal=0.135), 2)
+    assert verdict(0.01, Signals(steal=0.01, cpu_ratio=0.9), 2) is None
