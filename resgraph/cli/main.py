@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,14 @@ _USER_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
 def _users_file(exc: OSError) -> bool:
     """Whether an OSError is about the user's files (exit 2), not a fault of resgraph's (exit 1)."""
     return exc.filename is not None or exc.errno in _USER_ERRNOS
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit): stopped like Ctrl-C, so finished work is kept."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def _internal(exc: BaseException) -> click.exceptions.Exit:
@@ -71,12 +81,17 @@ class ResgraphGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, _terminate)  # a sweep's rows, lock and children end as on Ctrl-C
             try:
                 return super().invoke(ctx)
             except ResgraphError as exc:
                 for line in exc.lines():
                     click.echo(line, err=True)
                 ctx.exit(2)
+            except Terminated:
+                click.echo("terminated (SIGTERM): finished rows and records are kept", err=True)
+                ctx.exit(143)
             except KeyboardInterrupt:
                 click.echo("interrupted", err=True)
                 ctx.exit(130)

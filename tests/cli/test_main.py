@@ -43,3 +43,28 @@ def test_every_listed_command_loads_and_is_named_as_listed():
         cmd = main.get_command(click.Context(main), name)
         assert isinstance(cmd, click.Command) and cmd.name == name
     assert main.list_commands(click.Context(main)) == sorted(COMMANDS)
+
+
+def test_sigterm_stops_a_sweep_like_ctrl_c_keeping_finished_rows(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", "from resgraph.cli import main; main()", "bench", "resnet20",
+                             "--backend", "eager,channels_last,folded", "--batch", "1,2,4,8", "--in-process",
+                             "--no-roofline", "--warmup", "1", "--iters", "3", "--min-time", "0.5", "--out", str(out)],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err and "leaked" not in err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert 1 <= len(rows) < 12 and all(r["status"] == "ok" for r in rows)
+    assert not os.path.exists(str(out) + ".tmp")
