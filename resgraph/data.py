@@ -13,11 +13,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset
 
 from resgraph.errors import UsageError, printable
+
+if TYPE_CHECKING:
+    from torchvision.datasets import ImageFolder
 
 __all__ = ["Data", "DataError", "ImageTensors", "data_names", "fetch", "load_data"]
 
@@ -219,17 +223,17 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
 class _Checked(Dataset):
     """An ImageFolder whose unreadable image is a one-line DataError naming the file, not PIL's traceback."""
 
-    def __init__(self, ds: Dataset, folder: Path) -> None:
+    def __init__(self, ds: ImageFolder, folder: Path) -> None:
         self.ds, self.folder = ds, folder
 
     def __len__(self) -> int:
-        return len(self.ds)  # type: ignore[arg-type]
+        return len(self.ds)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         try:
             return self.ds[i]
         except (OSError, ValueError, SyntaxError) as exc:  # PIL raises these for truncated or foreign files
-            file = self.ds.samples[i][0]  # type: ignore[attr-defined]
+            file = self.ds.samples[i][0]
             raise DataError(f"{printable(file)}: not an image PIL can read ({type(exc).__name__})") from None
 
 

@@ -77,6 +77,6 @@ def add(table: MutableMapping[str, V], what: str, name: str, value: V,
 def lookup(table: Mapping[str, V], what: str, name: object, where: str = "") -> V:
     """``table[name]``, or :class:`UnknownNameError` naming the known ones (``where``: the option it came from)."""
     try:
-        return table[name]  # type: ignore[index]
+        return table[name]  # type: ignore[index]  # any object may be asked for: a non-str misses below
     except (KeyError, TypeError):  # TypeError: an unhashable name (a list from a YAML file)
         raise UnknownNameError(what, name, table, where) from None

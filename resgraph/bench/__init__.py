@@ -48,7 +48,7 @@ prepare(name, model, example, device="cpu", precision="fp32", threads=None, cali
 backend_names() -> list[str];  unmet_requirement(name, device, precision) -> str | None
 check_output(out, ref, precision, device="cpu") -> CheckResult         (floating precisions)
 check_agreement(out, ref, precision, labels=None) -> AgreementResult   (int8: see resgraph.precision)
-fold_bn(module) -> nn.Module   (resgraph.lower.inference: BN folded into convs, input untouched)
+fold_bn(module) -> fx.GraphModule   (resgraph.lower.inference: BN folded into convs, input untouched)
 peak_gflops(device="cpu", threads=None, precision="fp32", cache_path=None, refresh=False, engine="torch") -> float
 environment(device, threads, packages=()) -> dict
 

@@ -9,7 +9,7 @@ import sys
 try:
     import resource
 except ImportError:  # Windows
-    resource = None  # type: ignore[assignment]
+    resource = None  # type: ignore[assignment]  # no resource module on Windows: _maxrss_bytes reads 0
 
 import torch
 

@@ -6,14 +6,14 @@ TensorRT is left to the rows that use it (its import may start CUDA).
 
 import contextlib
 
-import torch  # noqa: F401
-import torch.nn  # noqa: F401
+import torch  # noqa: F401 - imported to preload it
+import torch.nn  # noqa: F401 - imported to preload it
 
-import resgraph.bench.task  # noqa: F401
-import resgraph.entries  # noqa: F401
-import resgraph.lower  # noqa: F401
+import resgraph.bench.task  # noqa: F401 - imported to preload it
+import resgraph.entries  # noqa: F401 - imported to preload it
+import resgraph.lower  # noqa: F401 - imported to preload it
 
 with contextlib.suppress(Exception):  # optional; environment() records their versions on every row
     import torchvision  # noqa: F401  (pulls in torch._dynamo: 1-2 s that a row would pay again)
 with contextlib.suppress(Exception):
-    import onnxruntime  # noqa: F401
+    import onnxruntime  # noqa: F401 - imported to preload it

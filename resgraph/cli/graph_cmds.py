@@ -9,7 +9,7 @@ import click
 
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
-from resgraph.graph.export import FORMATS, check_format, export_graph
+from resgraph.graph.export import FORMATS, View, check_format, export_graph
 from resgraph.graph.load import load_spec
 from resgraph.units import human, human_bytes
 
@@ -111,7 +111,7 @@ def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> No
               help="op: one node per operation; block: one node per residual block, stages as clusters")
 @click.option("--collapse", is_flag=True,
               help="draw each run of 3 or more identical blocks as its first block and one node (pictures only)")
-def graph(spec: str, output: Path, view: str, collapse: bool) -> None:
+def graph(spec: str, output: Path, view: View, collapse: bool) -> None:
     """Export the graph of SPEC: DOT, SVG/PNG (needs Graphviz), GraphML or node-link JSON."""
     check_format(output)  # before compiling: a typo in the name fails fast
     g = compile_spec(load_spec(spec))
@@ -119,5 +119,5 @@ def graph(spec: str, output: Path, view: str, collapse: bool) -> None:
         hint = "" if collapse else "; --collapse draws runs of identical blocks once"
         click.echo(f"drawing {g.number_of_nodes():,} ops with Graphviz's dot ({view} view); a big net takes a "
                    f"while{hint}", err=True)
-    export_graph(g, output, view, collapse)  # type: ignore[arg-type]
+    export_graph(g, output, view, collapse)
     click.echo(f"wrote {output} ({view} view of {g.graph['name']})")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from resgraph.errors import UsageError
+
+if TYPE_CHECKING:
+    from resgraph.train.loop import Schedule
 
 MAX_SEED = 2**31 - 1  # the data order's generator is seeded with seed * 1,000,003 + epoch: it must fit 64 bits
 
@@ -88,7 +91,7 @@ def train(
     seeds: list[int],
     lr: float,
     weight_decay: float,
-    schedule: str,
+    schedule: Schedule,
     warmup: int,
     log_every: int | None,
     eval_every: int | None,
@@ -114,11 +117,11 @@ def train(
         loaded = [v for s in loaded for v in shortcut_variants(s)]
     data = load_data(data_name, loaded[0].input.hw)
     fitted = [fit_to_data(s, data, fit_input) for s in loaded]
-    n = len(data.train)  # type: ignore[arg-type]
+    n = len(data.train)  # type: ignore[arg-type]  # torch's Dataset declares no __len__; every Data split has one
     if batch > n:
         raise UsageError(f"--batch {batch}: larger than the {n} training images of {data.name}")
     total = steps if steps is not None else (max(1, round(epochs * (n // batch))) if epochs is not None else 1000)
-    configs = [TrainConfig(steps=total, batch=batch, lr=lr, weight_decay=weight_decay, schedule=schedule,  # type: ignore[arg-type]
+    configs = [TrainConfig(steps=total, batch=batch, lr=lr, weight_decay=weight_decay, schedule=schedule,
                            warmup=min(warmup, total), seed=s, log_every=log_every or 0,
                            eval_every=eval_every or 0) for s in seeds]
     click.echo(f"resgraph train: {len(fitted)} spec(s) x {len(seeds)} seed(s) on {data.name} ({data.shape}, "

@@ -9,6 +9,8 @@ no torch import.
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 
 from resgraph.graph.builder import Builder
@@ -67,7 +69,7 @@ def _block(b: Builder, spec: ResNetSpec, i: int, j: int, x: str, c_in: int, rate
     if not k.shortcut_kind:  # the block left the shortcut to the end: it leaves the block's input
         k.shortcut()
     if k.shortcut_node is not None:
-        attrs = {"drop_path": rate} if rate else {}
+        attrs: dict[str, Any] = {"drop_path": rate} if rate else {}
         y = b.add(f"{scope}.add", "add", [y, k.shortcut_node], **attrs)
     if kind.out_act:
         y = b.relu(f"{scope}.{kind.out_act}", y)

@@ -15,7 +15,7 @@ import shutil
 import struct
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import networkx as nx
 
@@ -83,7 +83,10 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: b
         data = json.dumps(nx.node_link_data(_view(g, view), edges="edges"), indent=1).encode() + b"\n"
     else:
         dot = to_pydot(g, view, collapse)
-        data = dot.to_string().encode() if ext == ".dot" else dot.create(prog="dot", format=ext[1:])
+        if ext == ".dot":
+            data = dot.to_string().encode()
+        else:  # pydot 4 annotates create() as str; it returns Graphviz's stdout, bytes
+            data = cast(bytes, dot.create(prog="dot", format=ext[1:]))
         if ext == ".png" and max(struct.unpack(">II", data[16:24])) >= BITMAP_LIMIT:
             # Graphviz scales such a picture down to its limit and says so on a stderr that pydot swallows.
             warnings.warn(f"{path}: the picture reached Graphviz's {BITMAP_LIMIT:,}-pixel bitmap limit and was "

@@ -4,9 +4,9 @@ Importing this package registers every bundled kind. Attention comes first:
 the block types' options name the attention kinds.
 """
 
-from resgraph.kinds import (  # noqa: F401  (registration order matters)
+from resgraph.kinds import (  # noqa: F401 - imported to register the kinds, in this order
     attention,
-    blocks,  # noqa: F401
+    blocks,
     shortcuts,
     stems,
 )

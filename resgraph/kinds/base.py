@@ -33,7 +33,7 @@ def one_of(registry: Registry[Any]) -> Any:
     """
     types = registry.options_types()
     union: Any = types[0] if len(types) == 1 else Union[types]  # noqa: UP007 (built at run time)
-    names = Literal[registry.names()]  # type: ignore[valid-type]
+    names = Literal[registry.names()]  # type: ignore[valid-type]  # a Literal of the registry's names, built at run time
     parts: list[Any] = [BeforeValidator(shorthand, json_schema_input_type=Union[names, union])]  # noqa: UP007 - a Union of types built at run time
     if len(types) > 1:
         parts.insert(0, Field(discriminator="type"))

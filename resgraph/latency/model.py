@@ -116,7 +116,9 @@ class LatencyModel:
             regressed = dict(zip(unknown, np.exp(self.forest.predict(rows)).tolist(), strict=True))
         out = []
         for name, segs, macs, stage_names in named:
-            total, var, stages, parts, n_reg = 0.0, 0.0, {}, [], 0
+            stages: dict[str, float] = {}
+            parts: list[tuple[str, str, float, bool]] = []
+            total, var, n_reg = 0.0, 0.0, 0
             for s in segs:
                 hit = self.profile.segments.get(s.signature)
                 if hit is not None:

@@ -201,7 +201,8 @@ def _time(module: Any, shape: tuple[int, ...], header: ProfileHeader, timing: An
         stats = summarize(samples, header.batch).as_ms()
         why = verdict(stats["cv"], signals, header.threads)
         got = {"p50_ms": stats["p50_ms"], "p10_ms": stats["p10_ms"], "p90_ms": stats["p90_ms"], "cv": stats["cv"],
-               "samples": stats["samples"], "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": why, "attempts": attempt}
+               "samples": stats["samples"], "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": why,
+               "attempts": attempt}
         if not best or (best["unstable"] and (not why or got["cv"] < best["cv"])):
             best = {**got, "attempts": attempt}
         if why is None:

@@ -215,7 +215,7 @@ def tensorrt_missing() -> str | None:
     if not torch.cuda.is_available():
         missing.append("no CUDA device (torch.cuda.is_available() is False)")
     try:
-        import torch_tensorrt  # noqa: F401
+        import torch_tensorrt  # noqa: F401 - imported only to see whether it is installed
     except ImportError:
         missing.append("torch_tensorrt is not installed (pip install 'resgraph[tensorrt]')")
     return "; ".join(missing) or None
@@ -241,8 +241,8 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], input_shape:
         raise UsageError(f"batch range must satisfy 1 <= MIN <= OPT <= MAX (received {lo},{opt},{hi})")
     import torch_tensorrt
 
-    shapes = tuple((b, *input_shape) for b in (lo, opt, hi))
-    trt_gm = compile_tensorrt(model, shapes, precision)  # type: ignore[arg-type]
+    shapes = ((lo, *input_shape), (opt, *input_shape), (hi, *input_shape))
+    trt_gm = compile_tensorrt(model, shapes, precision)
     dtype = torch_dtype(precision)
     model = copy.deepcopy(model).eval().to("cuda", dtype)
     spec = torch_tensorrt.Input(min_shape=shapes[0], opt_shape=shapes[1], max_shape=shapes[2], dtype=dtype)

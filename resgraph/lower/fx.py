@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -51,7 +52,7 @@ def build_model(spec_or_graph: ResNetSpec | nx.DiGraph | str | os.PathLike[str],
     elif isinstance(spec_or_graph, (str, os.PathLike)):
         from resgraph.graph.load import load_spec
 
-        g = compile_spec(load_spec(spec_or_graph))
+        g = compile_spec(load_spec(spec_or_graph if isinstance(spec_or_graph, str) else Path(spec_or_graph)))
     else:
         raise TypeError(f"build_model needs a ResNetSpec, an IR graph or a spec name/path "
                         f"(received {type(spec_or_graph).__name__})")

@@ -17,7 +17,7 @@ from resgraph.precision import PrecisionError, torch_dtype
 __all__ = ["cast", "fold_bn", "to_channels_last"]
 
 
-def fold_bn(module: nn.Module) -> nn.Module:
+def fold_bn(module: nn.Module) -> fx.GraphModule:
     """A new eval-mode module with every BatchNorm2d folded into the Conv2d that feeds it.
 
     ``y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta`` becomes one conv with

@@ -42,6 +42,8 @@ def init_weights(model: nn.Module, zero_init: Iterable[str] = (), generator: tor
             raise TypeError(f"init_weights: no rule for {type(m).__name__}, which has parameters")
     for name in classifier:  # a 1x1-conv classifier (timm's ResNetV2 head): weight N(0, 0.01), bias 0, as timm
         conv = model.get_submodule(name)
+        if not isinstance(conv, nn.Conv2d):
+            raise ValueError(f"classifier: {name!r} is a {type(conv).__name__}, not a Conv2d")
         nn.init.normal_(conv.weight, 0.0, 0.01, generator=generator)
         if conv.bias is not None:
             nn.init.zeros_(conv.bias)

@@ -73,7 +73,8 @@ def meta_module(cls: type[nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
     if template is None:
         template = _TEMPLATES[key] = cls(*args, **kwargs, device="meta")
     module = object.__new__(cls)
-    state = {k: (v.copy() if isinstance(v, (dict, set, list)) else v) for k, v in template.__dict__.items()}
+    state: dict[str, Any] = {k: (v.copy() if isinstance(v, (dict, set, list)) else v)
+                             for k, v in template.__dict__.items()}
     object.__setattr__(module, "__dict__", state)
     for name, p in template._parameters.items():
         if p is not None:

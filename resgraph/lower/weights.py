@@ -13,12 +13,17 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import nn
 
 from resgraph.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch.fx as fx
+
+M = TypeVar("M", bound=nn.Module)
 
 __all__ = ["read_state_dict", "check_state_dict", "load_weights", "weights_id", "model_with_weights"]
 
@@ -54,7 +59,7 @@ def check_state_dict(sd: dict[str, Any], model: nn.Module, path: str | os.PathLi
                          f"{name}'s {tuple(expected[bad].shape)}")
 
 
-def load_weights(model: nn.Module, sd: dict[str, torch.Tensor]) -> nn.Module:
+def load_weights(model: M, sd: dict[str, torch.Tensor]) -> M:
     """``model`` (built on any device, meta included) holding copies of ``sd``'s tensors, in eval mode."""
     model.load_state_dict({k: v.clone() for k, v in sd.items()}, strict=True, assign=True)
     return model.eval()
@@ -69,7 +74,7 @@ def weights_id(path: str | os.PathLike[str]) -> str:
     return f"{Path(path).name}@{digest.hexdigest()[:12]}"
 
 
-def model_with_weights(graph: Any, weights: str | os.PathLike[str] | None, seed: int | None = 0) -> nn.Module:
+def model_with_weights(graph: Any, weights: str | os.PathLike[str] | None, seed: int | None = 0) -> fx.GraphModule:
     """The lowered module of ``graph`` (a compiled spec), with ``weights`` loaded strictly, else seeded random init."""
     from resgraph.lower import build_model
 

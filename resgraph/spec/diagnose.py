@@ -42,7 +42,7 @@ def pydantic_diagnostics(exc: ValidationError, src: Source) -> list[Diagnostic]:
 
 def _typo_targets(errors: list[tuple[Any, FieldPath]], data: Any) -> set[FieldPath]:
     """Fields that an unknown key beside them probably meant (``blcks`` -> ``blocks``)."""
-    out = set()
+    out: set[FieldPath] = set()
     for err, path in errors:
         if err["type"] == "extra_forbidden" and path:
             close = difflib.get_close_matches(str(path[-1]), allowed_keys(path[:-1], data), n=1, cutoff=0.6)

@@ -13,16 +13,21 @@ cannot shrink channels, the input must survive the downsampling, ...) live in
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
-from resgraph.kinds.base import BlockKind, BlockOptions, one_of, shorthand
+from resgraph.kinds.base import BlockKind, BlockOptions, StemOptions, one_of, shorthand
 
-Shortcut = Literal[SHORTCUTS.names()]  # type: ignore[valid-type]
-StemField = one_of(STEMS)
-BlockField = one_of(BLOCKS)
+if TYPE_CHECKING:  # what the checker sees of the types below, built at run time from the registries
+    Shortcut = str
+    StemField = StemOptions
+    BlockField = BlockOptions
+else:
+    Shortcut = Literal[SHORTCUTS.names()]
+    StemField = one_of(STEMS)
+    BlockField = one_of(BLOCKS)
 for _registry in (ATTENTION, BLOCKS, SHORTCUTS, STEMS):  # the models below are built from them: no late kinds
     _registry.freeze()
 # Hard ceilings that refuse absurd specs before anything is allocated.
@@ -69,7 +74,7 @@ class StageSpec(_Strict):
     blocks: int = Field(..., ge=1, le=MAX_BLOCKS_PER_STAGE, description="number of residual blocks")
     width: int = Field(..., ge=1, le=MAX_WIDTH, description="inner width; a bottleneck outputs width x expansion")
     stride: int = Field(1, ge=1, le=MAX_STRIDE, description="stride of the stage's first block")
-    block: BlockField | None = Field(  # type: ignore[valid-type]
+    block: BlockField | None = Field(
         None, description="override the network's block for this stage; a mapping without `type` changes "
                           "only the options it names")
     shortcut: Shortcut | None = Field(None, description="override the network's shortcut option for this stage")
@@ -87,16 +92,16 @@ class ResNetSpec(_Strict):
     name: str = Field(..., min_length=1, max_length=200, description="the network's name (printable text)")
     description: str | None = Field(None, description="free text, ignored by the compiler")
     input: InputSpec = Field(default_factory=InputSpec, description="input channels and size")
-    stem: StemField = Field(  # type: ignore[valid-type]
-        default_factory=lambda: STEMS["imagenet"].Options(),
+    stem: StemField = Field(
+        default_factory=lambda: STEMS["imagenet"].Options.model_validate({}),  # its defaults, `type` included
         description=f"the layers before the first stage: {', '.join(STEMS.names())}, or a mapping with "
                     "`type` and that stem's options")
-    block: BlockField = Field(  # type: ignore[valid-type]
-        default_factory=lambda: BLOCKS["basic"].Options(),
+    block: BlockField = Field(
+        default_factory=lambda: BLOCKS["basic"].Options.model_validate({}),  # its defaults, `type` included
         description=f"block type of every stage unless a stage overrides it: {', '.join(BLOCKS.names())}, or a "
                     "mapping with `type` and that block's options")
     residual: bool = Field(True, description="false builds the plain twin: the same stack with no shortcuts")
-    shortcut: Shortcut = Field(  # type: ignore[valid-type]
+    shortcut: Shortcut = Field(
         "B", description=f"shortcut option {'/'.join(SHORTCUTS.names())} (paper §3.3), per-stage overridable")
     drop_path: float = Field(
         0.0, ge=0.0, lt=1.0, allow_inf_nan=False,

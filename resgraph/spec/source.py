@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -128,7 +128,7 @@ class _Loader(yaml.SafeLoader):
     """
 
 
-_LOADERS: list[type] = [_Loader]
+_LOADERS: list[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = [_Loader]
 if getattr(yaml, "__with_libyaml__", False):
 
     class _CLoader(yaml.CSafeLoader):
@@ -234,16 +234,20 @@ def _check_events(events: Iterator[yaml.Event], name: str) -> None:
         if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
             values += 1
             if values > MAX_VALUES:
-                m = event.start_mark
                 raise SpecError.single(name, f"spec has more than {MAX_VALUES:,} values (a spec has a few "
-                                       "hundred)", m.line + 1, m.column + 1)
+                                       "hundred)", *_event_pos(event))
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                m = event.start_mark
-                raise SpecError.single(name, f"nesting is more than {MAX_DEPTH} levels deep", m.line + 1, m.column + 1)
+                raise SpecError.single(name, f"nesting is more than {MAX_DEPTH} levels deep", *_event_pos(event))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _event_pos(event: yaml.Event) -> tuple[int, int]:
+    """(line, column) where ``event`` starts; (0, 0), no position, for an event without a mark."""
+    m = event.start_mark
+    return (m.line + 1, m.column + 1) if m else (0, 0)
 
 
 def _check_json(text: str, name: str) -> None:
@@ -308,7 +312,7 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, depth: int = 0) -> Any
         raise SpecError.single(src.file, f"number is {len(node.value):,} characters long; a spec's numbers have at "
                                f"most {MAX_NUMBER_CHARS}", *_pos(node), path=path)
     if node.tag == _INT:
-        return _int_1_2(node, path, src)
+        return _int_1_2(cast(yaml.ScalarNode, node), path, src)  # mappings and sequences returned above
     try:
         value = yaml.constructor.SafeConstructor().construct_object(node)
     except (ValueError, KeyError, IndexError):  # an explicit tag on the wrong text (`!!int abc`), or 5,000 digits

@@ -174,7 +174,7 @@ def train_run(
     in flight), and removed when the run ends; with ``resume`` a run continues from it. ``progress(step, figures)``
     is called after every step.
     """
-    n = len(data.train)  # type: ignore[arg-type]
+    n = len(data.train)  # type: ignore[arg-type]  # torch's Dataset declares no __len__; every Data split has one
     per_epoch = n // cfg.batch
     if per_epoch < 1:
         raise ValueError(f"--batch {cfg.batch} is larger than the {n} training images of {data.name}")

@@ -43,7 +43,7 @@ class EfficientChannel(AttentionKind):
 
     Options = ECAOptions
 
-    def emit(self, k: BlockContext, x: str, c: int, o: ECAOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, x: str, c: int, o: ECAOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         b, p = k.b, k.name("se")
         y = b.add(f"{p}.pool", "avgpool", [x], "attention")
         y = b.add(f"{p}.conv", "channel_conv", [y], "attention", kernel=o.kernel or eca_kernel(c))

@@ -37,14 +37,14 @@ class SqueezeExcite(AttentionKind):
 
     Options = SEOptions
 
-    def check(self, c: int, o: SEOptions) -> str | None:  # type: ignore[override]
+    def check(self, c: int, o: SEOptions) -> str | None:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         rd = reduced(c, o.reduction, o.divisor)
         if rd > c:
             return (f"the squeeze would widen {c} channels to {rd} (C/{o.reduction} rounded up to a multiple of "
                     f"{o.divisor}); use a smaller divisor")
         return None
 
-    def emit(self, k: BlockContext, x: str, c: int, o: SEOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, x: str, c: int, o: SEOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         b, p = k.b, k.name("se")
         rd = reduced(c, o.reduction, o.divisor)
         y = b.add(f"{p}.pool", "avgpool", [x], "attention")

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from resgraph.kinds.base import ATTENTION, BLOCKS, BlockContext, BlockKind, BlockOptions, one_of
+from resgraph.kinds.attention import AttentionField
+from resgraph.kinds.base import BLOCKS, BlockContext, BlockKind, BlockOptions
 from resgraph.kinds.layouts import RESNET
 
 
@@ -14,7 +15,7 @@ class BasicOptions(BlockOptions):
     """Options of the basic block."""
 
     type: Literal["basic"] = "basic"
-    attention: one_of(ATTENTION) | None = Field(None, description="gate after the last BN: se or eca")
+    attention: AttentionField | None = Field(None, description="gate after the last BN: se or eca")
 
 
 @BLOCKS.register
@@ -29,7 +30,7 @@ class Basic(BlockKind):
 
     Options = BasicOptions
 
-    def emit(self, k: BlockContext, o: BasicOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, o: BasicOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         # The stride sits on the first conv, as in torchvision.
         y = k.relu("relu1", k.bn("bn1", k.conv("conv1", k.x, k.c_in, k.c_out, 3, k.stride), k.c_out))
         y = k.bn("bn2", k.conv("conv2", y, k.c_out, k.c_out, 3), k.c_out, last=True)

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from resgraph.kinds.base import ATTENTION, BLOCKS, BlockContext, BlockKind, BlockOptions, one_of
+from resgraph.kinds.attention import AttentionField
+from resgraph.kinds.base import BLOCKS, BlockContext, BlockKind, BlockOptions
 from resgraph.kinds.layouts import RESNET
 
 _MAX = 65_536
@@ -27,7 +28,7 @@ class BottleneckOptions(BlockOptions):
                            "first 1x1 (the paper)")
     groups: int = Field(1, ge=1, le=_MAX, description="groups of the 3x3 conv (ResNeXt cardinality)")
     base_width: int = Field(64, ge=1, le=_MAX, description="3x3 width = int(width x base_width / 64) x groups")
-    attention: one_of(ATTENTION) | None = Field(None, description="gate after the last BN: se or eca")
+    attention: AttentionField | None = Field(None, description="gate after the last BN: se or eca")
 
 
 @BLOCKS.register
@@ -46,15 +47,15 @@ class Bottleneck(BlockKind):
         """Width of the 3x3 conv."""
         return int(width * o.base_width / 64) * o.groups
 
-    def out_channels(self, width: int, o: BottleneckOptions) -> int:  # type: ignore[override]
+    def out_channels(self, width: int, o: BottleneckOptions) -> int:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         return width * o.expansion
 
-    def check(self, width: int, o: BottleneckOptions) -> str | None:  # type: ignore[override]
+    def check(self, width: int, o: BottleneckOptions) -> str | None:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         if int(width * o.base_width / 64) < 1:
             return f"the 3x3 conv would have 0 channels at base_width {o.base_width}"
         return None
 
-    def emit(self, k: BlockContext, o: BottleneckOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, o: BottleneckOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         w = self.inner(k.width, o)
         s1, s3 = (k.stride, 1) if o.stride_at == "1x1" else (1, k.stride)
         y = k.relu("relu1", k.bn("bn1", k.conv("conv1", k.x, k.c_in, w, 1, s1), w))

@@ -28,7 +28,7 @@ class PreActBasic(BlockKind):
 
     Options = PreActBasicOptions
 
-    def emit(self, k: BlockContext, o: PreActBasicOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, o: PreActBasicOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         x = k.relu("act1", k.bn("norm1", k.x, k.c_in))
         k.shortcut(x, before="norm1")  # a projection sees the normalised input; timm registers it first
         y = k.conv("conv1", x, k.c_in, k.c_out, 3, k.stride)

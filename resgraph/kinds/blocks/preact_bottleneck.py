@@ -36,10 +36,10 @@ class PreActBottleneck(BlockKind):
 
     Options = PreActBottleneckOptions
 
-    def out_channels(self, width: int, o: PreActBottleneckOptions) -> int:  # type: ignore[override]
+    def out_channels(self, width: int, o: PreActBottleneckOptions) -> int:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         return width * o.expansion
 
-    def emit(self, k: BlockContext, o: PreActBottleneckOptions) -> str:  # type: ignore[override]
+    def emit(self, k: BlockContext, o: PreActBottleneckOptions) -> str:  # type: ignore[override]  # the registry hands a kind only its own Options (looked up by `type`)
         w = k.width
         s1, s3 = (k.stride, 1) if o.stride_at == "1x1" else (1, k.stride)
         x = k.relu("act1", k.bn("norm1", k.x, k.c_in))
