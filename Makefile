@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test bench-smoke demo clean
+.PHONY: install lint test bench-smoke demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# ruff (lint + import order) and mypy (types) on the package; `make test` runs them first.
+lint: $(STAMP)
+	$(BIN)/ruff check resgraph tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/python -m pytest -q bench -m bench_smoke -p no:cacheprovider
 
