@@ -61,7 +61,7 @@ def _data_help() -> str:
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, callback=_finite,
               help="L2 penalty on every parameter (the paper's 1e-4)")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
-              help="step: divide by 10 at 50%% and 75%% of the steps (the paper's); cosine: cosine decay to 0")
+              help="step: divide by 10 at 50 % and 75 % of the steps (the paper's); cosine: cosine decay to 0")
 @click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True,
               help="steps of linear learning-rate warm-up")
 @click.option("--log-every", type=click.IntRange(min=1), default=None, help="steps between training-loss records "

@@ -172,6 +172,8 @@ def _message(err: dict[str, Any], path: FieldPath, data: Any) -> tuple[str, bool
         return f"unknown {what}; must be one of {choices}{suggest(str(tag), names)}", True, where, tag
     if kind == "literal_error":
         hint = suggest(str(received), [s.strip("' ") for s in ctx["expected"].replace(" or ", ", ").split(",")])
+        if path == ("shortcut",) and str(received).lower() in ("none", "no", "off", "plain", "false"):
+            hint = " (a network without shortcuts is `residual: false`: the paper's plain net)"
         return f"must be one of {ctx['expected']}{hint}", True, path, received
     bounds = {"greater_than_equal": ">= {ge}", "less_than_equal": "<= {le}", "greater_than": "> {gt}",
               "less_than": "< {lt}"}

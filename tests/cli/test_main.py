@@ -68,3 +68,9 @@ def test_sigterm_stops_a_sweep_like_ctrl_c_keeping_finished_rows(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert 1 <= len(rows) < 12 and all(r["status"] == "ok" for r in rows)
     assert not os.path.exists(str(out) + ".tmp")
+
+
+def test_help_texts_print_as_written():
+    for name in COMMANDS:
+        text = CliRunner().invoke(main, [name, "--help"]).output
+        assert "%%" not in text, name

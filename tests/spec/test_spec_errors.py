@@ -495,3 +495,11 @@ def test_a_warning_about_a_parents_stages_points_at_the_childs_input_size(write)
     run = run_cli("validate", str(child))
     assert run.code == 0
     assert run.stderr.startswith(f"{child}:4:9: stages[3]: feature map has collapsed to 1x1 before this stage")
+
+
+def test_shortcut_none_points_to_residual_false(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("extends: resnet20\nname: x\nshortcut: none\n")
+    res = run_cli("validate", str(spec))
+    assert res.code == 2
+    assert "shortcut: must be one of 'A', 'B', 'C' or 'D' (a network without shortcuts is `residual: false`" in res.output
