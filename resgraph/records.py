@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "problem",
     "printable_text",
     "read",
+    "tagged",
     "writer",
 ]
 
@@ -95,6 +96,21 @@ class RecordModel(BaseModel):
     def line(self) -> bytes:
         """The record as one UTF-8 JSON line, newline included (NaN and inf are written as null)."""
         return (self.model_dump_json() + "\n").encode("utf-8")
+
+
+def tagged(kinds: Mapping[str, type[R]], what: str) -> Callable[[dict[str, Any]], R | str]:
+    """A parser for files of several record types told apart by their ``record`` field (training, profiles)."""
+
+    def parse(obj: dict[str, Any]) -> R | str:
+        model = kinds.get(str(obj.get("record")))
+        if model is None:
+            return f"line that is no {what} (no 'record': {' or '.join(kinds)})"
+        try:
+            return model.from_json(obj)
+        except ValidationError as exc:
+            return f"malformed {what}: {problem(exc)}"
+
+    return parse
 
 
 def problem(exc: ValidationError) -> str:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import functools
 import socket
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from resgraph import records
 from resgraph.errors import UsageError
@@ -114,14 +115,7 @@ class Profile:
         self.header, self.segments, self.networks, self.path = header, segments, networks, path
 
 
-def _parse(obj: dict[str, Any]) -> Entry | str:
-    model = _KINDS.get(str(obj.get("record")))
-    if model is None:
-        return "line that is no profile entry (no 'record': profile, segment or network)"
-    try:
-        return model.from_json(obj)
-    except ValidationError as exc:
-        return f"malformed profile entry: {records.problem(exc)}"
+_parse: Callable[[dict[str, Any]], Entry | str] = records.tagged(_KINDS, "profile entry")
 
 
 def read_profile(path: Path) -> Profile:

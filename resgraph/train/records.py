@@ -7,10 +7,11 @@ read back, so a hand-edited or foreign line is skipped with one warning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from resgraph import records
 from resgraph.records import Num, RecordModel
@@ -76,15 +77,8 @@ TrainRecord = StepRecord | RunRecord
 KINDS: dict[str, type[StepRecord] | type[RunRecord]] = {"train_step": StepRecord, "train_run": RunRecord}
 
 
-def parse_train_record(obj: dict[str, Any]) -> TrainRecord | str:
-    """A JSON object as a training record, or why it is none (a warning's clause)."""
-    model = KINDS.get(str(obj.get("record")))
-    if model is None:
-        return "line that is no training record (no 'record': train_step or train_run)"
-    try:
-        return model.from_json(obj)
-    except ValidationError as exc:
-        return f"malformed training record: {records.problem(exc)}"
+# A JSON object as a training record, or why it is none (a warning's clause).
+parse_train_record: Callable[[dict[str, Any]], TrainRecord | str] = records.tagged(KINDS, "training record")
 
 
 def read_train_records(path: str | Path) -> list[TrainRecord]:
