@@ -8,12 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 
-__all__ = ["DEFAULT_RESOURCES", "EngineSettings", "SweepSettings"]
+__all__ = ["DEFAULT_RESOURCES", "EngineSettings", "SweepSettings", "TimingConfig"]
 
 DEFAULT_RESOURCES = "slot=1"  # the Dask resource every row asks for: one exclusive device slot
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How long to measure one row; small enough to pass around, frozen so rows can't drift."""
+
+    warmup: int = 5  # untimed calls first: caches, allocator, lazy init
+    iters: int = 30  # timed calls, at least
+    min_time_s: float | None = 0.5  # keep sampling until the timed total reaches this
+    max_iters: int = 100_000  # cap on samples when min_time_s extends the run
+    repeat: int = 1  # interleaved rounds of a whole sweep (resgraph.bench.rounds)
 
 
 @dataclass(frozen=True)

@@ -6,23 +6,13 @@ import gc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from resgraph.bench.settings import TimingConfig  # defined there, numpy-free, for the command line
+
 __all__ = ["TimingConfig", "time_callable", "measure_overhead"]
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    """How long to measure one row; small enough to pass around, frozen so rows can't drift."""
-
-    warmup: int = 5  # untimed calls first: caches, allocator, lazy init
-    iters: int = 30  # timed calls, at least
-    min_time_s: float | None = 0.5  # keep sampling until the timed total reaches this
-    max_iters: int = 100_000  # cap on samples when min_time_s extends the run
-    repeat: int = 1  # interleaved rounds of a whole sweep (resgraph.bench.rounds)
 
 
 def _without_gc(run: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
