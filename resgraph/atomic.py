@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +110,16 @@ def file_name(text: str, limit: int = 80) -> str:
     """
     safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)[:limit]
     return safe.lstrip(".") or "x"
+
+
+def regular_file(path: Path, what: str) -> Path:
+    """``path`` if it is a regular file (or absent: the caller says so); a FIFO, a device or a socket would block
+    or never end a read, so it is refused without opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise OSError(errno.EINVAL, f"is {kind}, not {what}", str(path))
+    return path

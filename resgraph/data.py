@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import Dataset
 
+from resgraph.atomic import regular_file
 from resgraph.errors import UsageError, printable
 
 if TYPE_CHECKING:
@@ -209,8 +210,10 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
     tf = transforms.Compose([transforms.Resize(min(hw)), transforms.CenterCrop(hw), transforms.ToTensor(),
                              transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     try:
-        train, test = ImageFolder(str(folder / "train"), tf), ImageFolder(str(test_dir), tf)
+        train, test = (ImageFolder(str(d), tf, is_valid_file=_image_file) for d in (folder / "train", test_dir))
     except (FileNotFoundError, OSError) as exc:  # a class folder without images, an unreadable folder
+        if exc.filename and exc.strerror:  # one file: name it
+            raise DataError(f"{printable(str(exc.filename))}: {exc.strerror}") from None
         raise DataError(
             f"{printable(str(folder))}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
@@ -218,6 +221,16 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
         raise DataError(f"{printable(str(folder))}: train/ has classes {_few(train.classes)} but {test_dir.name}/ has "
                         f"{_few(test.classes)}; both need the same class folders")
     return Data(f"folder:{folder}", _Checked(train, folder), _Checked(test, folder), 3, hw, len(train.classes))
+
+
+def _image_file(path: str) -> bool:
+    """An image ImageFolder may take: an image extension, and a regular file (a FIFO named x.jpg would hang)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+    if not has_file_allowed_extension(path, IMG_EXTENSIONS):
+        return False
+    regular_file(Path(path), "an image")
+    return True
 
 
 class _Checked(Dataset):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 from torch import nn
 
+from resgraph.atomic import regular_file
 from resgraph.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ __all__ = ["read_state_dict", "check_state_dict", "load_weights", "weights_id", 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a state_dict file, or a one-line UsageError naming the file."""
     path = Path(path)
+    try:
+        regular_file(path, "a state_dict file")
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

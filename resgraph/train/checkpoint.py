@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resgraph.atomic import atomic_path, ensure_folder
+from resgraph.atomic import atomic_path, ensure_folder, regular_file
 from resgraph.errors import UsageError
 
 
@@ -40,6 +40,10 @@ def save_checkpoint(path: Path, ck: Checkpoint, model: nn.Module, opt: torch.opt
 
 def load_checkpoint(path: Path, run: str, model: nn.Module, opt: torch.optim.Optimizer, sched: Any) -> Checkpoint:
     """Restore ``model``, ``opt``, ``sched`` and the global RNG from ``path``; the run ids must agree."""
+    try:
+        regular_file(path, "a training checkpoint")
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}; remove it to start afresh") from None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("run") != run:

@@ -1,0 +1,66 @@
+"""Files resgraph reads besides specs: a FIFO (or socket, device) is refused at once, never opened to hang."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from resgraph.cli.main import main
+
+
+def _no_hang(fn, *args):
+    """Run ``fn`` in a thread; fail instead of hanging if it blocks on the FIFO."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["out"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test's thread
+            box["exc"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "blocked on a FIFO"
+    if "exc" in box:
+        raise box["exc"]  # type: ignore[misc]
+    return box["out"]
+
+
+def test_a_fifo_as_weights_is_one_line(tmp_path):
+    fifo = tmp_path / "w.pt"
+    os.mkfifo(fifo)
+    res = _no_hang(CliRunner().invoke, main, ["lower", "resnet20", "--weights", str(fifo)])
+    assert res.exit_code == 2 and f"{fifo}: is a FIFO, not a state_dict file" in res.output
+
+
+def test_a_fifo_as_checkpoint_is_refused(tmp_path):
+    import torch
+
+    from resgraph.errors import UsageError
+    from resgraph.lower import build_model
+    from resgraph.train.checkpoint import load_checkpoint
+
+    fifo = tmp_path / "c.pt"
+    os.mkfifo(fifo)
+    model = build_model("resnet20", seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    with pytest.raises(UsageError, match="is a FIFO, not a training checkpoint; remove it"):
+        _no_hang(load_checkpoint, fifo, "run", model, opt, sched)
+
+
+def test_a_fifo_among_images_names_it(tmp_path):
+    from PIL import Image
+
+    from resgraph.data import DataError, load_data
+
+    for split in ("train", "val"):
+        (tmp_path / split / "cat").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / split / "cat" / "a.png")
+    os.mkfifo(tmp_path / "train" / "cat" / "b.jpg")
+    with pytest.raises((DataError, OSError), match=r"b\.jpg: is a FIFO, not an image$"):
+        _no_hang(load_data, f"folder:{tmp_path}")
