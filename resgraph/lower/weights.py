@@ -51,7 +51,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def check_state_dict(sd: dict[str, Any], model: nn.Module, path: str | os.PathLike[str], name: str) -> None:
-    """Refuse ``sd`` for ``model`` (network ``name``) unless keys and shapes match exactly."""
+    """Refuse ``sd`` for ``model`` (network ``name``) unless keys, shapes, dtypes and layout match exactly and every
+    value is finite: before any work, so a bad file is one line, never a crash in lowering or a silent NaN."""
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
     if missing or unexpected:
@@ -62,6 +63,19 @@ def check_state_dict(sd: dict[str, Any], model: nn.Module, path: str | os.PathLi
     if bad is not None:
         raise UsageError(f"{path}: {bad}: shape {tuple(sd[bad].shape)} does not match "
                          f"{name}'s {tuple(expected[bad].shape)}")
+    for k, v in sd.items():
+        want = expected[k]
+        if v.layout != torch.strided:
+            raise UsageError(f"{path}: {k}: a {str(v.layout).replace('torch.', '')} tensor; {name} needs dense ones")
+        if v.device.type == "meta":
+            raise UsageError(f"{path}: {k}: a meta-device tensor holds no values")
+        if v.dtype != want.dtype:
+            cast = (" (not cast silently: convert the file first, e.g. {k: v.float() for k, v in sd.items()})"
+                    if v.dtype.is_floating_point and want.dtype.is_floating_point else "")
+            raise UsageError(f"{path}: {k}: dtype {str(v.dtype).replace('torch.', '')}, {name}'s is "
+                             f"{str(want.dtype).replace('torch.', '')}{cast}")
+        if v.dtype.is_floating_point and not bool(torch.isfinite(v).all()):
+            raise UsageError(f"{path}: {k}: holds NaN or infinite values")
 
 
 def load_weights(model: M, sd: dict[str, torch.Tensor]) -> M:

@@ -1,4 +1,4 @@
-"""Files resgraph reads besides specs: a FIFO (or socket, device) is refused at once, never opened to hang."""
+"""Files resgraph reads besides specs: FIFOs refused without opening them, weights checked tensor by tensor."""
 
 from __future__ import annotations
 
@@ -64,3 +64,29 @@ def test_a_fifo_among_images_names_it(tmp_path):
     os.mkfifo(tmp_path / "train" / "cat" / "b.jpg")
     with pytest.raises((DataError, OSError), match=r"b\.jpg: is a FIFO, not an image$"):
         _no_hang(load_data, f"folder:{tmp_path}")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.half(), "dtype float16, resnet20's is float32 (not cast silently"),
+    (lambda t: t.to(torch_int64()), "dtype int64, resnet20's is float32"),
+    (lambda t: t.to_sparse(), "a sparse_coo tensor; resnet20 needs dense ones"),
+    (lambda t: t.to("meta"), "a meta-device tensor holds no values"),
+    (lambda t: t * float("nan"), "holds NaN or infinite values"),
+])
+def test_weights_are_checked_tensor_by_tensor_before_any_work(tmp_path, change, message):
+    import torch
+
+    from resgraph.lower import build_model
+
+    sd = build_model("resnet20", seed=0).state_dict()
+    sd["conv1.weight"] = change(sd["conv1.weight"])
+    path = tmp_path / "w.pt"
+    torch.save(sd, path)
+    res = CliRunner().invoke(main, ["lower", "resnet20", "--weights", str(path)])
+    assert res.exit_code == 2 and f"{path}: conv1.weight: {message}" in res.output, res.output
+
+
+def torch_int64():
+    import torch
+
+    return torch.int64
