@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from resgraph import records
-from resgraph.records import Num, RecordModel, Text, printable_text
+from resgraph.records import Num, RecordModel, Text, clean_text, printable_text
 
 __all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUSES", "Place", "Record",
            "by_placement", "check_record", "latest_by_key", "load_results", "parse_record", "placement_label",
@@ -116,6 +116,14 @@ class Record(RecordModel):
     _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
                             "slot", "worker", "weights", "data", "calibration_data", "check_data", "mem_method",
                             "timestamp")(printable_text)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _clean_env(cls, v: Any) -> Any:
+        """The environment's text is printed into reports too: control characters escaped, like ``reason``."""
+        if isinstance(v, dict):
+            return {str(clean_text(k)): clean_text(x) if isinstance(x, str) else x for k, x in v.items()}
+        return v
 
     @property
     def job_key(self) -> tuple[Any, ...]:

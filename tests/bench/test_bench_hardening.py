@@ -8,7 +8,7 @@ import os
 import warnings
 
 import pytest
-from record_helpers import append_record
+from record_helpers import append_raw, append_record
 
 from resgraph import atomic
 from resgraph import records as results_mod
@@ -178,3 +178,14 @@ def test_a_pipe_is_no_results_file(tmp_path):
     with pytest.raises(UsageError, match="not a regular file"):
         with sweep_lock(pipe):
             pass
+
+
+def test_no_control_character_from_a_record_reaches_the_report(tmp_path):
+    res = tmp_path / "r.jsonl"
+    append_raw(res, {"spec": "a", **ROW, "status": "failed", "reason": "boom\x1b[2J\x07", "unstable": "x\x1b]0;t\x07",
+                     "env": {"device_name": "cpu\x1b[31m", "torch": "2\r\n"}})
+    paths = write_report(res, tmp_path / "rep", plots=False)
+    for p in paths:
+        text = p.read_text()
+        assert "\x1b" not in text and "\x07" not in text and "\r" not in text, p
+    assert "boom\\x1b[2J\\x07" in paths[0].read_text()
