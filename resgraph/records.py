@@ -45,6 +45,7 @@ __all__ = [
     "writer",
 ]
 
+MAX_LINE = 1 << 20  # characters: a record is a few KB; a longer line is not one, and is not parsed
 MIN_FREE_BYTES = 64 * 1024  # room for a few hundred records: below it a sweep would measure, then lose, its rows
 
 # A measured number; JSON writes 600.0 as 600, which strict mode would refuse as a float.
@@ -205,13 +206,17 @@ def read(path: str | os.PathLike[str], parse: Callable[[dict[str, Any]], R | str
         return []
     _check_regular(path)
     out: list[R] = []
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with path.open(encoding="utf-8-sig", errors="replace") as f:  # a BOM is no part of the first record
         for n, text in enumerate(f, 1):
             if not text.strip():
                 continue
+            if len(text) > MAX_LINE:
+                warnings.warn(f"{path}:{n}: skipping a line of {len(text):,} characters (a record is under "
+                              f"{MAX_LINE:,})", stacklevel=2)
+                continue
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than any record
                 warnings.warn(f"{path}:{n}: skipping a line that is not valid JSON (an interrupted write?)",
                               stacklevel=2)
                 continue

@@ -44,7 +44,7 @@ class Record(RecordModel):
     spec_hash: str = ""
     backend: str = Field(min_length=1, max_length=100)
     device: str = Field("cpu", min_length=1, max_length=100)
-    batch: int = Field(ge=1)
+    batch: int = Field(ge=1, le=1 << 31)
     precision: str = Field("fp32", min_length=1, max_length=20)
     weights: str | None = Field(None, max_length=600)  # "file.pt@sha256-prefix"; None: random init
     data: str | None = Field(None, max_length=600)  # data set calibrated on and checked with
@@ -122,7 +122,9 @@ class Record(RecordModel):
     def _clean_env(cls, v: Any) -> Any:
         """The environment's text is printed into reports too: control characters escaped, like ``reason``."""
         if isinstance(v, dict):
-            return {str(clean_text(k)): clean_text(x) if isinstance(x, str) else x for k, x in v.items()}
+            # values are text, numbers or null: anything else (a list, a dict) is kept as its text
+            return {str(clean_text(k)): x if x is None or isinstance(x, (bool, int, float)) else clean_text(str(x))
+                    for k, x in v.items()}
         return v
 
     @property
@@ -134,7 +136,8 @@ class Record(RecordModel):
     def placement(self) -> Place:
         """(host, device model) it was measured on; records older than named hosts take their env's device."""
         env = self.env if isinstance(self.env, dict) else {}
-        return self.host, self.device_model or env.get("device_name")
+        named = env.get("device_name")
+        return self.host, self.device_model or (named if isinstance(named, str) else None)
 
     @property
     def key(self) -> tuple[Any, ...]:

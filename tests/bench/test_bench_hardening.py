@@ -189,3 +189,20 @@ def test_no_control_character_from_a_record_reaches_the_report(tmp_path):
         text = p.read_text()
         assert "\x1b" not in text and "\x07" not in text and "\r" not in text, p
     assert "boom\\x1b[2J\\x07" in paths[0].read_text()
+
+
+def test_hostile_results_lines_are_skipped_with_a_warning_each(tmp_path):
+    res = tmp_path / "r.jsonl"
+    good = json.dumps({"spec": "good", **ROW})
+    lines = [good, "[" * 100_000 + "]" * 100_000, json.dumps({"spec": "big", **ROW, "batch": 10 ** 30}),
+             json.dumps({"spec": "odd", **ROW, "env": {"device_name": ["a", 1]}}), "x" * (2 << 20)]
+    res.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n\xff\xfe not utf-8\n")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        recs = read_records(res)
+        write_report(res, tmp_path / "rep", plots=False)
+    assert [r.spec for r in recs] == ["good", "odd"]  # the BOM does not hide the first record
+    assert recs[1].env["device_name"] == "['a', 1]"  # kept as text, never a list where text is read
+    text = " ".join(str(x.message) for x in w)
+    assert f"{res}:2: skipping a line that is not valid JSON" in text and f"{res}:3: skipping a malformed" in text
+    assert f"{res}:5: skipping a line of 2,097,153 characters" in text and f"{res}:6:" in text
