@@ -206,3 +206,14 @@ def test_hostile_results_lines_are_skipped_with_a_warning_each(tmp_path):
     text = " ".join(str(x.message) for x in w)
     assert f"{res}:2: skipping a line that is not valid JSON" in text and f"{res}:3: skipping a malformed" in text
     assert f"{res}:5: skipping a line of 2,097,153 characters" in text and f"{res}:6:" in text
+
+
+def test_the_lock_is_the_files_not_its_spelling(tmp_path):
+    real = tmp_path / "r.jsonl"
+    (tmp_path / "link.jsonl").symlink_to(real)
+    (tmp_path / "sub").mkdir()
+    with sweep_lock(real):
+        for other in (tmp_path / "link.jsonl", tmp_path / "sub" / ".." / "r.jsonl"):
+            with pytest.raises(UsageError, match="another sweep is writing this results file"):
+                with sweep_lock(other):
+                    pass
