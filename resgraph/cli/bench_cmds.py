@@ -12,6 +12,7 @@ import click
 from resgraph.atomic import ensure_folder
 from resgraph.cli.engine import dry_run as show_dry_run
 from resgraph.cli.engine import engine_options, open_runner
+from resgraph.cli.values import finite
 from resgraph.errors import UsageError
 from resgraph.kinds import SHORTCUTS
 from resgraph.precision import CALIBRATION_BATCHES, get_precision, precision_names
@@ -65,11 +66,11 @@ def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--strict", is_flag=True,
                      help=f"exit {EXIT_UNSTABLE} when any row is unstable (its timings varied, or its threads "
                           "were starved: see docs/bench-harness.md)")(f)
-    f = click.option("--threads", type=click.IntRange(min=1), default=None,
+    f = click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
                      help="intra-op threads for torch and ONNX Runtime [default: the CPUs this process may use: "
                           "physical cores, affinity mask and cgroup quota]")(f)
-    f = click.option("--min-time", type=click.FloatRange(min=0), default=0.5, show_default=True,
-                     help="keep timing until this many seconds have been sampled")(f)
+    f = click.option("--min-time", type=click.FloatRange(min=0, max=3600), default=0.5, show_default=True,
+                     callback=finite, help="keep timing until this many seconds have been sampled")(f)
     f = click.option("--iters", type=click.IntRange(min=1), default=30, show_default=True,
                      help="timed iterations per row (at least)")(f)
     f = click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from resgraph.bench.settings import DEFAULT_RESOURCES, EngineSettings
+from resgraph.cli.values import finite
 from resgraph.errors import UsageError
 
 
@@ -22,7 +23,8 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="run a failed row up to N more times (after the other rows)")(f)
     f = click.option(
         "--row-timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=click.FloatRange(min=0, min_open=True, max=7 * 24 * 3600),
+        callback=finite,
         default=None,
         metavar="SECONDS",
         help="kill a row still running after this many seconds and record it failed [default: no limit]",

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from resgraph.cli.values import finite
 from resgraph.errors import UsageError, printable
 from resgraph.precision import precision_names
 
@@ -17,7 +18,7 @@ from resgraph.precision import precision_names
 @click.option("--precision", default="fp32", show_default=True, help=f"one of {', '.join(precision_names())}")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="images per call")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
               help="intra-op threads [default: the CPUs this process may use]")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("profile.jsonl"),
               show_default=True, help="the profile file (JSON lines)")
@@ -29,7 +30,7 @@ from resgraph.precision import precision_names
 @click.option(
     "--iters", type=click.IntRange(min=1), default=15, show_default=True, help="timed calls per entry (at least)"
 )
-@click.option("--min-time", type=click.FloatRange(min=0), default=0.15, show_default=True,
+@click.option("--min-time", type=click.FloatRange(min=0, max=3600), default=0.15, show_default=True, callback=finite,
               help="seconds of timed calls per entry (at least)")
 def profile(backend: str, precision: str, batch: int, device: str, threads: int | None, out: Path,
             space: Path | None, resume: bool, warmup: int, iters: int, min_time: float) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from resgraph.cli.values import finite
 from resgraph.errors import UsageError
 
 if TYPE_CHECKING:
@@ -28,13 +28,6 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """inf and nan pass click's FloatRange; a learning rate or an epoch count must be a number."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"expected a finite number (received {value})")
-    return value
-
-
 def _data_help() -> str:
     return ("digits (8x8, bundled with scikit-learn), synthetic (generated, 3x32x32), cifar10:PATH (CIFAR-10 python "
             "batches) or folder:PATH (ImageFolder tree with train/ and val/)")
@@ -51,14 +44,14 @@ def _data_help() -> str:
     help="train each SPEC with every shortcut option (A, B, C, ...) and as its plain twin, as `compare --shortcuts`",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="SGD steps per run [default: 1000]")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, callback=finite,
               help="passes over the training set, instead of --steps")
 @click.option("--batch", type=click.IntRange(min=1), default=128, show_default=True, help="images per step")
 @click.option("--seed", "seeds", default="0", show_default=True, callback=_seeds,
               help="comma-separated seeds (weights and data order); each spec is trained once per seed")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, callback=_finite,
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, callback=finite,
               help="peak learning rate (the paper's 0.1 at batch 128)")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, callback=_finite,
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, callback=finite,
               help="L2 penalty on every parameter (the paper's 1e-4)")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
               help="step: divide by 10 at 50 % and 75 % of the steps (the paper's); cosine: cosine decay to 0")
@@ -68,7 +61,7 @@ def _data_help() -> str:
               "[default: steps/100]")
 @click.option("--eval-every", type=click.IntRange(min=1), default=None,
               help="steps between test evaluations and checkpoints [default: steps/10]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
               help="intra-op threads [default: the CPUs this process may use]")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("train.jsonl"), show_default=True,
               help="results file (JSON lines, appended)")
@@ -148,7 +141,7 @@ def train(
               help="seed of the weights, the random inputs and stochastic depth's masks")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="also write probe.csv and the plot (probe.png, probe.svg) here")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
               help="intra-op threads [default: the CPUs this process may use]")
 def probe(specs: tuple[str, ...], batch: int, pairs: int, seed: int, out_dir: Path | None, threads: int | None) -> None:
     """Per residual block at initialisation: activation scale, gradient norm, and gradient correlation.

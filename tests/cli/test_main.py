@@ -74,3 +74,16 @@ def test_help_texts_print_as_written():
     for name in COMMANDS:
         text = CliRunner().invoke(main, [name, "--help"]).output
         assert "%%" not in text, name
+
+
+@pytest.mark.parametrize("args, text", [
+    (["bench", "resnet20", "--row-timeout", "nan"], "expected a finite number (received nan)"),
+    (["bench", "resnet20", "--row-timeout", "1e308"], "--row-timeout"),
+    (["bench", "resnet20", "--min-time", "inf"], "--min-time"),
+    (["bench", "resnet20", "--threads", "99999999999"], "--threads"),
+    (["train", "resnet20", "--lr", "nan"], "expected a finite number"),
+    (["profile", "--min-time", "nan"], "expected a finite number"),
+])
+def test_numeric_options_are_checked_up_front(args, text, tmp_path):
+    res = CliRunner().invoke(main, [*args, *(["--out", str(tmp_path / "r.jsonl")] if args[0] == "bench" else [])])
+    assert res.exit_code == 2 and text in res.output and len(res.output.strip().splitlines()) == 1, res.output
