@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from resgraph.errors import UsageError, printable
@@ -43,10 +44,11 @@ def _expanded(ref: str) -> tuple[str, list[Segment], int, dict[int, str]]:
     out: list[Segment] = []
     index = {b["scope"]: b["index"] for b in g.graph.get("blocks", [])}
     for s in segs:
-        times = 1
-        if s.part == "block" and index.get(s.scope) == 1:
-            times = spec.stages[s.stage].blocks - 1  # the second block stands for every later one of its stage
-        out += [s] * times
+        if s.part == "block" and index.get(s.scope) == 1:  # the second block stands for every later one of its stage
+            head = s.scope.rsplit(".", 1)[0]
+            out += [replace(s, scope=f"{head}.{i}") for i in range(1, spec.stages[s.stage].blocks)]
+        else:
+            out.append(s)
     macs = sum(s.macs for s in out)
     n = len(spec.stages)
     names = {-1: "stem", n: "head", **{i: f"stage{i + 1}" for i in range(n)}}

@@ -76,6 +76,8 @@ def test_predictions_add_up_block_by_block(profile):
     assert p["resnet110"]["p50_ms"] > p["resnet56"]["p50_ms"] > 0
     assert sum(p["resnet56"]["stages"].values()) == pytest.approx(p["resnet56"]["p50_ms"], abs=1e-3)
     assert len(p["resnet56"]["blocks"]) == 2 + 27
+    scopes = [b["scope"] for b in p["resnet56"]["blocks"]]
+    assert len(set(scopes)) == len(scopes) and scopes[1:4] == ["layer1.0", "layer1.1", "layer1.2"]
 
 
 def test_an_unmeasured_width_is_regressed_not_refused(profile, tmp_path):
