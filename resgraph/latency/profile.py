@@ -198,7 +198,7 @@ def _time(module: Any, shape: tuple[int, ...], header: ProfileHeader, timing: An
                "samples": stats["samples"], "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": why,
                "attempts": attempt}
         if not best or (best["unstable"] and (not why or got["cv"] < best["cv"])):
-            best = {**got, "attempts": attempt}
+            best = got
         if why is None:
             break
     return best
