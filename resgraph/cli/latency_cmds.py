@@ -42,14 +42,14 @@ def profile(backend: str, precision: str, batch: int, device: str, threads: int 
     from resgraph.bench.backends import get_backend, unmet_requirement
     from resgraph.bench.env import default_threads
     from resgraph.bench.timing import TimingConfig
-    from resgraph.cli.bench_cmds import _check_device
+    from resgraph.cli.measure import check_device
     from resgraph.latency.profile import run_profile
     from resgraph.latency.space import load_space, space_specs
     from resgraph.precision import get_precision
 
     get_backend(backend, "--backend")
     get_precision(precision, "--precision")
-    _check_device(device)
+    check_device(device)
     if (why := unmet_requirement(backend, device, precision)) is not None:
         raise UsageError(f"--backend {backend}: cannot run here: {why}")
     specs, calibration = space_specs(load_space(space))

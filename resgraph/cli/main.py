@@ -56,8 +56,8 @@ COMMANDS: dict[str, str] = {
     "kinds": "spec_cmds",
     "summary": "graph_cmds", "graph": "graph_cmds",
     "lower": "lower_cmds", "export": "lower_cmds",
-    "backends": "bench_cmds", "bench": "bench_cmds", "compare": "bench_cmds", "report": "bench_cmds",
-    "demo": "bench_cmds",
+    "backends": "bench_cmds", "bench": "bench_cmds", "compare": "compare_cmds",
+    "report": "report_cmds", "demo": "report_cmds",
     "train": "train_cmds", "probe": "train_cmds",
     "profile": "latency_cmds", "predict": "latency_cmds",
 }

@@ -1,0 +1,153 @@
+"""What the measuring commands share: list options, timing and model options, the exit codes, the closing verdict."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from resgraph.cli.values import finite
+from resgraph.errors import UsageError
+from resgraph.precision import CALIBRATION_BATCHES, get_precision
+
+
+def csv_list(kind: Callable[[str], Any], what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    """A click callback parsing a comma-separated list (`--batch 1,8,32`)."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> list[Any]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if not items:
+            raise click.BadParameter(f"expected a comma-separated list of {what}")
+        try:
+            out = [kind(v) for v in items]
+        except ValueError:
+            raise click.BadParameter(f"expected a comma-separated list of {what} (received {value!r})") from None
+        if kind is int and any(v < 1 for v in out):
+            raise click.BadParameter(f"every {what[:-1]} must be >= 1 (received {value!r})")
+        return out
+
+    return parse
+
+
+def check_device(device: str) -> str:
+    """cpu, cuda or cuda:N; anything else is a typo, not a sweep of skipped rows."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise UsageError(f"--device: expected cpu, cuda or cuda:N (received {device!r})")
+    return device
+
+
+def check_names(backends: list[str], precisions: list[str]) -> None:
+    from resgraph.bench.backends import get_backend
+
+    for b in backends:
+        get_backend(b, "--backend")  # one line with a "did you mean" and the known names
+    for p in precisions:
+        get_precision(p, "--precision")
+
+
+def timing_config(warmup: int, iters: int, min_time: float, repeat: int = 1) -> Any:
+    from resgraph.bench.timing import TimingConfig
+
+    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time, repeat=repeat)
+
+
+def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every measuring command."""
+    f = click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="measure every row N times in interleaved rounds (all rows, then all again) and report "
+                          "the median of the rounds' medians and their spread")(f)
+    f = click.option("--strict", is_flag=True,
+                     help=f"exit {EXIT_UNSTABLE} when any row is unstable (its timings varied, or its threads "
+                          "were starved: see docs/bench-harness.md)")(f)
+    f = click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
+                     help="intra-op threads for torch and ONNX Runtime [default: the CPUs this process may use: "
+                          "physical cores, affinity mask and cgroup quota]")(f)
+    f = click.option("--min-time", type=click.FloatRange(min=0, max=3600), default=0.5, show_default=True,
+                     callback=finite, help="keep timing until this many seconds have been sampled")(f)
+    f = click.option("--iters", type=click.IntRange(min=1), default=30, show_default=True,
+                     help="timed iterations per row (at least)")(f)
+    f = click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
+                     help="untimed iterations before timing")(f)
+    return f
+
+
+EXIT_FAILED = 3    # a row failed, did not match fp32 eager, or no row could be measured
+EXIT_UNSTABLE = 4  # --strict, and a row is unstable
+
+
+def finish(records: list[dict[str, Any]], strict: bool) -> None:
+    """Say once what went wrong or cannot be trusted, and exit with the documented code."""
+    shaky = [r for r in records if r.get("unstable")]
+    if shaky:
+        names = "; ".join(f"{row_label(r)} ({r['unstable']})" for r in shaky)
+        click.echo(f"warning: {len(shaky)} of {len(records)} rows are unstable (their timings varied, or their "
+                   f"threads did not get the CPU they asked for): {names}. Re-run them with a longer --min-time, "
+                   "on a quieter machine, or with fewer --threads.", err=True)
+    if records and all(r["status"] == "skipped" for r in records):  # a CI job must not pass having measured nothing
+        click.echo(f"error: no row was measured: all {len(records)} were skipped ({records[0]['reason']})", err=True)
+        raise click.exceptions.Exit(EXIT_FAILED)
+    bad = [r for r in records if r["status"] in ("failed", "mismatch")]
+    for r in bad:
+        click.echo(f"{r['status']}: {row_label(r)}: {r['reason']}", err=True)
+    if bad:
+        raise click.exceptions.Exit(EXIT_FAILED)
+    if strict and shaky:
+        raise click.exceptions.Exit(EXIT_UNSTABLE)
+
+
+def with_spread(columns: Any, repeat: int) -> Any:
+    """``columns`` with the rounds' spread after cv, when rows were measured in rounds."""
+    if repeat == 1:
+        return columns
+    i = [k for k, _ in columns].index("cv") + 1
+    return (*columns[:i], ("round_spread", "rounds spread"), *columns[i:])
+
+
+def row_label(r: dict[str, Any]) -> str:
+    return f"{r['spec']}/{r['backend']}/{r['precision']}/b{r['batch']}"
+
+
+def entries_of(
+    specs: tuple[str, ...], torchvision: bool, weights: Path | None = None, data: str | None = None
+) -> list[Any]:
+    from resgraph.entries import spec_entry, torchvision_entry
+    from resgraph.graph.load import load_spec
+
+    if weights is not None and len(specs) > 1:
+        raise UsageError(f"--weights: one state_dict is for one spec (received {len(specs)} specs)")
+    out = []
+    for ref in specs:
+        spec = load_spec(ref)
+        entry = spec_entry(spec, weights, data)
+        if torchvision:
+            out.append(torchvision_entry(spec, entry, weights))
+        out.append(entry)
+    return out
+
+
+def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--weights, --data and --calibration: what a row's model holds, is calibrated on and checked with."""
+    f = click.option("--calibration", type=click.IntRange(min=1), default=CALIBRATION_BATCHES, show_default=True,
+                     help="batches (of the row's batch size) an int8 row is calibrated on: from --data's training "
+                          "split, else seeded random images")(f)
+    f = click.option("--data", default=None, metavar="NAME",
+                     help="data set (as `resgraph train --data`: digits, synthetic, cifar10:PATH, folder:PATH) int8 "
+                          "rows calibrate on and are checked with; with --weights, their test error too")(f)
+    f = click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="load this state_dict (from `train --save-weights`, torchvision's or timm's) strictly into "
+                          "the spec's network (and torchvision's, with --torchvision)")(f)
+    return f
+
+
+def write_or_refuse(
+    results: Path, out_dir: Path, batch: int | None, plots: bool, write: Callable[..., Any]
+) -> list[Path]:
+    """Write a report; a file it cannot read is the user's error, named in one line."""
+    try:
+        return write(results, out_dir, bar_batch=batch, plots=plots)
+    except (ValueError, ImportError) as exc:
+        message = str(exc)
+        raise UsageError(message if str(results) in message else f"{results}: {message}") from None
