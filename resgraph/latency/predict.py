@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from resgraph.graph.load import load_spec
 from resgraph.latency.model import LatencyModel, Prediction
 from resgraph.latency.profile import read_profile, short_graph, this_machine
 from resgraph.latency.segments import Segment, network_segments
+from resgraph.spec import ResNetSpec
 
-__all__ = ["load_model", "predict_specs"]
+__all__ = ["expand", "load_model", "predict_specs"]
 
 
 def load_model(path: Path, *, backend: str | None = None, precision: str | None = None, batch: int | None = None,
@@ -36,8 +38,11 @@ def load_model(path: Path, *, backend: str | None = None, precision: str | None 
     return LatencyModel(prof)
 
 
-def _expanded(ref: str) -> tuple[str, list[Segment], int, dict[int, str]]:
-    """A spec's segments with every repeated block (compiled with at most two blocks a stage), and its MACs."""
+def expand(ref: str | ResNetSpec) -> tuple[str, list[Segment], int, dict[int, str]]:
+    """A spec's segments with every repeated block (compiled with at most two blocks a stage), its MACs and stage names.
+
+    What :meth:`LatencyModel.predict_many` takes; a search calls it on specs it drew, without a file.
+    """
     spec = load_spec(ref)
     g = short_graph(spec)
     segs = network_segments(g)
@@ -55,11 +60,12 @@ def _expanded(ref: str) -> tuple[str, list[Segment], int, dict[int, str]]:
     return spec.name, out, macs, names
 
 
-def predict_specs(model: LatencyModel, refs: list[str]) -> list[Prediction]:
+def predict_specs(model: LatencyModel, refs: Sequence[str | ResNetSpec]) -> list[Prediction]:
     """Predict every spec; one that needs a kind the profile never timed is refused, naming what is missing."""
-    named = [_expanded(ref) for ref in refs]
+    named = [expand(ref) for ref in refs]
     for (_, segs, _, _), ref in zip(named, refs, strict=True):
         if missing := model.missing(segs):
-            raise UsageError(f"{printable(ref)}: {model.profile.path} never timed {', '.join(missing)}: "
+            name = ref if isinstance(ref, str) else ref.name
+            raise UsageError(f"{printable(name)}: {model.profile.path} never timed {', '.join(missing)}: "
                              "profile a space that has it (`resgraph profile --space FILE`)")
     return model.predict_many(named)
