@@ -24,7 +24,8 @@ from resgraph.bench.settings import DEFAULT_RESOURCES
 from resgraph.bench.task import RowTask, Slot, cpu_ranges
 from resgraph.errors import UsageError
 
-__all__ = ["DEFAULT_RESOURCES", "DaskRunner", "WorkerInfo", "connect", "core_sets", "local_cluster", "parse_resources"]
+__all__ = ["DEFAULT_RESOURCES", "DaskRunner", "WorkerInfo", "connect", "core_sets", "local_cluster", "parse_address",
+           "parse_resources"]
 
 _CONNECT_S = 10  # seconds to reach a scheduler before saying it can't be reached
 
@@ -42,6 +43,36 @@ def parse_resources(text: str) -> dict[str, float]:
             raise UsageError(f"--resources: expected NAME=AMOUNT[,NAME=AMOUNT...] with amounts > 0 (received {text!r})")
         out[name.strip()] = value
     return out
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` -> (HOST, PORT), refused in one line before any connection is tried.
+
+    Only ``tcp://``: a ``tls://`` scheduler needs certificates resgraph has no option for, and Dask would fail
+    deep inside the connection instead of saying so.
+    """
+    scheme, sep, rest = text.partition("://")
+    host, colon, port = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1]
+    if not sep or scheme != "tcp" or not colon or not host or not port.isdigit() or any(c.isspace() or c in "/@"
+                                                                                          for c in host):
+        why = " (tls:// needs certificates resgraph cannot pass; use tcp://)" if scheme == "tls" else ""
+        raise UsageError(f"--scheduler: expected tcp://HOST:PORT (received {text!r}){why}")
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"--scheduler: port {int(port)} is not from 1 to 65535 (received {text!r})")
+    return host, int(port)
+
+
+def _reachable(address: str) -> None:
+    """Fail at once when nothing listens at ``address`` (Dask's client would retry for the whole timeout)."""
+    import socket
+
+    host, port = parse_address(address)
+    try:
+        socket.create_connection((host, port), timeout=_CONNECT_S).close()
+    except OSError as e:
+        why = e.strerror or (str(e) if str(e) else type(e).__name__)
+        raise UsageError(f"--scheduler {address}: cannot reach the scheduler ({why})") from None
 
 
 def core_sets(n: int) -> list[tuple[int, ...]]:
@@ -260,6 +291,7 @@ def connect(address: str, threads: int | None = None, timeout: float | None = No
     from distributed import Client
 
     asked = parse_resources(resources)
+    _reachable(address)
     try:
         client = Client(address, timeout=_CONNECT_S)
     except (OSError, TimeoutError, ValueError) as e:

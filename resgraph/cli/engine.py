@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @contextlib.contextmanager
 def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Iterator[Any]:
     """The runner the options ask for, checked before anything is measured; a cluster is closed afterwards."""
-    from resgraph.bench.dask_runner import connect, local_cluster, parse_resources
+    from resgraph.bench.dask_runner import connect, local_cluster, parse_address, parse_resources
     from resgraph.bench.env import default_threads
     from resgraph.bench.runners import InProcess, Isolated
 
@@ -63,8 +62,8 @@ def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Ite
         raise UsageError("--in-process runs rows here; it cannot be combined with --workers or --scheduler")
     if in_process and row_timeout:
         raise UsageError("--row-timeout needs rows in their own processes: drop --in-process")
-    if scheduler and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", scheduler):
-        raise UsageError(f"--scheduler: expected tcp://HOST:PORT (received {scheduler!r})")
+    if scheduler:
+        parse_address(scheduler)
     parse_resources(resources)
     if workers or scheduler:
         cm = local_cluster(workers, device, threads, row_timeout, resources) if workers else \

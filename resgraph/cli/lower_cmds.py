@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from resgraph.cli.values import TORCH_SEED
 from resgraph.errors import UsageError
 from resgraph.graph import compile_spec, infer_shapes
 from resgraph.graph.load import load_spec
@@ -22,7 +23,7 @@ from resgraph.precision import get_precision
 @click.argument("spec", metavar="SPEC")
 @click.option("--code", is_flag=True, help="print the generated forward (the GraphModule's Python code)")
 @click.option("--fold-bn", is_flag=True, help="fold every BatchNorm into its conv first (inference form)")
-@click.option("--seed", type=int, default=None, help="seed for the weight initialisation (with --state-dict)")
+@click.option("--seed", type=TORCH_SEED, default=None, help="seed for the weight initialisation (with --state-dict)")
 @click.option("--state-dict", "state_dict", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the initialised weights here (torch.save of the state_dict, with the anchor library's "
                    "key names: torchvision's, or timm's for its variants)")
@@ -74,7 +75,8 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="load this state_dict (from `train --save-weights`, torchvision's, or `lower --state-dict`) "
                    "strictly before export")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed for the random weights (no --weights)")
+@click.option("--seed", type=TORCH_SEED, default=0, show_default=True,
+              help="seed for the random weights (no --weights)")
 def export(spec: str, onnx_path: Path | None, trt_path: Path | None, precision: str, batch_range: str,
            weights: Path | None, seed: int) -> None:
     """Export SPEC as ONNX and/or a TensorRT engine (random weights unless --weights)."""

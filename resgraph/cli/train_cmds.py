@@ -13,6 +13,7 @@ from resgraph.errors import UsageError
 if TYPE_CHECKING:
     from resgraph.train.loop import Schedule
 
+MAX_LR = 100.0  # a thousand times the paper's; 1e308 overflowed the schedule and weight decay into NaN
 MAX_SEED = 2**31 - 1  # the data order's generator is seeded with seed * 1,000,003 + epoch: it must fit 64 bits
 
 
@@ -49,9 +50,10 @@ def _data_help() -> str:
 @click.option("--batch", type=click.IntRange(min=1), default=128, show_default=True, help="images per step")
 @click.option("--seed", "seeds", default="0", show_default=True, callback=_seeds,
               help="comma-separated seeds (weights and data order); each spec is trained once per seed")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, callback=finite,
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=MAX_LR), default=0.1, show_default=True,
+              callback=finite,
               help="peak learning rate (the paper's 0.1 at batch 128)")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, callback=finite,
+@click.option("--weight-decay", type=click.FloatRange(min=0, max=1), default=1e-4, show_default=True, callback=finite,
               help="L2 penalty on every parameter (the paper's 1e-4)")
 @click.option("--schedule", type=click.Choice(["step", "cosine"]), default="step", show_default=True,
               help="step: divide by 10 at 50 % and 75 % of the steps (the paper's); cosine: cosine decay to 0")

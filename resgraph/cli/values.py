@@ -6,7 +6,10 @@ import math
 
 import click
 
-__all__ = ["finite"]
+__all__ = ["TORCH_SEED", "finite"]
+
+# torch.Generator.manual_seed takes 0..2^64-1 (and wraps negatives): a seed outside it is refused, never wrapped
+TORCH_SEED = click.IntRange(0, 2**64 - 1)
 
 
 def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

@@ -16,7 +16,7 @@ import row_faults  # noqa: F401  (test_* backends, here and in every row's proce
 from click.testing import CliRunner
 
 from resgraph.bench import TimingConfig, plan, run_sweep
-from resgraph.bench.dask_runner import connect, core_sets, parse_resources
+from resgraph.bench.dask_runner import connect, core_sets, parse_address, parse_resources
 from resgraph.bench.record import read_results as read_records
 from resgraph.cli.main import main
 from resgraph.entries import spec_entry
@@ -152,16 +152,37 @@ def test_cluster_options_are_checked_before_anything_starts(tmp_path: Path) -> N
         (["--workers", "64"], "--workers 64: this host has"),
         (["--scheduler", "127.0.0.1:8786"], "--scheduler: expected tcp://HOST:PORT (received '127.0.0.1:8786')"),
         (["--scheduler", "tcp://127.0.0.1:9", "--resources", "slot"], "--resources: expected NAME=AMOUNT"),
+        (["--scheduler", "tls://127.0.0.1:8786"], "tls:// needs certificates resgraph cannot pass"),
+        (["--scheduler", "tcp://127.0.0.1:0"], "--scheduler: port 0 is not from 1 to 65535"),
+        (["--scheduler", "tcp://127.0.0.1:99999"], "--scheduler: port 99999 is not from 1 to 65535"),
+        (["--scheduler", "tcp://:8786"], "--scheduler: expected tcp://HOST:PORT"),
         (["--in-process", "--row-timeout", "5"], "--row-timeout needs rows in their own processes"),
         (["--workers", "1", "--device", "cuda:1"], "--device cuda:1 with --workers: each worker sees only its own GPU"),
     ]:
         res = CliRunner().invoke(main, ["bench", "resnet20", "--out", out, *args])
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert parse_address("tcp://[::1]:8786") == ("::1", 8786)
     assert parse_resources("slot=1,GPU=0.5") == {"slot": 1.0, "GPU": 0.5}
     with pytest.raises(UsageError):
         parse_resources("slot=0")
     assert sum(len(s) for s in core_sets(1)) == len(os.sched_getaffinity(0))
+
+
+def test_an_unreachable_scheduler_fails_at_once(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        t0 = time.perf_counter()
+        res = CliRunner().invoke(main, ["bench", "resnet20", "--out", str(tmp_path / "r.jsonl"), "--scheduler",
+                                        f"tcp://127.0.0.1:{port}"])
+        took = time.perf_counter() - t0
+    assert res.exit_code == 2 and f"--scheduler tcp://127.0.0.1:{port}: cannot reach the scheduler (Connection " \
+        "refused)" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert took < 5, took  # Dask's client would have retried for its whole 10 s timeout
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available() or __import__("torch").cuda.device_count() < 2,

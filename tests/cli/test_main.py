@@ -87,3 +87,14 @@ def test_help_texts_print_as_written():
 def test_numeric_options_are_checked_up_front(args, text, tmp_path):
     res = CliRunner().invoke(main, [*args, *(["--out", str(tmp_path / "r.jsonl")] if args[0] == "bench" else [])])
     assert res.exit_code == 2 and text in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+@pytest.mark.parametrize("args, text", [
+    (["train", "resnet20", "--lr", "1e308"], "'--lr': 1e+308 is not in the range 0<x<=100.0"),
+    (["train", "resnet20", "--weight-decay", "1e308"], "--weight-decay"),
+    (["lower", "resnet20", "--seed", str(2**64)], "is not in the range 0<=x<=18446744073709551615"),
+    (["export", "resnet20", "--seed", "-1"], "is not in the range 0<=x<=18446744073709551615"),
+])
+def test_learning_rates_and_seeds_have_ranges(args, text):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and text in res.output and len(res.output.strip().splitlines()) == 1, res.output
