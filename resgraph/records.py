@@ -36,6 +36,8 @@ __all__ = [
     "Num",
     "Text",
     "clean_text",
+    "first_object",
+    "objects",
     "RecordModel",
     "Writer",
     "problem",
@@ -201,28 +203,48 @@ def read(path: str | os.PathLike[str], parse: Callable[[dict[str, Any]], R | str
     ``parse`` turns one JSON object into a record, or says in a short clause why it is none; such lines
     and lines that are not JSON objects are skipped with one warning each, naming file and line.
     """
+    out: list[R] = []
+    for n, obj in objects(path):
+        parsed = parse(obj) if isinstance(obj, dict) else obj if isinstance(obj, str) else \
+            "line that is not a JSON object"
+        if isinstance(parsed, str):
+            warnings.warn(f"{path}:{n}: skipping a {parsed}", stacklevel=2)
+        else:
+            out.append(parsed)
+    return out
+
+
+def first_object(path: str | os.PathLike[str], lines: int = 1000) -> dict[str, Any] | None:
+    """The first JSON object among the first ``lines`` lines of ``path``, read as :func:`read` reads (no warnings):
+    what tells a training file from a bench one."""
+    for n, obj in objects(path):
+        if isinstance(obj, dict):
+            return obj
+        if n >= lines:
+            break
+    return None
+
+
+def objects(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON value) of every non-blank line; a line that is none is a clause saying why.
+
+    The one place record files are parsed: a BOM is no part of the first record, bytes that are not UTF-8
+    are replaced, a line over :data:`MAX_LINE` is not parsed, and nesting deeper than any record is no record.
+    """
     path = Path(path)
     if not path.exists():
-        return []
+        return
     _check_regular(path)
-    out: list[R] = []
-    with path.open(encoding="utf-8-sig", errors="replace") as f:  # a BOM is no part of the first record
+    with path.open(encoding="utf-8-sig", errors="replace") as f:
         for n, text in enumerate(f, 1):
             if not text.strip():
                 continue
             if len(text) > MAX_LINE:
-                warnings.warn(f"{path}:{n}: skipping a line of {len(text):,} characters (a record is under "
-                              f"{MAX_LINE:,})", stacklevel=2)
+                yield n, f"line of {len(text):,} characters (a record is under {MAX_LINE:,})"
                 continue
             try:
-                obj = json.loads(text)
+                value = json.loads(text)
             except (ValueError, RecursionError):  # RecursionError: nesting deeper than any record
-                warnings.warn(f"{path}:{n}: skipping a line that is not valid JSON (an interrupted write?)",
-                              stacklevel=2)
+                yield n, "line that is not valid JSON (an interrupted write?)"
                 continue
-            parsed = parse(obj) if isinstance(obj, dict) else "line that is not a JSON object"
-            if isinstance(parsed, str):
-                warnings.warn(f"{path}:{n}: skipping a {parsed}", stacklevel=2)
-            else:
-                out.append(parsed)
-    return out
+            yield n, value if not isinstance(value, str) else "line that is not a JSON object"

@@ -88,20 +88,10 @@ def read_train_records(path: str | Path) -> list[TrainRecord]:
 
 def is_train_file(path: str | Path) -> bool:
     """Whether a results file holds training records (its first JSON object says ``record: train_*``)."""
-    import itertools
-    import json
-
     if not Path(path).is_file():  # a FIFO would block; read_records then says what it is
         return False
-    with Path(path).open(encoding="utf-8", errors="replace") as f:
-        for line in itertools.islice(f, 1000):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                return str(rec.get("record", "")).startswith("train_")
-    return False
+    first = records.first_object(path)
+    return first is not None and str(first.get("record", "")).startswith("train_")
 
 
 def curves(recs: list[TrainRecord]) -> tuple[dict[str, dict[int, StepRecord]], dict[str, RunRecord]]:

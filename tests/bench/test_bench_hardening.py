@@ -217,3 +217,19 @@ def test_the_lock_is_the_files_not_its_spelling(tmp_path):
             with pytest.raises(UsageError, match="another sweep is writing this results file"):
                 with sweep_lock(other):
                     pass
+
+
+def test_the_training_file_check_reads_through_the_bounded_reader(tmp_path):
+    """report's look at the first record (training or bench?) is the one reader's: a deeply nested line is no record."""
+    from click.testing import CliRunner
+
+    from resgraph.cli.main import main
+    from resgraph.train.records import is_train_file
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    assert not is_train_file(path)
+    res = CliRunner().invoke(main, ["report", str(path), "-o", str(tmp_path / "rep")])
+    assert res.exit_code == 2 and "no records to report" in res.output, res.output
+    path.write_bytes(b'\xef\xbb\xbf{"record": "train_run"}\n')  # a BOM hides nothing
+    assert is_train_file(path)
