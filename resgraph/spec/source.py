@@ -128,6 +128,7 @@ class _Loader(yaml.SafeLoader):
     """
 
 
+_FLOAT = "tag:yaml.org,2002:float"
 _LOADERS: list[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = [_Loader]
 if getattr(yaml, "__with_libyaml__", False):
 
@@ -136,19 +137,20 @@ if getattr(yaml, "__with_libyaml__", False):
 
     _LOADERS.insert(0, _CLoader)
 
-_FLOAT_1_2 = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+_FLOAT_1_2 = re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+                        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 _BOOL_1_2 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_1_2 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 for _loader in _LOADERS:
-    # YAML 1.2 booleans and integers only, as JSON Schema tools and editors read them: `yes`, `no`, `on`,
-    # `off`, `0b11`, `1_000` and `1:00` are text, and `010` is ten (PyYAML's YAML 1.1 makes `residual: yes`
-    # true and `010` eight, where the schema sees a string and ten).
+    # YAML 1.2 booleans, integers and floats only, as JSON Schema tools and editors read them: `yes`, `no`,
+    # `on`, `off`, `0b11`, `1_000`, `1:00`, `1_0.5` and `1:1:1.0` are text, and `010` is ten (PyYAML's YAML 1.1
+    # makes `residual: yes` true, `010` eight and `1:1:...:1.0` a sexagesimal float that overflowed).
     _loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT)]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
         for first, resolvers in _loader.yaml_implicit_resolvers.items()}
     _loader.add_implicit_resolver(_BOOL, _BOOL_1_2, list("tTfF"))
     _loader.add_implicit_resolver(_INT, _INT_1_2, list("-+0123456789"))
-    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
+    _loader.add_implicit_resolver(_FLOAT, _FLOAT_1_2, list("-+0123456789."))
 
 
 def parse_source(raw: bytes, name: str) -> Source:

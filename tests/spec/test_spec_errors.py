@@ -112,6 +112,8 @@ CASES = [
     Bad("residual-string", BASE + "residual: 'no'\n", 11, "residual", "must be true or false (received 'no')"),
     Bad("name-null", edit("name: t", "name: null"), 1, "name", "required field is missing"),  # null: the default
     Bad("yaml-1-1-boolean", BASE + "residual: yes\n", 11, "residual", "must be true or false (received 'yes')"),
+    Bad("yaml-1-1-sexagesimal-float", BASE + "drop_path: 1:1:1.0\n", 11, "drop_path", "(received '1:1:1.0')"),
+    Bad("yaml-1-1-sexagesimal-overflow", BASE + "drop_path: " + "1:" * 400 + "1.0\n", 11, "drop_path", "(received"),
     Bad("stage-not-mapping", edit("  - {blocks: 2, width: 64}", "  - 64"), 7, "stages[0]",
         "must be a mapping (received 64)"),
     Bad("input-not-mapping", edit("input: {channels: 3, size: 224}", "input: 224"), 2, "input",
