@@ -9,7 +9,10 @@ failure is one :class:`DataError` line that names the path.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +167,10 @@ def _synthetic(path: str | None, size: tuple[int, int] | None) -> Data:
 
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+# The published cifar-10-python.tar.gz's files, in bytes: checked before torchvision hashes them (its MD5 check
+# read a 20 GB sparse file named data_batch_1 for minutes).
+CIFAR_SIZES = {"data_batch_1": 31_035_704, "data_batch_2": 31_035_320, "data_batch_3": 31_035_999,
+               "data_batch_4": 31_035_696, "data_batch_5": 31_035_623, "test_batch": 31_035_526, "batches.meta": 158}
 
 
 @register("cifar10", path=True)
@@ -173,6 +180,7 @@ def _cifar10(path: str | None, size: tuple[int, int] | None) -> Data:
 
     folder = _folder(path, "cifar10")
     root = folder.parent if folder.name == CIFAR10.base_folder else folder
+    _check_cifar_sizes(root / CIFAR10.base_folder, folder)
     splits = []
     for train in (True, False):
         try:  # torchvision checks every batch file's MD5 before unpickling it
@@ -186,6 +194,24 @@ def _cifar10(path: str | None, size: tuple[int, int] | None) -> Data:
         splits.append(ImageTensors(images, torch.tensor(ds.targets), torch.tensor(CIFAR_MEAN),
                                    torch.tensor(CIFAR_STD), scale=1 / 255))
     return Data(f"cifar10:{folder}", splits[0], splits[1], 3, (32, 32), 10)
+
+
+def _check_cifar_sizes(batches: Path, folder: Path) -> None:
+    """Every batch file is a regular file of its published size, known before a byte of it is read."""
+    expected = f"expected {batches.name}/ with data_batch_1..5 and test_batch, unmodified"
+    for name, size in CIFAR_SIZES.items():
+        file = batches / name
+        try:
+            st = os.stat(regular_file(file, "a CIFAR-10 batch file"))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise DataError(f"{printable(str(folder))}: not a CIFAR-10 python batch folder ({name} is missing; "
+                                f"{expected})") from None
+            raise DataError(f"{printable(str(file))}: {exc.strerror}") from None
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else f"{st.st_size:,} bytes"
+            raise DataError(f"{printable(str(folder))}: not a CIFAR-10 python batch folder ({name} is {what}, the "
+                            f"published file {size:,}; {expected})")
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

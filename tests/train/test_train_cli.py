@@ -48,6 +48,26 @@ def test_malformed_cifar_folder(tmp_path):
     one_line_error(run("train", "resnet20", "--data", f"cifar10:{folder}"), str(folder), "not a CIFAR-10 python batch")
 
 
+def test_cifar_batch_sizes_are_checked_before_hashing(tmp_path):
+    """A 20 GB sparse data_batch_1 is refused by its size at once (torchvision's MD5 check read it for minutes)."""
+    import time
+
+    from resgraph.data import CIFAR_SIZES
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name, size in CIFAR_SIZES.items():
+        with open(folder / name, "wb") as f:
+            f.truncate(20 * 2**30 if name == "data_batch_1" else size)  # sparse: no disk used
+    t0 = time.perf_counter()
+    one_line_error(run("train", "resnet20", "--data", f"cifar10:{folder}"), str(folder),
+                   "data_batch_1 is 21,474,836,480 bytes, the published file 31,035,704")
+    assert time.perf_counter() - t0 < 5
+    with open(folder / "data_batch_1", "wb") as f:  # the right sizes, the wrong bytes: torchvision's MD5 says so
+        f.truncate(CIFAR_SIZES["data_batch_1"])
+    one_line_error(run("train", "resnet20", "--data", f"cifar10:{folder}"), "not a CIFAR-10 python batch folder")
+
+
 def test_image_folder_trains_and_a_broken_image_is_one_line(tmp_path):
     from PIL import Image
 
