@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
     "report": "report_cmds", "demo": "report_cmds",
     "train": "train_cmds", "probe": "train_cmds",
     "profile": "latency_cmds", "predict": "latency_cmds",
+    "spaces": "search_cmds", "space": "search_cmds", "search": "search_cmds",
 }
 
 
