@@ -50,7 +50,7 @@ def test_a_fifo_as_checkpoint_is_refused(tmp_path):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     with pytest.raises(UsageError, match="is a FIFO, not a training checkpoint; remove it"):
-        _no_hang(load_checkpoint, fifo, "run", model, opt, sched)
+        _no_hang(lambda: load_checkpoint(fifo, "run", model, opt, sched, steps=10))
 
 
 def test_a_fifo_among_images_names_it(tmp_path):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=nn.Module)
 
-__all__ = ["read_state_dict", "check_state_dict", "load_weights", "weights_id", "model_with_weights"]
+__all__ = ["read_state_dict", "check_state_dict", "tensor_problem", "load_weights", "weights_id", "model_with_weights"]
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -64,18 +64,29 @@ def check_state_dict(sd: dict[str, Any], model: nn.Module, path: str | os.PathLi
         raise UsageError(f"{path}: {bad}: shape {tuple(sd[bad].shape)} does not match "
                          f"{name}'s {tuple(expected[bad].shape)}")
     for k, v in sd.items():
-        want = expected[k]
-        if v.layout != torch.strided:
-            raise UsageError(f"{path}: {k}: a {str(v.layout).replace('torch.', '')} tensor; {name} needs dense ones")
-        if v.device.type == "meta":
-            raise UsageError(f"{path}: {k}: a meta-device tensor holds no values")
-        if v.dtype != want.dtype:
-            cast = (" (not cast silently: convert the file first, e.g. {k: v.float() for k, v in sd.items()})"
-                    if v.dtype.is_floating_point and want.dtype.is_floating_point else "")
-            raise UsageError(f"{path}: {k}: dtype {str(v.dtype).replace('torch.', '')}, {name}'s is "
-                             f"{str(want.dtype).replace('torch.', '')}{cast}")
-        if v.dtype.is_floating_point and not bool(torch.isfinite(v).all()):
-            raise UsageError(f"{path}: {k}: holds NaN or infinite values")
+        why = tensor_problem(v, expected[k], name)
+        if why:
+            raise UsageError(f"{path}: {k}: {why}")
+
+
+def tensor_problem(v: Any, want: torch.Tensor, name: str) -> str | None:
+    """Why tensor ``v`` cannot stand for ``want`` (network ``name``'s): layout, device, dtype, shape or a
+    NaN/inf value; None when it can. The one check of tensors read from a file (weights, checkpoints)."""
+    if not isinstance(v, torch.Tensor):
+        return f"a {type(v).__name__}, not a tensor"
+    if v.layout != torch.strided:
+        return f"a {str(v.layout).replace('torch.', '')} tensor; {name} needs dense ones"
+    if v.device.type == "meta":
+        return "a meta-device tensor holds no values"
+    if v.dtype != want.dtype:
+        cast = (" (not cast silently: convert the file first, e.g. {k: v.float() for k, v in sd.items()})"
+                if v.dtype.is_floating_point and want.dtype.is_floating_point else "")
+        return f"dtype {str(v.dtype).replace('torch.', '')}, {name}'s is {str(want.dtype).replace('torch.', '')}{cast}"
+    if tuple(v.shape) != tuple(want.shape):
+        return f"shape {tuple(v.shape)} does not match {name}'s {tuple(want.shape)}"
+    if v.dtype.is_floating_point and not bool(torch.isfinite(v).all()):
+        return "holds NaN or infinite values"
+    return None
 
 
 def load_weights(model: M, sd: dict[str, torch.Tensor]) -> M:

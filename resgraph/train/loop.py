@@ -186,7 +186,7 @@ def train_run(
     state = Checkpoint(run=run, step=0, window=(0.0, 0, 0), train_s=0.0)
     torch.manual_seed(cfg.seed)  # stochastic depth draws from the global generator; the checkpoint keeps its state
     if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint, run, model, opt, sched)
+        state = load_checkpoint(checkpoint, run, model, opt, sched, steps=cfg.steps)
     resumed_at = state.step or None
     window = _Window(*state.window)
     train_s, wall0 = state.train_s, time.perf_counter()
