@@ -9,7 +9,7 @@ import click
 
 from resgraph.graph import compile_spec
 from resgraph.graph.analyze import DTYPE_BYTES, GraphSummary, StageSummary, analyze
-from resgraph.graph.export import FORMATS, View, check_format, export_graph
+from resgraph.graph.export import FORMATS, RENDERED, View, check_format, export_graph, renderer
 from resgraph.graph.load import load_spec
 from resgraph.units import human, human_bytes
 
@@ -112,12 +112,21 @@ def summary(specs: tuple[str, ...], as_json: bool, batch: int, dtype: str) -> No
 @click.option("--collapse", is_flag=True,
               help="draw each run of 3 or more identical blocks as its first block and one node (pictures only)")
 def graph(spec: str, output: Path, view: View, collapse: bool) -> None:
-    """Export the graph of SPEC: DOT, SVG/PNG (needs Graphviz), GraphML or node-link JSON."""
-    check_format(output)  # before compiling: a typo in the name fails fast
+    """Export the graph of SPEC: DOT, SVG/PNG, GraphML or node-link JSON.
+
+    SVG/PNG are drawn by Graphviz's dot where it is on the PATH, else by matplotlib (the same picture, a
+    simpler layout); the closing line says which.
+    """
+    ext = check_format(output)  # before compiling: a typo in the name fails fast
+    drawn_by = renderer(ext) if ext in RENDERED else None  # neither dot nor matplotlib: fails here too
     g = compile_spec(load_spec(spec))
-    if output.suffix.lower() in (".svg", ".png") and g.number_of_nodes() > 1000:
+    if drawn_by and g.number_of_nodes() > 1000:
         hint = "" if collapse else "; --collapse draws runs of identical blocks once"
-        click.echo(f"drawing {g.number_of_nodes():,} ops with Graphviz's dot ({view} view); a big net takes a "
+        click.echo(f"drawing {g.number_of_nodes():,} ops with {drawn_by} ({view} view); a big net takes a "
                    f"while{hint}", err=True)
     export_graph(g, output, view, collapse)
-    click.echo(f"wrote {output} ({view} view of {g.graph['name']})")
+    how = ""
+    if drawn_by:
+        how = ", drawn by Graphviz dot" if drawn_by == "Graphviz dot" else \
+            ", drawn by matplotlib: Graphviz 'dot' is not on PATH"
+    click.echo(f"wrote {output} ({view} view of {g.graph['name']}{how})")

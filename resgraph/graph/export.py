@@ -1,4 +1,7 @@
-"""Write a graph to a file chosen by extension: DOT, SVG/PNG (Graphviz), GraphML, node-link JSON.
+"""Write a graph to a file chosen by extension: DOT, SVG/PNG, GraphML, node-link JSON.
+
+SVG and PNG are drawn by Graphviz's ``dot`` where it is on the PATH, else by matplotlib
+(:mod:`resgraph.graph.draw`, the same picture with its own layout); :func:`renderer` says which.
 
 Two views: ``op`` (the IR itself, one node per op, blocks and stages as
 clusters) and ``block`` (:func:`~resgraph.graph.blockview.block_graph`). Files
@@ -8,6 +11,7 @@ are written atomically: a temporary file in the same directory, then
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -71,9 +75,8 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: b
     if not path.parent.is_dir():
         what = "is a file, not a folder" if path.parent.exists() else "does not exist"
         raise UsageError(f"{path}: '{path.parent}' {what}")
-    if ext in RENDERED and shutil.which("dot") is None:
-        raise UsageError("Graphviz 'dot' not found on PATH; install graphviz (apt-get install graphviz) "
-                         "or write .dot/.graphml/.json")
+    if ext in RENDERED:
+        renderer(ext)  # neither dot nor matplotlib: say so before compiling anything
     if PARAMS not in g.graph:
         run_passes(g)
     data: bytes
@@ -81,18 +84,46 @@ def export_graph(g: nx.DiGraph, path: str | Path, view: View = "op", collapse: b
         data = _graphml_bytes(_view(g, view))
     elif ext == ".json":
         data = json.dumps(nx.node_link_data(_view(g, view), edges="edges"), indent=1).encode() + b"\n"
+    elif ext == ".dot":
+        data = to_pydot(g, view, collapse).to_string().encode()
     else:
-        dot = to_pydot(g, view, collapse)
-        if ext == ".dot":
-            data = dot.to_string().encode()
-        else:  # pydot 4 annotates create() as str; it returns Graphviz's stdout, bytes
-            data = cast(bytes, dot.create(prog="dot", format=ext[1:]))
-        if ext == ".png" and max(struct.unpack(">II", data[16:24])) >= BITMAP_LIMIT:
-            # Graphviz scales such a picture down to its limit and says so on a stderr that pydot swallows.
-            warnings.warn(f"{path}: the picture reached Graphviz's {BITMAP_LIMIT:,}-pixel bitmap limit and was "
-                          "scaled down; use --collapse, or write .svg", stacklevel=2)
+        data = picture(g, ext, view, collapse, name=str(path))
     write_atomic(path, data)
     return path
+
+
+def renderer(ext: str = ".svg") -> str:
+    """Who draws an SVG/PNG here: ``Graphviz dot``, or ``matplotlib`` where dot is not on the PATH.
+
+    Neither is a :class:`UsageError` naming both ways out.
+    """
+    if shutil.which("dot") is not None:
+        return "Graphviz dot"
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except ImportError:  # a finder that refuses it
+        found = False
+    if not found:
+        raise UsageError(f"cannot draw {ext}: Graphviz 'dot' is not on PATH and matplotlib is not installed; "
+                         "install graphviz (apt-get install graphviz) or pip install 'resgraph[plot]', "
+                         "or write .dot/.graphml/.json")
+    return "matplotlib"
+
+
+def picture(g: nx.DiGraph, ext: str, view: View = "block", collapse: bool = False, name: str = "picture") -> bytes:
+    """SVG or PNG bytes of ``g`` (``ext`` ``.svg`` or ``.png``), drawn by :func:`renderer`'s choice."""
+    dot = to_pydot(g, view, collapse)
+    if renderer(ext) == "matplotlib":
+        from resgraph.graph.draw import draw
+
+        return draw(dot, ext[1:], name)
+    # pydot 4 annotates create() as str; it returns Graphviz's stdout, bytes
+    data = cast(bytes, dot.create(prog="dot", format=ext[1:]))
+    if ext == ".png" and max(struct.unpack(">II", data[16:24])) >= BITMAP_LIMIT:
+        # Graphviz scales such a picture down to its limit and says so on a stderr that pydot swallows.
+        warnings.warn(f"{name}: the picture reached Graphviz's {BITMAP_LIMIT:,}-pixel bitmap limit and was "
+                      "scaled down; use --collapse, or write .svg", stacklevel=3)
+    return data
 
 
 def _view(g: nx.DiGraph, view: View) -> nx.DiGraph:

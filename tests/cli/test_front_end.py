@@ -64,3 +64,14 @@ def test_a_command_that_needs_torch_says_so_in_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith("resgraph: this command needs the package 'torch', which cannot be imported")
     assert len(res.stderr.splitlines()) == 1
+
+
+def test_a_picture_without_dot_or_matplotlib_is_one_line(tmp_path: Path) -> None:
+    """dot off the PATH and matplotlib blocked: exit 2 naming both ways out, nothing written."""
+    import os
+
+    res = subprocess.run([sys.executable, "-c", BLOCK, "graph", "resnet50", "-o", "g.svg"], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PATH": str(tmp_path)})
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1, res.stderr
+    assert "Graphviz 'dot' is not on PATH and matplotlib is not installed" in res.stderr
+    assert not (tmp_path / "g.svg").exists()
