@@ -50,7 +50,8 @@ def discordant_pairs(points: Sequence[FrontPoint]) -> tuple[int, int]:
 
 
 def _scale(values: Sequence[float]) -> str:
-    return "log" if values and min(values) > 0 and max(values) / max(min(values), 1e-12) > 20 else "linear"
+    """Log when every value is positive and they span more than a factor of 4 (capacity and latency do)."""
+    return "log" if values and min(values) > 0 and max(values) / min(values) > 4 else "linear"
 
 
 def _pareto_plot(header: SearchHeader, cands: Sequence[Candidate], points: Sequence[FrontPoint],
@@ -69,12 +70,12 @@ def _pareto_plot(header: SearchHeader, cands: Sequence[Candidate], points: Seque
             ax.scatter([p.measured_ms], [p.value], marker="s", s=30, c=colour, zorder=3)
     ax.scatter([], [], marker="s", c="#2ca02c", label="measured, fits")
     ax.scatter([], [], marker="s", c="#d62728", label="measured, breaks budget")
-    for r in refs:
+    for r in (r for r in refs if r.latency_ms <= 4 * header.budget_ms):  # the presets near the budget
         ax.scatter([r.latency_ms], [r.value], marker="D", s=24, c="black", zorder=4)
         ax.annotate(r.name, (r.latency_ms, r.value), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.scatter([], [], marker="D", c="black", label="presets (predicted)")
     ax.axvline(header.budget_ms, ls="--", c="black", lw=1, label=f"budget {header.budget_ms:g} ms")
-    ax.set_xscale(_scale([c.latency_ms for c in cands]))
+    ax.set_xscale(_scale([*(c.latency_ms for c in cands), header.budget_ms]))
     ax.set_yscale(_scale([c.value for c in cands]))
     ax.set_xlabel(f"latency, ms ({header.backend}, {header.precision}, batch {header.batch}, "
                   f"{header.threads} thread(s))")

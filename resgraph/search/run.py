@@ -102,10 +102,14 @@ def _model(s: SearchSettings, any_machine: bool) -> LatencyModel:
     return load_model(s.profile, any_machine=any_machine)
 
 
-def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, any_machine: bool = False) -> Outcome:
-    """Run (or resume) the study, write the front's records and specs, verify the best ``s.verify``, report."""
+def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, any_machine: bool = False,
+           model: LatencyModel | None = None) -> Outcome:
+    """Run (or resume) the study, write the front's records and specs, verify the best ``s.verify``, report.
+
+    ``measure`` replaces the bench harness (tests), ``model`` the profile's fitted model (fitted once by a caller).
+    """
     start = time.perf_counter()
-    model = _model(s, any_machine)
+    model = model or _model(s, any_machine)
     scorer = Scorer(model, s.objective, seed=s.seed)
     ensure_folder(s.out)
     study = open_study(s.out, space, _settings_attrs(space, s), sampler=s.sampler, seed=s.seed, resume=s.resume)

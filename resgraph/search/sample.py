@@ -22,7 +22,7 @@ from resgraph.spec.model import ResNetSpec
 from resgraph.spec.source import Source
 
 __all__ = ["Dim", "Draw", "build", "constraint_problem", "dimensions", "draw", "random_picks", "sample_specs",
-           "space_size"]
+           "space_size", "width_problem"]
 
 
 @dataclass(frozen=True)
@@ -132,23 +132,35 @@ def build(space: Space, picks: dict[str, Any], name: str) -> dict[str, Any]:
     return data
 
 
+def width_problem(space: Space, widths: list[int]) -> str | None:
+    """The widths constraint, in words, checked on the drawn data before the spec's own rules."""
+    if space.file.constraints.non_decreasing_widths and any(b < a for a, b in zip(widths, widths[1:], strict=False)):
+        return f"widths {widths} decrease"
+    return None
+
+
 def constraint_problem(space: Space, spec: ResNetSpec) -> str | None:
     """The first constraint ``spec`` breaks, in words; None when it keeps them all."""
-    rules = space.file.constraints
-    widths = [s.width for s in spec.stages]
-    if rules.non_decreasing_widths and any(b < a for a, b in zip(widths, widths[1:], strict=False)):
-        return f"widths {widths} decrease"
-    if rules.depth is not None and not rules.depth[0] <= spec.depth <= rules.depth[1]:
-        return f"depth {spec.depth} outside {list(rules.depth)}"
+    depth = space.file.constraints.depth
+    if (problem := width_problem(space, [s.width for s in spec.stages])) is not None:
+        return problem
+    if depth is not None and not depth[0] <= spec.depth <= depth[1]:
+        return f"depth {spec.depth} outside {list(depth)}"
     return None
 
 
 def draw(space: Space, picks: dict[str, Any], name: str, *, size_guard: bool = True) -> Draw:
-    """The spec of ``picks`` if the constraints and every rule of the spec language hold (the size guard too)."""
+    """The spec of ``picks`` if the constraints and every rule of the spec language hold (the size guard too).
+
+    The space's constraints are checked first: a draw that breaks one is refused for it, whatever else is wrong.
+    """
     from resgraph.graph.load import validate_source as guarded
     from resgraph.spec.loader import validate_source as plain
 
     data = build(space, picks, name)
+    widths = [st.get("width") for st in data["stages"]]
+    if all(isinstance(w, int) for w in widths) and (problem := width_problem(space, widths)) is not None:
+        return Draw(picks, None, "constraint", problem)
     result = (guarded if size_guard else plain)(Source(data, {}, f"<{space.name}>"), name)
     if result.spec is None:
         return Draw(picks, None, "invalid", str(result.errors[0]) if result.errors else "invalid")

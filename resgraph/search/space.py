@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from resgraph.errors import Diagnostic, FieldPath, SpecError
 from resgraph.kinds import ATTENTION, BLOCKS, SHORTCUTS, STEMS
@@ -49,6 +49,16 @@ def _distinct(v: list[Any]) -> list[Any]:
 
 _Count = Annotated[int, Field(ge=1, le=MAX_BLOCKS_PER_STAGE)]
 BlocksRange = Annotated[tuple[_Count, _Count], AfterValidator(_ordered)]
+
+
+def _blocks_form(v: Any) -> str:
+    """Which form ``blocks`` is written in: a list of lists is one range per stage."""
+    return "per_stage" if isinstance(v, (list, tuple)) and v and isinstance(v[0], (list, tuple)) else "one"
+
+
+# Told apart by their shape, so an error is reported once, in the form the author wrote.
+Blocks = Annotated[Annotated[BlocksRange, Tag("one")] | Annotated[list[BlocksRange], Tag("per_stage")],
+                   Discriminator(_blocks_form)]
 _Factor = Annotated[float, Field(gt=0, le=64, allow_inf_nan=False)]
 
 
@@ -94,7 +104,7 @@ class Widths(_Model):
 class Choices(_Model):
     """What a search may change in the base; a choice left out keeps the base's value."""
 
-    blocks: BlocksRange | list[BlocksRange] | None = None  # per stage: one [min, max] for all, or one per stage
+    blocks: Blocks | None = None  # per stage: one [min, max] for all, or one per stage
     widths: Widths | None = None
     block: Annotated[list[BlockName], AfterValidator(_distinct)] | None = _options()  # block types
     groups: Annotated[list[tuple[Annotated[int, Field(ge=1, le=1024)], Annotated[int, Field(ge=1, le=4096)]]],
@@ -238,8 +248,8 @@ def _written_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(part, str) and ("[" in part or part in ("function-after", "constrained-int")):
-            continue  # a union branch or validator wrapper
+        elif isinstance(part, str) and (isinstance(node, list) or "[" in part):
+            continue  # a union branch's name (``one``, ``tuple[...]``), not a key the author wrote
         else:
             path.append(part)
             node = None
