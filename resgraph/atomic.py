@@ -61,12 +61,28 @@ def ensure_folder(folder: Path) -> Path:
     return folder
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
+def write_bytes_atomic(target: Path, data: bytes | memoryview) -> None:
     """``target.write_bytes(data)``, atomically and flushed to disk."""
     with atomic_path(target) as tmp, open(tmp, "xb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def save_torch(obj: object, target: Path) -> None:
+    """``torch.save(obj, target)``, atomically and flushed: the one way resgraph writes a ``.pt`` file.
+
+    Serialised in memory first: torch's own file writer reports a full disk as a RuntimeError
+    ("unexpected pos ..."), written here it is ``TARGET: No space left on device``, and nothing is left behind.
+    """
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    ensure_folder(Path(target).parent)
+    write_bytes_atomic(target, buf.getbuffer())
 
 
 def named(exc: OSError, target: Path) -> OSError:

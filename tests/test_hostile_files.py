@@ -90,3 +90,40 @@ def torch_int64():
     import torch
 
     return torch.int64
+
+
+def _full_disk_under(monkeypatch, part: str) -> None:
+    """ENOSPC from every flush of a file whose path contains ``part`` (as a full disk reports it), others untouched."""
+    import errno
+
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if part in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("where", ["weights", "checkpoint"])
+def test_a_full_disk_during_train_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, where):
+    pytest.importorskip("sklearn")
+    weights = tmp_path / "w"
+    _full_disk_under(monkeypatch, str(weights) if where == "weights" else ".checkpoints")
+    args = ["train", "resnet20", "--fit-input", "--steps", "4", "--batch", "32", "--eval-every", "2", "--out",
+            str(tmp_path / "t.jsonl"), *(["--save-weights", str(weights)] if where == "weights" else [])]
+    res = CliRunner().invoke(main, args)
+    name = "resnet20-seed0.pt" if where == "weights" else ".pt"
+    last = res.output.strip().splitlines()[-1]
+    assert res.exit_code == 2 and last.endswith(f"{name}: No space left on device"), res.output
+    assert "internal error" not in res.output
+    left = [p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".pt", ".yaml")]
+    assert left == [] and not [p for p in tmp_path.rglob("*resgraph-tmp*")], left
+
+
+def test_lower_state_dict_on_a_full_disk(tmp_path, monkeypatch):
+    _full_disk_under(monkeypatch, "sd.pt")
+    res = CliRunner().invoke(main, ["lower", "resnet20", "--state-dict", str(tmp_path / "sd.pt")])
+    assert res.exit_code == 2 and f"{tmp_path / 'sd.pt'}: No space left on device" in res.output, res.output
+    assert list(tmp_path.iterdir()) == []

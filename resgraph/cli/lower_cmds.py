@@ -5,9 +5,6 @@ torch is imported inside the commands, so `resgraph validate` does not pay for i
 
 from __future__ import annotations
 
-import errno
-import os
-import shutil
 from pathlib import Path
 
 import click
@@ -58,7 +55,9 @@ def lower(spec: str, code: bool, fold_bn: bool, seed: int | None, state_dict: Pa
                    f"{params:,} parameters; (N, {c}, {h}, {w}) -> (N, {classes})"
                    + (", BN folded" if fold_bn else "") + (f"; weights from {weights}" if weights else ""))
     if state_dict:
-        _save_atomic(model.state_dict(), state_dict)
+        from resgraph.atomic import save_torch
+
+        save_torch(model.state_dict(), state_dict)
         click.echo(f"wrote {state_dict}", err=code)
 
 
@@ -146,19 +145,3 @@ def _batch_range(text: str) -> tuple[int, int, int]:
     if not 1 <= lo <= opt <= hi:
         raise UsageError(f"--batch-range: expected 1 <= MIN <= OPT <= MAX (received {text!r})")
     return lo, opt, hi
-
-
-def _save_atomic(obj: object, path: Path) -> None:
-    """torch.save, atomically: a reader never sees half a checkpoint."""
-    import torch
-
-    from resgraph.atomic import atomic_path, ensure_folder
-
-    ensure_folder(path.parent)
-    with atomic_path(path) as tmp:
-        try:
-            torch.save(obj, tmp)
-        except RuntimeError as exc:  # torch's writer reports a full disk as a RuntimeError
-            full = shutil.disk_usage(path.parent).free < 1 << 20
-            why = os.strerror(errno.ENOSPC) if full else f"torch.save failed: {str(exc).splitlines()[0]}"
-            raise OSError(errno.ENOSPC if full else errno.EIO, why, str(path)) from None

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resgraph.atomic import atomic_path, ensure_folder, regular_file
+from resgraph.atomic import ensure_folder, regular_file, save_torch
 from resgraph.errors import UsageError
 
 
@@ -35,8 +35,7 @@ def save_checkpoint(path: Path, ck: Checkpoint, model: nn.Module, opt: torch.opt
     payload = {"run": ck.run, "step": ck.step, "window": list(ck.window), "train_s": ck.train_s,
                "model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
                "rng": torch.get_rng_state()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(payload, path)
 
 
 def load_checkpoint(path: Path, run: str, model: nn.Module, opt: torch.optim.Optimizer, sched: Any, *,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from resgraph import records
-from resgraph.atomic import atomic_path, ensure_folder, file_name
+from resgraph.atomic import atomic_path, ensure_folder, file_name, save_torch
 from resgraph.bench.env import default_threads, environment, fixed_threads
 from resgraph.data import Data
 from resgraph.errors import SpecError, UsageError, format_path, printable
@@ -123,14 +123,15 @@ def train_specs(specs: Sequence[ResNetSpec], data: Data, configs: Sequence[Train
 
 def _save(folder: Path, spec: ResNetSpec, seed: int, model: Any) -> None:
     """The trained state_dict and the spec it belongs to, side by side: ``NAME-seedS.pt`` and ``.yaml``."""
-    import torch
-
     ensure_folder(folder)
     stem = file_name(f"{spec.name}-seed{seed}", 120)  # the spec's name never chooses the folder
-    with atomic_path(folder / f"{stem}.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
-    with atomic_path(folder / f"{stem}.yaml") as tmp:
-        tmp.write_text(dump_spec(spec, "yaml"), encoding="utf-8")
+    save_torch(model.state_dict(), folder / f"{stem}.pt")
+    try:
+        with atomic_path(folder / f"{stem}.yaml") as tmp:
+            tmp.write_text(dump_spec(spec, "yaml"), encoding="utf-8")
+    except OSError:
+        (folder / f"{stem}.pt").unlink(missing_ok=True)  # weights without the spec they belong to are half a pair
+        raise
 
 
 class _Bar:
