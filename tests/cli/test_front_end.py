@@ -39,6 +39,9 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["kinds"], "bottleneck"),
     (["summary", "resnet50"], "25.56 M"),
     (["summary", "resnet50", "--json"], "25557032"),
+    (["spaces"], "imagenet_resnet"),
+    (["space", "imagenet_resnet", "-n", "2"], "2 valid network(s)"),
+    (["search", "--help"], "--budget-ms"),
 ])
 def test_front_end_commands_run_without_torch(tmp_path: Path, args: list[str], expect: str) -> None:
     res = _run(*args, cwd=tmp_path)
