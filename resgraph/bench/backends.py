@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+import resgraph.bench.openvino as ov_backend
 from resgraph.lower.inference import fold_bn
 from resgraph.precision import get_precision, torch_dtype
 from resgraph.registry import add, lookup
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 _EXTRAS = {"onnxruntime": "onnx", "onnx": "onnx", "onnxscript": "onnx", "torch_tensorrt": "tensorrt",
-           "torchao": "int8"}
+           "torchao": "int8", "openvino": "openvino", "nncf": "openvino"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Prepared:
     fn: Callable[[Any], Any]
     input: Any
     feed: Callable[[torch.Tensor], Any] | None = None  # another fp32 batch in the form `fn` takes (None: like `input`)
+    info: Mapping[str, object] = field(default_factory=dict)  # what the built runtime reports: added to the row's env
 
     def convert(self, x: torch.Tensor) -> Any:
         """An fp32 CPU batch as `fn` takes it: the checks feed held-out images through this, untimed."""
@@ -74,6 +76,7 @@ class Context:
     precision: str  # a name in resgraph.precision's table
     threads: int  # intra-op threads (torch's, and ONNX Runtime's)
     calibration: Sequence[torch.Tensor] = ()  # fp32 batches for precisions that quantise statically (int8)
+    hint: str | None = None  # the backend's performance hint (one of Backend.hints); None: its default
 
     @property
     def dtype(self) -> torch.dtype:
@@ -99,6 +102,7 @@ class Backend:
     notes: Mapping[str, str] = field(default_factory=dict)  # precision -> why it's unsupported
     precision_packages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # precision -> further modules
     peak_engines: Mapping[str, str] = field(default_factory=dict)  # precision -> roofline engine (default "torch")
+    hints: tuple[str, ...] = ()  # performance hints a row may ask for (`--ov-hint`), the default first; () takes none
 
     def peak_engine(self, precision: str) -> str:
         """What its roofline peak in this precision is measured through (resgraph.bench.roofline.ENGINES)."""
@@ -161,6 +165,7 @@ def prepare(
     precision: str = "fp32",
     threads: int | None = None,
     calibration: Sequence[torch.Tensor] = (),
+    hint: str | None = None,
 ) -> Prepared | Skip:
     """Build backend `name` from an eval fp32 module already on `device`; Skip when unsupported.
 
@@ -173,8 +178,12 @@ def prepare(
         return Skip(reason)
     if get_precision(precision).calibrated and not calibration:
         raise ValueError(f"precision {precision!r} is calibrated: pass calibration batches")
-    ctx = Context(device, precision, threads or torch.get_num_threads(), tuple(calibration))
-    return get_backend(name).build(model, example.to(device), ctx)
+    backend = get_backend(name)
+    if hint is not None and hint not in backend.hints:
+        takes = f"one of {', '.join(backend.hints)}" if backend.hints else "none"
+        raise ValueError(f"backend {name!r} takes no hint {hint!r} ({takes})")
+    ctx = Context(device, precision, threads or torch.get_num_threads(), tuple(calibration), hint)
+    return backend.build(model, example.to(device), ctx)
 
 
 def _run_inference(model: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor], Any]:
@@ -340,7 +349,7 @@ def _build_cuda_graphs(model: nn.Module, x: torch.Tensor, ctx: Context) -> Prepa
 
 _ALL = ("fp32", "fp16", "bf16")
 _CPU_NOTE = {"fp16": "no fast fp16 convolution kernels on the CPU; use bf16",
-             "int8": "int8 runs on the onnxruntime and inductor backends"}
+             "int8": "int8 runs on the onnxruntime, inductor and openvino backends"}
 
 register(
     Backend(
@@ -378,6 +387,13 @@ register(Backend(
            "int8": "static int8 runs on ONNX Runtime's CPU provider"},
     peak_engines={"int8": "onnxruntime"},
     doc="ONNX Runtime session; int8: static QDQ",
+))
+register(Backend(
+    "openvino", ov_backend.build, {"cpu": ("fp32", "bf16", "int8")}, packages=("openvino",),
+    extra_check=ov_backend.bf16_check, precision_packages={"int8": ("nncf",)}, hints=ov_backend.HINTS,
+    notes={"fp16": "OpenVINO's CPU plugin runs fp32, bf16 and int8"},
+    peak_engines={"fp32": "openvino", "int8": "openvino"},
+    doc="OpenVINO (convert_model); int8: NNCF",
 ))
 register(Backend(
     "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),

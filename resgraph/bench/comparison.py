@@ -101,6 +101,7 @@ def compare(
     roofline: bool = False,
     progress: bool = True,
     calibration: int = CALIBRATION_BATCHES,
+    hint: str | None = None,
 ) -> list[Compared]:
     """Benchmark each entry on one backend/batch; each row is its record and `relative`.
 
@@ -109,7 +110,7 @@ def compare(
     """
     if not entries:
         raise ValueError("compare needs at least one model entry")
-    jobs = [Job(e, backend, device, batch, precision, calibration) for e in entries]
+    jobs = [Job(e, backend, device, batch, precision, calibration, hint) for e in entries]
     for j in jobs:
         validate_job(j)
     threads = threads or default_threads()

@@ -26,8 +26,10 @@ __all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUS
 SCHEMA_VERSION = 2  # 1: records before the schema was versioned (no schema_version field)
 STATUSES = ("ok", "skipped", "failed", "mismatch")
 Status = Literal["ok", "skipped", "failed", "mismatch"]
-# What a row measures (Job.key). weights, data and calibration are null where unused, as in records older than them.
-JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration")
+# What a row measures (Job.key). weights, data, calibration and hint are null where unused, as in records older
+# than them.
+JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration",
+              "hint")
 PLACE_FIELDS = ("host", "device_model")  # where it was measured: two machines' rows are never one row
 KEY_FIELDS = (*JOB_FIELDS, *PLACE_FIELDS)  # identifies a row in a results file
 Place = tuple[str | None, str | None]  # (host, device model)
@@ -49,6 +51,7 @@ class Record(RecordModel):
     weights: str | None = Field(None, max_length=600)  # "file.pt@sha256-prefix"; None: random init
     data: str | None = Field(None, max_length=600)  # data set calibrated on and checked with
     calibration: int | None = Field(None, ge=1)  # calibration batches; None where the precision needs none
+    hint: str | None = Field(None, max_length=40)  # the backend's performance hint (openvino); None where it takes none
     # where it was measured (absent in records from before sweeps left the process)
     host: str | None = _Short
     device_model: str | None = _Short
@@ -114,7 +117,7 @@ class Record(RecordModel):
     timestamp: str | None = Field(None, max_length=40)
 
     _text = field_validator("spec", "backend", "device", "precision", "spec_hash", "design", "host", "device_model",
-                            "slot", "worker", "weights", "data", "calibration_data", "check_data", "mem_method",
+                            "slot", "worker", "weights", "data", "hint", "calibration_data", "check_data", "mem_method",
                             "timestamp")(printable_text)
 
     @field_validator("env", mode="before")
@@ -147,7 +150,7 @@ class Record(RecordModel):
     @property
     def label(self) -> str:
         """``resnet50/onnxruntime/int8/b1``, as progress bars and messages name a row."""
-        return f"{self.spec}/{self.backend}/{self.precision}/b{self.batch}"
+        return f"{self.spec}/{self.backend}/{self.precision}/b{self.batch}" + (f"/{self.hint}" if self.hint else "")
 
 
 def parse_record(obj: dict[str, Any]) -> Record | str:

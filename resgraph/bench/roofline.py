@@ -6,6 +6,8 @@ backend runs (its ``peak_engine``): ``torch._int_mm`` (int8 x int8 -> int32, the
 oneDNN/MKL kernels inductor's int8 code calls) or ONNX Runtime's
 ``MatMulInteger`` (uint8 x int8 -> int32, the MLAS kernels of its quantised
 convolutions). "GFLOP/s" of an int8 row counts integer multiply-adds as 2 ops.
+OpenVINO rows compare with a MatMul compiled by OpenVINO itself, fp32 or int8
+(resgraph.bench.openvino.matmul_peak): its oneDNN kernels are neither torch's nor MLAS's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from resgraph.precision import get_precision, torch_dtype
 
 __all__ = ["ENGINES", "cache_dir", "peak_key", "measure_peak_gflops", "peak_gflops", "achieved_gflops"]
 
-ENGINES = ("torch", "onnxruntime")  # what a peak can be measured through
+ENGINES = ("torch", "onnxruntime", "openvino")  # what a peak can be measured through
 
 
 def cache_dir() -> Path:
@@ -43,6 +45,10 @@ def peak_key(device: str, threads: int, precision: str = "fp32", engine: str = "
         import onnxruntime
 
         key += f"|onnxruntime={onnxruntime.__version__}"
+    elif engine == "openvino":
+        import openvino
+
+        key += f"|openvino={openvino.__version__}"
     return key
 
 
@@ -61,6 +67,12 @@ def measure_peak_gflops(device: str = "cpu", precision: str = "fp32", n: int | N
         if not int8 or device.startswith("cuda"):
             raise ValueError("the onnxruntime peak engine measures int8 on the CPU only")
         fn = _ort_matmul_integer(n)
+    elif engine == "openvino":
+        if device.startswith("cuda"):
+            raise ValueError("the openvino peak engine measures the CPU only")
+        from resgraph.bench.openvino import matmul_peak
+
+        fn = matmul_peak(n, precision, torch.get_num_threads())
     elif int8:
         g = torch.Generator(device="cpu").manual_seed(0)
         a = torch.randint(-128, 128, (n, n), generator=g, dtype=torch.int8).to(device)

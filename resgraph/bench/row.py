@@ -60,6 +60,7 @@ class Job:
     batch: int = 1
     precision: str = "fp32"
     calibration: int = CALIBRATION_BATCHES  # batches to calibrate on, for a precision that needs it (int8)
+    hint: str | None = None  # performance hint (`--ov-hint`) for a backend that takes one; None: its default
 
     @property
     def calibration_batches(self) -> int | None:
@@ -67,10 +68,16 @@ class Job:
         return self.calibration if get_precision(self.precision).calibrated else None
 
     @property
+    def row_hint(self) -> str | None:
+        """The performance hint this row runs with: the asked one or its backend's default; None where it takes none."""
+        hints = get_backend(self.backend).hints
+        return (self.hint or hints[0]) if hints else None
+
+    @property
     def key(self) -> tuple[Any, ...]:
         """What the row measures: record.JOB_FIELDS, in order (a record's key adds where it was measured)."""
         return (self.model.name, self.model.spec_hash, self.backend, self.device, self.batch, self.precision,
-                self.model.weights, self.model.data, self.calibration_batches)
+                self.model.weights, self.model.data, self.calibration_batches, self.row_hint)
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -80,7 +87,8 @@ class Job:
     @property
     def label(self) -> str:
         """Short human name for progress bars and messages."""
-        return f"{self.model.name}/{self.backend}/{self.precision}/b{self.batch}"
+        hint = self.row_hint
+        return f"{self.model.name}/{self.backend}/{self.precision}/b{self.batch}" + (f"/{hint}" if hint else "")
 
 
 def example_input(shape: tuple[int, int, int], batch: int, device: str = "cpu") -> torch.Tensor:
@@ -127,7 +135,10 @@ def run_row(
         if job.device.startswith("cuda") and torch.cuda.is_available():
             gc.collect()  # drop the row's tensors (an OOM's too) before handing cached blocks back
             torch.cuda.empty_cache()
+    runtime = measured.pop("runtime_env", None)  # what the built runtime reported about itself
     fields = {**base, **measured}
+    if runtime:
+        fields["env"] = {**(fields["env"] or {}), **runtime}
     if fields["status"] in ("ok", "mismatch") and job.model.macs and fields.get("p50_ms"):
         fields.update(_roofline(fields["p50_ms"], fields.get("reason"), job.model.macs, job, peak))
     return Record(**fields, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -146,7 +157,7 @@ def base_fields(job: Job, timing: TimingConfig, threads: int | None, env: dict[s
         precision=job.precision, host=socket.gethostname(),
         device_model=device_model or (env or {}).get("device_name") or (cpu_model() if job.device == "cpu" else None),
         macs=m.macs, params=m.params, depth=m.depth, design=m.design or None, input_shape=list(m.input_shape),
-        weights=m.weights, data=m.data, calibration=job.calibration_batches,
+        weights=m.weights, data=m.data, calibration=job.calibration_batches, hint=job.row_hint,
         threads=threads, warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s, env=env,
     )
 
@@ -204,9 +215,11 @@ def _measure(job: Job, timing: TimingConfig, threads: int) -> dict[str, Any]:
             calibration = [c.to(job.device) for c in calibration]
 
         t1 = time.perf_counter()
-        prepared = prepare(job.backend, model, x, job.device, job.precision, threads, calibration)
+        prepared = prepare(job.backend, model, x, job.device, job.precision, threads, calibration, job.row_hint)
         if isinstance(prepared, Skip):  # requirements were checked; kept for safety
             return {**out, "status": "skipped", "reason": prepared.reason}
+        if prepared.info:
+            out["runtime_env"] = dict(prepared.info)
         first = prepared.fn(prepared.input)
         _sync(job.device)
         out["first_result_s"] = build_s + time.perf_counter() - t1
@@ -252,8 +265,10 @@ def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def validate_job(job: Job) -> None:
     """Catch a typo before a long sweep starts: unknown backend or precision, bad batch or calibration."""
-    get_backend(job.backend)
+    hints = get_backend(job.backend).hints
     get_precision(job.precision)  # a ValueError (and UsageError) listing the known ones
+    if job.hint is not None and hints and job.hint not in hints:
+        raise ValueError(f"backend {job.backend!r} takes the hints {', '.join(hints)}, not {job.hint!r}")
     if job.batch < 1:
         raise ValueError(f"batch must be >= 1, got {job.batch}")
     if job.calibration < 1:

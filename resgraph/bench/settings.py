@@ -53,5 +53,6 @@ class SweepSettings:
     roofline: bool = True  # measure the matmul peak for % of peak
     refresh_peak: bool = False  # re-measure the peak now instead of using the cached one
     calibration: int = CALIBRATION_BATCHES  # batches an int8 row calibrates on
+    hint: str | None = None  # performance hint of the backends that take one (`--ov-hint`); None: their default
     engine: EngineSettings = field(default_factory=EngineSettings)
     strict: bool = False  # an unstable row fails the command (exit 4)

@@ -29,15 +29,17 @@ def plan(
     precisions: Sequence[str] = ("fp32",),
     device: str = "cpu",
     calibration: int = CALIBRATION_BATCHES,
+    hint: str | None = None,
 ) -> list[Job]:
     """The sweep's rows in order (model, backend, precision, batch), validated, duplicates dropped.
 
-    ``calibration``: batches an int8 row calibrates on (ignored by the other precisions).
+    ``calibration``: batches an int8 row calibrates on (ignored by the other precisions). ``hint``: the
+    performance hint of the backends that take one (openvino; ignored by the others).
     """
     jobs: list[Job] = []
     seen: set[tuple[Any, ...]] = set()
     for m, b, p, n in itertools.product(models, backends, precisions, batches):
-        job = Job(m, b, device, int(n), p, calibration)
+        job = Job(m, b, device, int(n), p, calibration, hint)
         validate_job(job)
         if job.key not in seen:
             seen.add(job.key)

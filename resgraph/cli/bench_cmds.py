@@ -15,6 +15,7 @@ from resgraph.cli.measure import (
     csv_list,
     entries_of,
     finish,
+    hint_option,
     model_options,
     timing_config,
     timing_options,
@@ -54,12 +55,13 @@ def backends(device: str) -> None:
 @click.option("--refresh-peak", is_flag=True,
               help="re-measure the matmul peak now (the cache keeps the best rate ever measured)")
 @model_options
+@hint_option
 @timing_options
 @engine_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
           out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, weights: Path | None,
-          data: str | None, calibration: int, warmup: int, iters: int, min_time: float, threads: int | None,
-          strict: bool, repeat: int, workers: int | None,
+          data: str | None, calibration: int, ov_hint: str, warmup: int, iters: int, min_time: float,
+          threads: int | None, strict: bool, repeat: int, workers: int | None,
           scheduler: str | None, resources: str, in_process: bool, row_timeout: float | None, retries: int,
           dry_run: bool) -> None:
     """Benchmark the product SPECS x backends x batches x precisions; one JSON record per row.
@@ -73,7 +75,7 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     settings = SweepSettings(
         backends=tuple(backends), batches=tuple(batches), precisions=tuple(precisions), device=check_device(device),
         out=out, resume=resume, timing=timing_config(warmup, iters, min_time, repeat), threads=threads,
-        roofline=not no_roofline, refresh_peak=refresh_peak, calibration=calibration, strict=strict,
+        roofline=not no_roofline, refresh_peak=refresh_peak, calibration=calibration, hint=ov_hint, strict=strict,
         engine=EngineSettings(workers, scheduler, resources, in_process, row_timeout, retries))
     jobs = plan_jobs(specs, torchvision, settings, weights, data)
     if dry_run:  # reads the results file (--resume) but creates, locks and writes nothing
@@ -95,7 +97,7 @@ def plan_jobs(specs: tuple[str, ...], torchvision: bool, settings: Any, weights:
     from resgraph.bench import plan
 
     return plan(entries_of(specs, torchvision, weights, data), settings.backends, settings.batches, settings.precisions,
-                settings.device, settings.calibration)
+                settings.device, settings.calibration, settings.hint)
 
 
 def _bench(jobs: list[Any], runner: Any, results: Any, settings: Any) -> None:

@@ -12,6 +12,7 @@ from resgraph.cli.measure import (
     check_names,
     entries_of,
     finish,
+    hint_option,
     model_options,
     timing_config,
     timing_options,
@@ -31,10 +32,11 @@ from resgraph.precision import precision_names
               help="compare every shortcut option (see `resgraph kinds`) and the plain twin of each SPEC")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @model_options
+@hint_option
 @timing_options
 def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, device: str, shortcuts: bool,
-            torchvision: bool, weights: Path | None, data: str | None, calibration: int, warmup: int, iters: int,
-            min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
+            torchvision: bool, weights: Path | None, data: str | None, calibration: int, ov_hint: str, warmup: int,
+            iters: int, min_time: float, threads: int | None, strict: bool, repeat: int) -> None:
     """Benchmark several specs and print one side-by-side table (speed relative to the first)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
@@ -52,6 +54,7 @@ def compare(specs: tuple[str, ...], backend: str, batch: int, precision: str, de
         raise UsageError("--weights with --shortcuts: one state_dict cannot fit every shortcut option's network")
     entries = entries_of(tuple(refs), torchvision, weights, data)
     rows = run_compare(entries, backend, batch, device, precision,
-                       timing=timing_config(warmup, iters, min_time, repeat), threads=threads, calibration=calibration)
+                       timing=timing_config(warmup, iters, min_time, repeat), threads=threads, calibration=calibration,
+                       hint=ov_hint)
     click.echo(format_table(rows, with_agreement(with_spread(COMPARE_COLUMNS, repeat), rows)))
     finish(rows, strict)

@@ -142,6 +142,16 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+OV_HINTS = ("latency", "throughput")  # resgraph.bench.openvino.HINTS, spelt here so --help imports no backend
+
+
+def hint_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--ov-hint: OpenVINO's PERFORMANCE_HINT for the openvino rows (the other backends take none)."""
+    return click.option("--ov-hint", "ov_hint", type=click.Choice(OV_HINTS), default=OV_HINTS[0], show_default=True,
+                        help="OpenVINO's performance hint for openvino rows: latency (one stream, every thread on "
+                             "one request) or throughput (OpenVINO's streams; a batch is split over its requests)")(f)
+
+
 def write_or_refuse(
     results: Path, out_dir: Path, batch: int | None, plots: bool, write: Callable[..., Any]
 ) -> list[Path]:

@@ -83,7 +83,7 @@ def test_int8_needs_calibration_and_a_backend_that_runs_it(tiny):
     model = spec_entry(load_spec(tiny)).factory()
     with pytest.raises(ValueError, match="calibrated"):
         prepare("onnxruntime", model, x, "cpu", "int8")
-    assert "int8 runs on the onnxruntime and inductor backends" in unmet_requirement("eager", "cpu", "int8")
+    assert "int8 runs on the onnxruntime, inductor and openvino backends" in unmet_requirement("eager", "cpu", "int8")
 
 
 @pytest.mark.parametrize("backend", [pytest.param("onnxruntime", marks=needs_ort),
