@@ -12,7 +12,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,onnx,plot,train,int8,cluster,search]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,onnx,plot,train,int8,cluster,search,openvino]'
 	touch $@
 
 install: $(STAMP)
