@@ -10,13 +10,15 @@ failure is one :class:`DataError` line that names the path.
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import os
 import stat
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset
@@ -217,15 +219,28 @@ def _check_cifar_sizes(batches: Path, folder: Path) -> None:
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+# The most pixels one image may hold decoded (a 10000x10000 PNG of 12 KB decoded to 1.26 GB): 4096x4096 at least,
+# 64 times the input's for a large input; resized, 64 times the input's (a 60000x1 strip became 1,920,000x32).
+MIN_PIXEL_CAP = 4096 * 4096
+PIXELS_PER_INPUT_PIXEL = 64
+
+
+def pixel_cap(hw: tuple[int, int]) -> int:
+    """The most pixels resgraph decodes per image for an input of ``hw``."""
+    return max(MIN_PIXEL_CAP, PIXELS_PER_INPUT_PIXEL * hw[0] * hw[1])
+
+
 @register("folder", path=True)
 def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
     """An ``ImageFolder`` tree: PATH/train/CLASS/*.jpg and PATH/val (or test)/CLASS/*.jpg, RGB.
 
     Images are resized (shorter side) and centre-cropped to ``size`` (the spec's input;
-    224x224 when none is given), as torchvision's ImageNet evaluation does.
+    224x224 when none is given), as torchvision's ImageNet evaluation does. Each class folder
+    is walked once (a folder reached again through a link is not walked again), and an image
+    whose header promises more than :func:`pixel_cap` pixels, or a resize to over 64 times the
+    input's, is refused before it is decoded.
     """
     from torchvision import transforms
-    from torchvision.datasets import ImageFolder
 
     folder = _folder(path, "folder")
     test_dir = next((folder / n for n in ("val", "test") if (folder / n).is_dir()), None)
@@ -235,8 +250,10 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
     hw = size or (224, 224)
     tf = transforms.Compose([transforms.Resize(min(hw)), transforms.CenterCrop(hw), transforms.ToTensor(),
                              transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    load = functools.partial(_load_image, hw=hw)
     try:
-        train, test = (ImageFolder(str(d), tf, is_valid_file=_image_file) for d in (folder / "train", test_dir))
+        train, test = (_image_folder_class()(str(d), tf, loader=load, is_valid_file=_image_file)
+                       for d in (folder / "train", test_dir))
     except (FileNotFoundError, OSError) as exc:  # a class folder without images, an unreadable folder
         if exc.filename and exc.strerror:  # one file: name it
             raise DataError(f"{printable(str(exc.filename))}: {exc.strerror}") from None
@@ -247,6 +264,88 @@ def _image_folder(path: str | None, size: tuple[int, int] | None) -> Data:
         raise DataError(f"{printable(str(folder))}: train/ has classes {_few(train.classes)} but {test_dir.name}/ has "
                         f"{_few(test.classes)}; both need the same class folders")
     return Data(f"folder:{folder}", _Checked(train, folder), _Checked(test, folder), 3, hw, len(train.classes))
+
+
+def _image_folder_class() -> type[ImageFolder]:
+    """torchvision's ImageFolder, listing each class folder with :func:`walk_once` instead of ``os.walk``.
+
+    ``os.walk(followlinks=True)`` follows every link again: two links to ``.`` in one class folder made its
+    walk exponential (1.15 GB after 40 s and growing).
+    """
+    from torchvision.datasets import ImageFolder
+
+    class _Once(ImageFolder):
+        @staticmethod
+        def make_dataset(directory: str | os.PathLike[str], class_to_idx: dict[str, int],
+                         extensions: tuple[str, ...] | None = None, is_valid_file: Callable[[str], bool] | None = None,
+                         allow_empty: bool = False) -> list[tuple[str, int]]:
+            assert is_valid_file is not None  # resgraph always passes _image_file
+            samples, empty = [], []
+            for name in sorted(class_to_idx):
+                found = [(p, class_to_idx[name]) for p in walk_once(os.path.join(directory, name)) if is_valid_file(p)]
+                samples += found
+                empty += [name] * (not found)
+            if empty and not allow_empty:
+                raise FileNotFoundError(f"Found no valid file for the classes {', '.join(empty)}.")
+            return samples
+
+    return _Once
+
+
+def walk_once(top: str) -> list[str]:
+    """Every file under ``top`` (links followed), in ``os.walk``'s sorted order; each folder is listed once however
+    many links lead to it, so a link loop ends the walk instead of repeating it."""
+    seen: set[tuple[int, int]] = set()
+    listed: list[tuple[str, list[str]]] = []
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            st = os.stat(d)
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:  # unreadable, or a link to nowhere: os.walk skips it too
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        files = []
+        for e in entries:
+            try:
+                is_dir = e.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(e.path)
+            else:
+                files.append(e.name)
+        listed.append((d, sorted(files)))
+    return [os.path.join(d, f) for d, files in sorted(listed) for f in files]
+
+
+def _load_image(path: str, hw: tuple[int, int]) -> Any:
+    """The RGB image at ``path``, refused before decoding when its header promises more than the pixel cap."""
+    from PIL import Image
+
+    cap = pixel_cap(hw)
+    try:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in one line
+            img = Image.open(f)
+            w, h = img.size
+            if w * h > cap:
+                raise DataError(f"{printable(path)}: {w}x{h} is {w * h:,} pixels, over the {cap:,} resgraph decodes "
+                                f"for a {hw[0]}x{hw[1]} input; scale the images down first")
+            scale = min(hw) / max(1, min(w, h))  # Resize(min(hw)) brings the shorter side to min(hw)
+            rw, rh = max(1, round(w * scale)), max(1, round(h * scale))
+            if rw * rh > PIXELS_PER_INPUT_PIXEL * hw[0] * hw[1]:  # the crop would keep under 1/64 of it
+                raise DataError(f"{printable(path)}: {w}x{h} would be resized to {rw:,}x{rh:,} for a {hw[0]}x{hw[1]} "
+                                f"input, {PIXELS_PER_INPUT_PIXEL} times its pixels: too long and thin an image; "
+                                "crop it first")
+            return img.convert("RGB")
+    except Image.DecompressionBombError as exc:  # PIL's own limit, checked as it reads the header
+        raise DataError(f"{printable(path)}: refused by PIL as a decompression bomb ({str(exc).split('.')[0]}); "
+                        "scale the images down first") from None
 
 
 def _image_file(path: str) -> bool:

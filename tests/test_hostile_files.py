@@ -127,3 +127,60 @@ def test_lower_state_dict_on_a_full_disk(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["lower", "resnet20", "--state-dict", str(tmp_path / "sd.pt")])
     assert res.exit_code == 2 and f"{tmp_path / 'sd.pt'}: No space left on device" in res.output, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def _image_tree(root, make):
+    from PIL import Image
+
+    for split in ("train", "val"):
+        (root / split / "cat").mkdir(parents=True)
+        Image.new("RGB", (40, 30), "red").save(root / split / "cat" / "a.png")
+    make(root / "train" / "cat")
+    return root
+
+
+def test_link_loops_in_an_image_folder_are_walked_once(tmp_path):
+    from resgraph.data import load_data, walk_once
+
+    def loops(cat):
+        for name in ("l1", "l2", "l3", "l4"):  # four links to '.': os.walk(followlinks=True) went 4^40 deep
+            os.symlink(".", cat / name)
+        os.symlink("..", cat / "up")
+
+    _image_tree(tmp_path, loops)
+    data = _no_hang(load_data, f"folder:{tmp_path}", (16, 16))
+    assert [s for s, _ in data.train.ds.samples] == [str(tmp_path / "train" / "cat" / "a.png")]
+    assert walk_once(str(tmp_path / "val")) == [str(tmp_path / "val" / "cat" / "a.png")]
+
+
+@pytest.mark.parametrize("size, message", [
+    ((10000, 10000), "big.png: 10000x10000 is 100,000,000 pixels, over the 16,777,216 resgraph decodes for a 16x16 "
+                     "input; scale the images down first"),
+    ((60000, 1), "big.png: 60000x1 would be resized to 960,000x16 for a 16x16 input, 64 times its pixels: too long and thin"),
+    ((20000, 20000), "big.png: refused by PIL as a decompression bomb"),
+])
+def test_oversized_images_are_refused_before_decoding(tmp_path, size, message):
+    """A 12 KB 10000x10000 PNG decoded to 1.26 GB; the header's size is checked first."""
+    import resource
+    import time
+
+    from PIL import Image
+
+    from resgraph.data import DataError, load_data
+
+    def big(cat):
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # let the test write it
+        try:
+            Image.new("1", size).save(cat / "big.png")
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+    _image_tree(tmp_path, big)
+    data = load_data(f"folder:{tmp_path}", (16, 16))
+    i = next(i for i, (s, _) in enumerate(data.train.ds.samples) if s.endswith("big.png"))
+    before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(DataError) as exc:
+        data.train[i]
+    assert message in str(exc.value) and "\n" not in str(exc.value), str(exc.value)
+    assert time.perf_counter() - t0 < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing was decoded
