@@ -74,6 +74,8 @@ def space(space_ref: str, samples: int, seed: int) -> None:
               help="Optuna's NSGA-II or multi-objective TPE")
 @click.option("--verify", "verify_k", type=click.IntRange(0, 100), default=5, show_default=True,
               help="measure this many best front points with the bench harness (as the profile was made)")
+@click.option("--reference", "references", multiple=True, metavar="SPEC",
+              help="also measure this spec in the verify sweep (repeatable), e.g. the preset the budget came from")
 @click.option("--edf-samples", type=click.IntRange(0, 10_000), default=100, show_default=True,
               help="networks drawn uniformly for the report's EDF")
 @click.option("--resume", is_flag=True, help="continue the study in -o")
@@ -83,14 +85,15 @@ def space(space_ref: str, samples: int, seed: int) -> None:
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("search"),
               show_default=True, help="folder for study.db, front.jsonl, specs/, verify.jsonl and report/")
 def search(space_ref: str, profile_path: Path, budget_ms: float, objective: str, trials: int, seed: int,
-           sampler: str, verify_k: int, edf_samples: int, resume: bool, dry_run: bool, no_plots: bool,
-           any_machine: bool, out: Path) -> None:
+           sampler: str, verify_k: int, references: tuple[str, ...], edf_samples: int, resume: bool, dry_run: bool,
+           no_plots: bool, any_machine: bool, out: Path) -> None:
     """Search a design space (a file or a bundled name) for the best networks within a latency budget.
 
     Optuna explores the space (two objectives: predicted latency down, the objective up); the front's best
     points are measured with the bench harness; a point measured over the budget is marked, never reported
     as fitting. Writes front.jsonl, specs/*.yaml, verify.jsonl and report/ (pareto, edf, front.md) in -o.
     """
+    from resgraph.search.front import read_references
     from resgraph.search.run import SearchSettings
     from resgraph.search.run import dry_run as plan_run
     from resgraph.search.run import search as run_search
@@ -99,7 +102,7 @@ def search(space_ref: str, profile_path: Path, budget_ms: float, objective: str,
     sp = load_space(space_ref)
     settings = SearchSettings(profile=profile_path, budget_ms=budget_ms, out=out, objective=objective,
                               trials=trials, seed=seed, sampler=sampler, verify=verify_k, resume=resume,
-                              edf_samples=edf_samples, plots=not no_plots)
+                              edf_samples=edf_samples, plots=not no_plots, references=references)
     if objective == "train":
         from resgraph.errors import UsageError
 
@@ -120,6 +123,9 @@ def search(space_ref: str, profile_path: Path, budget_ms: float, objective: str,
     if verified:
         fits = sum(p.status == "fits" for p in verified)
         click.echo(f"verified {len(verified)}: {fits} fit the budget measured, {len(verified) - fits} break it")
+    for r in read_references(out / "front.jsonl"):
+        measured = "not measured" if r.measured_ms is None else f"measured {r.measured_ms:.2f} ms"
+        click.echo(f"  reference {r.name}: {objective} {r.value:.6g}, predicted {r.predicted_ms:.2f} ms, {measured}")
     if outcome.interrupted:
         click.echo(f"interrupted: {h.trials} finished trials kept in {out / 'study.db'}; --resume continues",
                    err=True)

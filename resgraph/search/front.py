@@ -21,8 +21,8 @@ from resgraph.search.space import Space
 from resgraph.spec.dump import _Dumper, dump_spec, spec_data
 from resgraph.spec.model import ResNetSpec
 
-__all__ = ["Candidate", "FrontPoint", "SearchHeader", "pareto", "read_front", "spec_text", "write_front",
-           "write_spec"]
+__all__ = ["Candidate", "FrontPoint", "ReferencePoint", "SearchHeader", "pareto", "read_front", "read_references",
+           "spec_text", "write_front", "write_spec"]
 
 Status = Literal["unverified", "fits", "breaks_budget", "failed"]
 
@@ -72,21 +72,43 @@ class FrontPoint(RecordModel):
     measured_note: Text = None  # why a measurement failed
 
 
+class ReferencePoint(RecordModel):
+    """A named spec (``--reference``, e.g. the preset the budget came from) measured in the same sweep as the front."""
+
+    record: Literal["reference"] = "reference"
+    name: str
+    value: float
+    macs: int
+    params: int
+    predicted_ms: float
+    measured_ms: Num = None
+    measured_unstable: Text = None
+    measured_note: Text = None
+
+
+SearchRecord = SearchHeader | FrontPoint | ReferencePoint
+_KINDS: dict[str, type[SearchRecord]] = {"search": SearchHeader, "point": FrontPoint, "reference": ReferencePoint}
+_parse: Callable[[dict[str, Any]], SearchRecord | str] = records.tagged(_KINDS, "search record")
+
+
 def read_front(path: Path) -> tuple[list[SearchHeader], list[FrontPoint]]:
     """The headers and points of a ``front.jsonl`` (through the one record reader)."""
-    kinds: dict[str, type[SearchHeader | FrontPoint]] = {"search": SearchHeader, "point": FrontPoint}
-    parse: Callable[[dict[str, Any]], SearchHeader | FrontPoint | str] = records.tagged(kinds, "search record")
-    recs = records.read(path, parse)
+    recs = records.read(path, _parse)
     return [r for r in recs if isinstance(r, SearchHeader)], [r for r in recs if isinstance(r, FrontPoint)]
 
 
-def write_front(path: Path, header: SearchHeader, points: Sequence[FrontPoint]) -> None:
-    """``front.jsonl`` afresh: the header, then the points, best objective first (one writer, under its lock)."""
+def read_references(path: Path) -> list[ReferencePoint]:
+    """The reference specs measured beside the front."""
+    return [r for r in records.read(path, _parse) if isinstance(r, ReferencePoint)]
+
+
+def write_front(path: Path, header: SearchHeader, points: Sequence[FrontPoint],
+                refs: Sequence[ReferencePoint] = ()) -> None:
+    """``front.jsonl`` afresh: the header, the points (best objective first), then the references; one writer."""
     with records.writer(path) as w:
         w.restart()
-        w.append(header)
-        for p in points:
-            w.append(p)
+        for rec in (header, *points, *refs):
+            w.append(rec)
 
 
 @dataclass(frozen=True)

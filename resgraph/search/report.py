@@ -17,7 +17,7 @@ from pathlib import Path
 
 from resgraph.artifacts import figure, save_figure
 from resgraph.atomic import ensure_folder, write_bytes_atomic
-from resgraph.search.front import Candidate, FrontPoint, SearchHeader
+from resgraph.search.front import Candidate, FrontPoint, ReferencePoint, SearchHeader
 
 __all__ = ["Reference", "discordant_pairs", "write_report"]
 
@@ -112,7 +112,8 @@ def _num(x: float) -> str:
     return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.3f} M" if x >= 1e5 else f"{x:.4g}"
 
 
-def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Reference]) -> str:
+def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Reference],
+          measured_refs: Sequence[ReferencePoint] = ()) -> str:
     """The front as Markdown, with the verdicts and the ordering check."""
     lines = [f"# Search: {header.space}", "",
              f"Budget {header.budget_ms:g} ms on {header.backend} {header.precision}, batch {header.batch}, "
@@ -133,6 +134,12 @@ def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Ref
         bad, pairs = discordant_pairs(points)
         lines += ["", f"Verified {len(verified)}: {fits} fit the budget measured, {len(verified) - fits} break it. "
                   f"Predicted and measured latency order disagree on {bad} of {pairs} pairs."]
+    for r in measured_refs:
+        got = "not measured" if r.measured_ms is None else f"measured {r.measured_ms:.2f} ms" + (
+            " (unstable)" if r.measured_unstable else "")
+        ratio = "" if r.measured_ms is None else f"; the budget is {header.budget_ms / r.measured_ms:.3f}x its measured"
+        lines += ["", f"Reference {r.name} in the same sweep: {_num(r.value)} {header.objective}, predicted "
+                  f"{r.predicted_ms:.2f} ms, {got}{ratio}."]
     if refs:
         lines += ["", "Presets on the same axes (predicted): " + ", ".join(
             f"{r.name} {r.latency_ms:.2f} ms, {_num(r.value)}" for r in refs) + "."]
@@ -140,11 +147,12 @@ def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Ref
 
 
 def write_report(out: Path, header: SearchHeader, cands: Sequence[Candidate], points: Sequence[FrontPoint],
-                 refs: Sequence[Reference], edf: EdfSample | None, plots: bool = True) -> list[Path]:
+                 refs: Sequence[Reference], edf: EdfSample | None, plots: bool = True,
+                 measured_refs: Sequence[ReferencePoint] = ()) -> list[Path]:
     """Write ``front.md`` (always) and the plots (when matplotlib is there and ``plots``) under ``out``."""
     ensure_folder(out)
     md = out / "front.md"
-    write_bytes_atomic(md, table(header, points, refs).encode("utf-8"))
+    write_bytes_atomic(md, table(header, points, refs, measured_refs).encode("utf-8"))
     paths = [md]
     if plots:
         paths += _pareto_plot(header, cands, points, refs, out)

@@ -16,13 +16,13 @@ from pathlib import Path
 from resgraph.atomic import ensure_folder, file_name, glob_escape
 from resgraph.errors import UsageError
 from resgraph.latency.model import LatencyModel
-from resgraph.search.front import FrontPoint, SearchHeader, pareto, write_front, write_spec
+from resgraph.search.front import FrontPoint, ReferencePoint, SearchHeader, pareto, write_front, write_spec
 from resgraph.search.report import EdfSample, Reference, write_report
 from resgraph.search.sample import dimensions, draw, random_picks, space_size
 from resgraph.search.score import Scorer
 from resgraph.search.space import Space
 from resgraph.search.study import open_study, run_study, trial_name
-from resgraph.search.verify import Measure, bench_measure, judge, verify_seconds
+from resgraph.search.verify import Measure, Measured, bench_measure, judge, verify_seconds
 from resgraph.spec.model import ResNetSpec
 
 __all__ = ["Outcome", "SearchSettings", "dry_run", "search"]
@@ -42,6 +42,7 @@ class SearchSettings:
     verify: int = 5
     resume: bool = False
     edf_samples: int = 100
+    references: tuple[str, ...] = ()  # specs measured in the verify sweep beside the front (the budget's source)
     plots: bool = True
     progress: bool = True
 
@@ -82,6 +83,18 @@ def _references(space: Space, scorer: Scorer) -> list[Reference]:
     return out
 
 
+def _reference_point(spec: ResNetSpec, scorer: Scorer) -> ReferencePoint:
+    sc = scorer.score(spec)
+    return ReferencePoint(name=spec.name, value=sc.objective, macs=sc.macs, params=sc.params,
+                          predicted_ms=sc.prediction.p50_ms)
+
+
+def _measured_reference(r: ReferencePoint, m: Measured | None) -> ReferencePoint:
+    if m is None:
+        return r
+    return r.evolve(measured_ms=m.p50_ms, measured_unstable=m.unstable, measured_note=m.note)
+
+
 def _edf(space: Space, scorer: Scorer, n: int, seed: int) -> EdfSample:
     """``n`` networks drawn uniformly (refused draws drawn again, up to 20 n), scored."""
     rng, dims, out = random.Random(seed), dimensions(space), EdfSample()
@@ -108,6 +121,8 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
 
     ``measure`` replaces the bench harness (tests), ``model`` the profile's fitted model (fitted once by a caller).
     """
+    from resgraph.graph.load import load_spec
+
     start = time.perf_counter()
     model = model or _model(s, any_machine)
     scorer = Scorer(model, s.objective, seed=s.seed)
@@ -144,18 +159,21 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
         sampler=str(study.user_attrs.get("sampler", s.sampler)), seed=s.seed, trials=result.finished,
         fitting=sum(c.latency_ms <= s.budget_ms for c in result.candidates), refused=result.refused,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    if s.verify and points and not result.interrupted:
+    ref_specs = [load_spec(r) for r in s.references]
+    ref_points = [_reference_point(spec, scorer) for spec in ref_specs]
+    if s.verify and (points or ref_specs) and not result.interrupted:
         results = s.out / "verify.jsonl"
         results.unlink(missing_ok=True)
         best = points[: s.verify]
-        measured = (measure or bench_measure(h, results, s.progress))([specs[p.name] for p in best])
+        measured = (measure or bench_measure(h, results, s.progress))([specs[p.name] for p in best] + ref_specs)
         points = judge(best, measured) + points[s.verify:]
-    write_front(s.out / "front.jsonl", header, points)
+        ref_points = [_measured_reference(r, measured.get(r.name)) for r in ref_points]
+    write_front(s.out / "front.jsonl", header, points, ref_points)
     files = [s.out / "front.jsonl", *sorted(keep)]
     if not result.interrupted:
         refs = _references(space, scorer)
         edf = _edf(space, scorer, s.edf_samples, s.seed) if s.edf_samples else None
-        files += write_report(s.out / "report", header, result.candidates, points, refs, edf, s.plots)
+        files += write_report(s.out / "report", header, result.candidates, points, refs, edf, s.plots, ref_points)
     return Outcome(header, points, files, result.interrupted, time.perf_counter() - start)
 
 
@@ -176,7 +194,7 @@ def dry_run(space: Space, s: SearchSettings, *, any_machine: bool = False) -> li
             timed.append(scorer.score(d.spec).prediction.p50_ms)
     per_trial = (time.perf_counter() - t1) / max(drawn, 1)
     per_scored = (time.perf_counter() - t1) / max(len(timed), 1)
-    verify_s = verify_seconds([s.budget_ms] * s.verify)
+    verify_s = verify_seconds([s.budget_ms] * (s.verify + len(s.references)))
     refs_s = per_scored * (20 if s.objective != "probe" else 1)
     total = fit_s + s.trials * per_trial + s.edf_samples * per_scored + refs_s + verify_s
     h = model.profile.header

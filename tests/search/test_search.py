@@ -17,7 +17,7 @@ from resgraph.graph import compile_spec  # noqa: E402
 from resgraph.graph.passes import count_macs, count_params  # noqa: E402
 from resgraph.latency.model import LatencyModel  # noqa: E402
 from resgraph.latency.profile import read_profile  # noqa: E402
-from resgraph.search.front import Candidate, pareto, read_front  # noqa: E402
+from resgraph.search.front import Candidate, pareto, read_front, read_references  # noqa: E402
 from resgraph.search.run import SearchSettings, search  # noqa: E402
 from resgraph.search.score import Scorer  # noqa: E402
 from resgraph.search.space import load_space  # noqa: E402
@@ -125,11 +125,12 @@ def test_a_point_measured_over_the_budget_is_marked_never_fitting(tmp_path, mode
 
     budget = 30.0  # a wider budget: a front of several points in a few trials
 
-    def fabricated(specs):  # the first point measures over the budget, the others under
-        return {s.name: Measured(budget * (1.5 if i == 0 else 0.5), None) for i, s in enumerate(specs)}
+    def fabricated(specs):  # the first point measures over the budget, the others under; the reference at 20 ms
+        return {s.name: Measured(20.0 if s.name == "resnet56" else budget * (1.5 if i == 0 else 0.5), None)
+                for i, s in enumerate(specs)}
 
-    outcome = search(load_space("cifar_resnet"), _settings(out, trials=24, verify=3, budget_ms=budget), model=model,
-                     measure=fabricated)
+    outcome = search(load_space("cifar_resnet"), _settings(out, trials=24, verify=3, budget_ms=budget,
+                                                            references=("resnet56",)), model=model, measure=fabricated)
     points = read_front(out / "front.jsonl")[1]
     assert len(points) >= 2, "the tiny search found too small a front to test"
     assert points[0].status == "breaks_budget" and points[0].measured_ms == budget * 1.5
@@ -138,6 +139,9 @@ def test_a_point_measured_over_the_budget_is_marked_never_fitting(tmp_path, mode
     table = (out / "report" / "front.md").read_text()
     assert "| breaks budget |" in table and f"{len(points[:3]) - 1} fit the budget measured, 1 break" in table
     assert outcome.points == points
+    (ref,) = read_references(out / "front.jsonl")
+    assert ref.name == "resnet56" and ref.measured_ms == 20.0 and ref.macs == 125_485_696
+    assert "Reference resnet56 in the same sweep" in table and "the budget is 1.500x its measured" in table
 
 
 def test_dry_run_says_size_and_cost_and_writes_nothing(tmp_path):
