@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resgraph.bench.env import default_threads, environment, fixed_threads
+from resgraph.bench.env import default_threads
 from resgraph.bench.record import Place, Record, by_placement, placement_label
-from resgraph.bench.roofline import peak_gflops
-from resgraph.bench.rounds import measured
-from resgraph.bench.row import Job, ModelEntry, run_row, validate_job
+from resgraph.bench.row import Job, ModelEntry, validate_job
+from resgraph.bench.runners import InProcess, run_all
+from resgraph.bench.significance import LEVEL, Difference, difference, level_for
+from resgraph.bench.task import make_tasks
 from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 from resgraph.units import human
@@ -26,17 +28,17 @@ __all__ = [
     "with_agreement",
 ]
 
-# (record field, header) of the comparison table, in order.
+# (record field, header) of the comparison table, in order; every header names its unit.
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spec", "model"), ("design", "design"), ("params", "params"), ("macs", "MACs"), ("depth", "depth"),
-    ("p50_ms", "p50 ms"), ("cv", "cv"), ("throughput", "img/s"), ("relative", "speed vs first"),
-    ("status", "status"),
+    ("p50_ms", "p50 ms"), ("cv", "cv %"), ("throughput", "img/s"), ("relative", "speed vs first (x)"),
+    ("interval", "interval (x)"), ("verdict", "verdict vs first"), ("status", "status"),
 )
 
 # A sweep's records (run_sweep's return value) as a table.
 SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spec", "model"), ("backend", "backend"), ("precision", "precision"), ("batch", "batch"),
-    ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv"), ("throughput", "img/s"),
+    ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("cv", "cv %"), ("throughput", "img/s"),
     ("pct_peak", "% peak"), ("status", "status"),
 )
 
@@ -51,34 +53,66 @@ AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
 @dataclass(frozen=True)
 class Compared:
     """A record beside the first of its comparison: ``relative`` is the first's p50 over this one's (2.0: twice
-    as fast); None where either row is not 'ok'. Tables read ``relative`` and every record field by name."""
+    as fast), ``diff`` the test of this row's rounds against the first's (resgraph.bench.significance); None
+    where either row is not 'ok'. Tables read ``relative``, ``interval``, ``verdict`` and every record field."""
 
     record: Record
     relative: float | None
+    diff: Difference | None = None
 
     @property
     def placement(self) -> Place:
         return self.record.placement
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % interval of ``relative`` (speed, x), or None without enough rounds."""
+        d = self.diff
+        return (1 / d.high, 1 / d.low) if d and d.low and d.high else None
+
+    @property
+    def verdict(self) -> str | None:
+        return self.diff.verdict if self.diff else None
+
     def get(self, key: str, default: Any = None) -> Any:
-        return self.relative if key == "relative" else self.record.get(key, default)
+        if key in ("relative", "interval", "verdict"):
+            return getattr(self, key)
+        return self.record.get(key, default)
 
     def __getitem__(self, key: str) -> Any:
-        return self.relative if key == "relative" else self.record[key]
+        if key in ("relative", "interval", "verdict"):
+            return getattr(self, key)
+        return self.record[key]
 
 
-def relative_to_first(recs: Sequence[Record], first: Record | None = None) -> list[Compared]:
-    """Each record's speed against ``first`` (default: the first record measured on the same machine).
+def relative_to_first(recs: Sequence[Record], first: Record | None = None, level: float = LEVEL) -> list[Compared]:
+    """Each record's speed against ``first`` (default: the first record of the same machine, backend, device,
+    precision and batch), with the paired test of their rounds.
 
     Speed is relative within one (host, device model), never across two.
     """
     out: dict[int, Compared] = {}
     for group in by_placement(recs).values():
-        base = first if first is not None else group[0]
-        top = base.p50_ms if base.status == "ok" else None
+        bases: dict[tuple[Any, ...], Record] = {}
         for r in group:
-            out[id(r)] = Compared(r, top / r.p50_ms if top and r.status == "ok" and r.p50_ms else None)
+            base = first if first is not None else bases.setdefault(_setting(r), r)
+            out[id(r)] = _against(r, base, level)
     return [out[id(r)] for r in recs]
+
+
+def _setting(r: Record) -> tuple[Any, ...]:
+    """What must match for two rows to be compared: everything but the network."""
+    return (r.backend, r.device, r.precision, r.batch, r.weights is None, r.data)
+
+
+def _against(r: Record, base: Record, level: float) -> Compared:
+    if base.status != "ok" or r.status != "ok" or not base.p50_ms or not r.p50_ms:
+        return Compared(r, None)
+    if r is base:
+        return Compared(r, 1.0, None)
+    return Compared(r, base.p50_ms / r.p50_ms,
+                    difference(base.round_p50_ms, r.round_p50_ms, paired=True, a_p50=base.p50_ms, b_p50=r.p50_ms,
+                               level=level))
 
 
 def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[Any]) -> tuple[tuple[str, str], ...]:
@@ -91,8 +125,8 @@ def with_agreement(columns: Sequence[tuple[str, str]], rows: Sequence[Any]) -> t
 
 def compare(
     entries: Sequence[ModelEntry],
-    backend: str = "eager",
-    batch: int = 1,
+    backend: str | Sequence[str] = "eager",
+    batch: int | Sequence[int] = 1,
     device: str = "cpu",
     precision: str = "fp32",
     *,
@@ -103,31 +137,42 @@ def compare(
     calibration: int = CALIBRATION_BATCHES,
     hint: str | None = None,
 ) -> list[Compared]:
-    """Benchmark each entry on one backend/batch; each row is its record and `relative`.
+    """Benchmark each entry on each backend and batch (in this process); each row is its record and `relative`.
 
-    `relative` is the first entry's p50 divided by this entry's p50 (2.0: twice
-    as fast as the first); None where either row is not 'ok'.
+    `relative` is the first entry's p50 divided by this entry's p50 on the same backend and batch (2.0: twice
+    as fast as the first); None where either row is not 'ok'. With rounds (``timing.repeat`` >= 2, or
+    ``timing.adaptive``: until every verdict is decided) each row also has its interval and verdict.
     """
     if not entries:
         raise ValueError("compare needs at least one model entry")
-    jobs = [Job(e, backend, device, batch, precision, calibration, hint) for e in entries]
+    entries = _distinct(entries)
+    backends = [backend] if isinstance(backend, str) else list(backend)
+    batches = [batch] if isinstance(batch, int) else list(batch)
+    jobs = [Job(e, b, device, n, precision, calibration, hint) for b in backends for n in batches
+            for e in entries]
     for j in jobs:
         validate_job(j)
-    threads = threads or default_threads()
+    runner = InProcess(threads or default_threads())
+    tasks = make_tasks(jobs, timing, runner.threads, roofline, None, picklable=False)
 
-    def peak(dev: str, prec: str, engine: str = "torch") -> float | None:
-        """The cached matmul peak, only when asked for."""
-        return peak_gflops(dev, threads, prec, engine=engine) if roofline else None
+    level = level_for(timing.adaptive)
 
-    envs: dict[tuple[str, ...], dict[str, Any]] = {}
+    def decided(recs: list[Record]) -> bool:
+        return all(c.diff.decided for c in relative_to_first(recs, level=level) if c.diff is not None)
 
-    def run(job: Job) -> Record:
-        if job.packages not in envs:
-            envs[job.packages] = environment(device, threads, job.packages)
-        return run_row(job, timing, threads, envs[job.packages], peak)
+    done = {t.job.key: rec for t, rec in run_all(runner, tasks, timing.repeat, 0, progress, adaptive=timing.adaptive,
+                                                 decided=decided)}
+    return relative_to_first([done[t.job.key] for t in tasks], level=level)
 
-    with fixed_threads(threads):
-        return relative_to_first([rec for _, rec in measured(jobs, timing.repeat, progress, run)])
+
+def _distinct(entries: Sequence[ModelEntry]) -> list[ModelEntry]:
+    """Entries with distinct names: the same spec given twice is two rows (``resnet20``, ``resnet20#2``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for e in entries:
+        k = seen[e.name] = seen.get(e.name, 0) + 1
+        out.append(e if k == 1 else dataclasses.replace(e, name=f"{e.name}#{k}"))
+    return out
 
 
 def _cell(key: str, v: Any) -> str:
@@ -138,8 +183,10 @@ def _cell(key: str, v: Any) -> str:
         return human(v)
     if key == "relative":
         return f"{v:.2f}x"
+    if key == "interval":
+        return f"{v[0]:.2f}-{v[1]:.2f}"
     if key in ("cv", "round_spread"):
-        return f"{v:.2f}"
+        return f"{100 * v:.1f}"
     if key in ("p50_ms", "p90_ms", "p99_ms"):
         return f"{v:.3f}" if v < 10 else f"{v:.1f}"
     if key == "pct_peak":

@@ -23,7 +23,7 @@ __all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUS
            "by_placement", "check_record", "latest_by_key", "load_results", "parse_record", "placement_label",
            "read_results"]
 
-SCHEMA_VERSION = 2  # 1: records before the schema was versioned (no schema_version field)
+SCHEMA_VERSION = 3  # 1: records before the schema was versioned (no schema_version field); 3: speed_ms
 STATUSES = ("ok", "skipped", "failed", "mismatch")
 Status = Literal["ok", "skipped", "failed", "mismatch"]
 # What a row measures (Job.key). weights, data, calibration and hint are null where unused, as in records older
@@ -78,6 +78,7 @@ class Record(RecordModel):
     load_after: Num = None
     cpu_ratio: Num = None
     steal: Num = Field(None, ge=0, le=1)  # share of the CPU time the hypervisor gave other guests while timed
+    speed_ms: Num = Field(None, ge=0)  # the machine's speed index around the row (resgraph.bench.speed), ms
     unstable: Text = None
     repeat: int | None = None
     round_p50_ms: list[float] | None = None

@@ -1,48 +1,109 @@
-"""Interleaved rounds (``--repeat N``): every row once, then every row again, N times.
+"""Interleaved rounds (``--repeat N`` or ``auto``) and the speed-index check every round makes.
 
-A burst of load on a shared machine then hits every row alike instead of
-ruining the one row that happened to be running. Each row reports the median of
-its rounds' medians, and the spread between rounds says how far to trust it.
+Every row once, then every row again (the next round in reverse order, so no row always runs
+first): a burst of load on a shared machine then hits every row alike instead of ruining the one
+row that happened to be running. Each row reports the median of its rounds' medians, and the
+spread between rounds says how far to trust it. ``--repeat auto`` stops after the round at which
+every row (``bench``) or every comparison (``compare``) is decided, at least :data:`MIN_AUTO`
+rounds and at most the cap.
+
+Within a round, a row whose machine speed index (``resgraph.bench.speed``) drifted more than
+``DRIFT_MAX`` from the sweep's start is measured again after the others; if the index is still
+off, the row keeps the closer of its two measurements and is flagged ``unstable`` with the reason.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-from tqdm import tqdm
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from resgraph.bench.contention import CV_MAX
 from resgraph.bench.record import Record
-from resgraph.bench.row import Job
+from resgraph.bench.settings import AUTO_CAP, MIN_AUTO
+from resgraph.bench.speed import DRIFT_MAX, drift, drift_reason
+
+__all__ = ["AUTO_CAP", "MIN_AUTO", "combine", "run_rounds", "measure_rounds"]
+
+T = TypeVar("T")
+Measure = Callable[[list[T]], Iterable[tuple[T, Record]]]
+Start = dict[tuple[Any, ...], float]  # speed index at the sweep's start, per (host, device model, threads)
 
 
-def run_rounds(jobs: Iterable[Job], repeat: int, run: Callable[[Job], Record]) -> Iterator[tuple[Job, Record]]:
-    """Run ``jobs`` in ``repeat`` interleaved rounds; yield each job's combined record after its last round."""
-    jobs = list(jobs)
-    seen: dict[tuple[Any, ...], list[Record]] = {j.key: [] for j in jobs}
+def measure_rounds(items: Sequence[T], key: Callable[[T], Hashable], measure: Measure[T], repeat: int, *,
+                   adaptive: bool = False, decided: Callable[[list[Record]], bool] | None = None,
+                   say: Callable[[str], None] = lambda _msg: None,
+                   drift_max: float | None = DRIFT_MAX) -> Iterator[tuple[T, Record]]:
+    """Measure ``items`` (jobs or tasks) in interleaved rounds; yield each one's combined record.
+
+    ``measure`` runs a batch and yields ``(item, record)`` in any order. A fixed ``repeat`` yields each
+    item as its last round arrives; ``adaptive`` stops once ``decided(combined records)`` holds after
+    at least MIN_AUTO rounds (or at ``repeat``), then yields every item. ``drift_max`` None: no re-measure.
+    """
+    items = list(items)
+    seen: dict[Hashable, list[Record]] = {key(i): [] for i in items}
+    start: Start = {}
     for r in range(repeat):
-        for job in jobs:
-            seen[job.key].append(run(job))
-            if r == repeat - 1:
-                yield job, combine(seen[job.key])
+        order = items if r % 2 == 0 else items[::-1]
+        stream = not adaptive and r == repeat - 1
+        for item, rec in _steady(order, key, measure, start, say, drift_max):
+            seen[key(item)].append(rec)
+            if stream:
+                yield item, combine(seen[key(item)])
+        if adaptive and r + 1 >= min(MIN_AUTO, repeat) and r + 1 < repeat:
+            if decided is None or decided([combine(seen[key(i)]) for i in items]):
+                break
+    if adaptive:
+        for item in items:
+            yield item, combine(seen[key(item)])
 
 
-def measured(jobs: list[Job], repeat: int, progress: bool,
-             measure: Callable[[Job], Record]) -> Iterator[tuple[Job, Record]]:
-    """:func:`run_rounds` with the progress bar on stderr that every measuring command shows."""
-    with tqdm(total=len(jobs) * repeat, unit="row", file=sys.stderr, disable=not progress or not jobs,
-              dynamic_ncols=True) as bar:
+def run_rounds(jobs: Iterable[T], repeat: int, run: Callable[[T], Record], **kw: Any) -> Iterator[tuple[T, Record]]:
+    """:func:`measure_rounds` with ``run`` measuring one job at a time, in this process (job keys: ``.key``)."""
+    return measure_rounds(list(jobs), lambda j: j.key, lambda batch: ((j, run(j)) for j in batch),  # type: ignore[attr-defined]
+                          repeat, **kw)
 
-        def run(job: Job) -> Record:
-            bar.set_postfix_str(job.label, refresh=True)
-            rec = measure(job)
-            bar.update(1)
-            return rec
 
-        yield from run_rounds(jobs, repeat, run)
+def _drift_of(rec: Record, start: Start, drift_max: float | None) -> float | None:
+    """The row's speed-index drift beyond ``drift_max`` from the start (the first such row sets it), else None."""
+    if rec.status != "ok" or not rec.speed_ms or drift_max is None:
+        return None
+    where = (*rec.placement, rec.threads)
+    if where not in start:
+        start[where] = rec.speed_ms
+        return None
+    d = drift(rec.speed_ms, start[where])
+    return d if d is not None and abs(d) > drift_max else None
+
+
+def _steady(order: list[T], key: Callable[[T], Hashable], measure: Measure[T], start: Start,
+            say: Callable[[str], None], drift_max: float | None) -> Iterator[tuple[T, Record]]:
+    """One round; rows whose speed index drifted are measured again after the others, then flagged if still off."""
+    again: dict[Hashable, tuple[T, Record]] = {}
+    for item, rec in measure(order):
+        if _drift_of(rec, start, drift_max) is None:
+            yield item, rec
+        else:
+            again[key(item)] = (item, rec)
+    if not again:
+        return
+    say(f"re-measuring {len(again)} row(s) whose machine speed index drifted more than {drift_max or 0:.0%} "
+        "from the sweep's start")
+    for item, new in measure([i for i, _ in again.values()]):
+        yield item, _settle(again[key(item)][1], new, start, drift_max)
+
+
+def _settle(old: Record, new: Record, start: Start, drift_max: float | None) -> Record:
+    """The re-measured row: the new record if its index is back, else the closer of both, flagged with why."""
+    if new.status != "ok" or not new.speed_ms:
+        return new if new.status != "ok" else old
+    if _drift_of(new, start, drift_max) is None:
+        return new
+    base = start[(*new.placement, new.threads)]
+    best = min((old, new), key=lambda r: abs(drift(r.speed_ms, base) or 0.0))
+    assert best.speed_ms is not None
+    why = drift_reason(best.speed_ms, base, drift_max)
+    return best.evolve(unstable="; ".join(x for x in (best.unstable, why) if x))
 
 
 def combine(rounds: list[Record]) -> Record:
@@ -62,7 +123,7 @@ def combine(rounds: list[Record]) -> Record:
     spread = (max(p50s) - min(p50s)) / med
     reasons = []
     if spread > CV_MAX:
-        reasons.append(f"rounds spread {spread:.3g} > {CV_MAX:.2f}")
+        reasons.append(f"rounds spread {spread:.0%} of the median > {CV_MAX:.0%}")
     shaky = sum(bool(r.unstable) for r in rounds)
     if shaky * 2 > len(rounds):
         reasons.append(f"{shaky} of {len(rounds)} rounds unstable")

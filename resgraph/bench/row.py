@@ -23,6 +23,7 @@ from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
 from resgraph.bench.record import Record
 from resgraph.bench.roofline import achieved_gflops
+from resgraph.bench.speed import reference_times_ms, speed_index_ms
 from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
 from resgraph.precision import CALIBRATION_BATCHES, get_precision
@@ -191,6 +192,7 @@ def _measure(job: Job, timing: TimingConfig, threads: int) -> dict[str, Any]:
     """Build, reference, compile, first run, check and time; returns the measured fields."""
     m = job.model
     out: dict[str, Any] = {}
+    speed = [reference_times_ms()]  # the machine's speed index before and after the row (not in its memory peak)
     with PeakMemory(job.device) as mem:
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[]):  # random-init factories give the same weights every run
@@ -238,9 +240,14 @@ def _measure(job: Job, timing: TimingConfig, threads: int) -> dict[str, Any]:
                 warmup=timing.warmup, iters=timing.iters, min_time_s=timing.min_time_s,
                 device=job.device, max_iters=timing.max_iters,
             )
+    # the runnable goes first: a runtime's idle worker threads still spin for a while, which is not the machine
+    del prepared, model
+    gc.collect()
+    speed.append(reference_times_ms())
     stats = summarize(samples, job.batch).as_ms()
     return {**out, **stats, "load_before": signals.load_before, "load_after": signals.load_after,
-            "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "unstable": verdict(stats["cv"], signals, threads),
+            "cpu_ratio": signals.cpu_ratio, "steal": signals.steal, "speed_ms": speed_index_ms(speed),
+            "unstable": verdict(stats["cv"], signals, threads),
             "peak_mem_bytes": mem.peak_bytes, "mem_method": mem.method,
             "status": "ok" if check.ok else "mismatch", "reason": check.reason}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from tqdm import tqdm
@@ -17,7 +17,8 @@ from tqdm import tqdm
 from resgraph.bench.env import device_name, fixed_threads
 from resgraph.bench.isolate import run_isolated
 from resgraph.bench.record import Place, Record
-from resgraph.bench.rounds import combine
+from resgraph.bench.rounds import measure_rounds
+from resgraph.bench.significance import settled
 from resgraph.bench.task import RowTask, Slot, run_task
 
 __all__ = ["Runner", "InProcess", "Isolated", "run_all"]
@@ -102,17 +103,31 @@ def _with_retries(runner: Runner, tasks: list[RowTask], retries: int,
 
 
 def run_all(runner: Runner, tasks: list[RowTask], repeat: int = 1, retries: int = 0,
-            progress: bool = True) -> Iterator[tuple[RowTask, Record]]:
-    """Every task in ``repeat`` interleaved rounds (each round ends before the next starts), with retries;
-    yields each task's combined record after its last round, as it arrives."""
+            progress: bool = True, *, adaptive: bool = False,
+            decided: Callable[[list[Record]], bool] | None = None) -> Iterator[tuple[RowTask, Record]]:
+    """Every task in ``repeat`` interleaved rounds (each round ends before the next starts), with retries and the
+    speed-index re-measure (resgraph.bench.rounds); yields each task's combined record after its last round.
+
+    ``adaptive`` (--repeat auto): ``repeat`` is the cap, and rounds stop once ``decided`` holds (default: every
+    row's rounds pin its p50 within +-5 %, resgraph.bench.significance.settled).
+    """
     with tqdm(total=len(tasks) * repeat, unit="row", file=sys.stderr, disable=not progress or not tasks,
               dynamic_ncols=True) as bar:
         say = (lambda msg: bar.write(msg, file=sys.stderr)) if progress else (lambda _msg: None)
-        rounds: dict[tuple[Any, ...], list[Record]] = {t.job.key: [] for t in tasks}
-        for r in range(repeat):
-            for task, rec in _with_retries(runner, tasks, retries, say):
+
+        def measure(batch: list[RowTask]) -> Iterator[tuple[RowTask, Record]]:
+            for task, rec in _with_retries(runner, batch, retries, say):
+                if bar.total is not None and bar.n >= bar.total:  # a re-measured row
+                    bar.total += 1
                 bar.set_postfix_str(task.job.label, refresh=False)
                 bar.update(1)
-                rounds[task.job.key].append(rec)
-                if r == repeat - 1:
-                    yield task, combine(rounds[task.job.key])
+                yield task, rec
+
+        drift_max = tasks[0].timing.drift_max if tasks else None
+        yield from measure_rounds(tasks, lambda t: t.job.key, measure, repeat, adaptive=adaptive,
+                                  decided=decided or _rows_settled, say=say, drift_max=drift_max)
+
+
+def _rows_settled(recs: list[Record]) -> bool:
+    """--repeat auto in a sweep: every measured row's rounds pin its p50 down."""
+    return all(settled(r.round_p50_ms) for r in recs if r.status == "ok")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from resgraph.precision import CALIBRATION_BATCHES
 
-__all__ = ["DEFAULT_RESOURCES", "EngineSettings", "SweepSettings", "TimingConfig"]
+__all__ = ["AUTO_CAP", "DEFAULT_RESOURCES", "MIN_AUTO", "EngineSettings", "SweepSettings", "TimingConfig"]
 
+MIN_AUTO = 3  # --repeat auto: rounds before the first look (two rounds give a t interval of 12.7 standard errors)
+AUTO_CAP = 10  # --repeat auto: rounds at most
 DEFAULT_RESOURCES = "slot=1"  # the Dask resource every row asks for: one exclusive device slot
 
 
@@ -23,7 +25,9 @@ class TimingConfig:
     iters: int = 30  # timed calls, at least
     min_time_s: float | None = 0.5  # keep sampling until the timed total reaches this
     max_iters: int = 100_000  # cap on samples when min_time_s extends the run
-    repeat: int = 1  # interleaved rounds of a whole sweep (resgraph.bench.rounds)
+    repeat: int = 1  # interleaved rounds of a whole sweep (resgraph.bench.rounds); with adaptive, the cap
+    adaptive: bool = False  # --repeat auto: rounds until every row (or comparison) is decided, up to repeat
+    drift_max: float | None = 0.10  # re-measure a row whose speed index moved more (resgraph.bench.speed); None: never
 
 
 @dataclass(frozen=True)

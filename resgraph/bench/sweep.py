@@ -90,7 +90,8 @@ def run_sweep(
             print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out.path}, skipped; "
                   f"{len(todo)} to measure", file=sys.stderr)
         new: dict[tuple[Any, ...], Record] = {}
-        for task, rec in run_all(where, todo, timing.repeat, retries, progress):  # written after its last round
+        # each row is written after its last round
+        for task, rec in run_all(where, todo, timing.repeat, retries, progress, adaptive=timing.adaptive):
             out.append(rec)
             new[task.job.key] = rec
         return [new.get(j.key) or done[j.key] for j in jobs]

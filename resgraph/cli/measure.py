@@ -48,17 +48,40 @@ def check_names(backends: list[str], precisions: list[str]) -> None:
         get_precision(p, "--precision")
 
 
-def timing_config(warmup: int, iters: int, min_time: float, repeat: int = 1) -> Any:
-    from resgraph.bench.timing import TimingConfig
-
-    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time, repeat=repeat)
+Repeat = int | str  # a number of rounds, or "auto"
 
 
-def timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every measuring command."""
-    f = click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="measure every row N times in interleaved rounds (all rows, then all again) and report "
-                          "the median of the rounds' medians and their spread")(f)
+def repeat_value(ctx: click.Context | None, param: click.Parameter | None, value: str | int) -> Repeat:
+    """--repeat: N >= 1 rounds, or ``auto`` (rounds until decided, at least 3, at most 10)."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise click.BadParameter(f"expected a number of rounds >= 1 or 'auto' (received {value!r})") from None
+    if n < 1:
+        raise click.BadParameter(f"expected a number of rounds >= 1 or 'auto' (received {value!r})")
+    return n
+
+
+def timing_config(warmup: int, iters: int, min_time: float, repeat: Repeat = 1) -> Any:
+    from resgraph.bench.settings import AUTO_CAP, TimingConfig
+
+    if repeat == "auto":
+        return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time, repeat=AUTO_CAP, adaptive=True)
+    return TimingConfig(warmup=warmup, iters=iters, min_time_s=min_time, repeat=int(repeat))
+
+
+def timing_options(f: Callable[..., Any], repeat: str = "1") -> Callable[..., Any]:
+    """Options shared by every measuring command (``repeat``: the default of --repeat)."""
+    from resgraph.bench.settings import AUTO_CAP, MIN_AUTO
+
+    f = click.option("--repeat", default=repeat, show_default=True, callback=repeat_value, metavar="N|auto",
+                     help="measure every row N times in interleaved rounds (all rows, then all again in reverse "
+                          "order) and report the median of the rounds' medians and their spread; auto: rounds "
+                          f"until every verdict (compare) or every row's p50 (bench) is decided, at least "
+                          f"{MIN_AUTO}, at most {AUTO_CAP}")(f)
     f = click.option("--strict", is_flag=True,
                      help=f"exit {EXIT_UNSTABLE} when any row is unstable (its timings varied, or its threads "
                           "were starved: see docs/bench-harness.md)")(f)
@@ -98,12 +121,17 @@ def finish(records: list[dict[str, Any]], strict: bool) -> None:
         raise click.exceptions.Exit(EXIT_UNSTABLE)
 
 
-def with_spread(columns: Any, repeat: int) -> Any:
-    """``columns`` with the rounds' spread after cv, when rows were measured in rounds."""
+def compare_timing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`timing_options` with --repeat auto by default: a comparison needs rounds for its intervals."""
+    return timing_options(f, repeat="auto")
+
+
+def with_spread(columns: Any, repeat: Repeat) -> Any:
+    """``columns`` with the rounds' spread (max - min over the median, %) after cv, when rows had rounds."""
     if repeat == 1:
         return columns
     i = [k for k, _ in columns].index("cv") + 1
-    return (*columns[:i], ("round_spread", "rounds spread"), *columns[i:])
+    return (*columns[:i], ("round_spread", "rounds spread %"), ("repeat", "rounds"), *columns[i:])
 
 
 def row_label(r: dict[str, Any]) -> str:
@@ -118,13 +146,23 @@ def entries_of(
 
     if weights is not None and len(specs) > 1:
         raise UsageError(f"--weights: one state_dict is for one spec (received {len(specs)} specs)")
-    out = []
+    out, without = [], []
+    refused: UsageError | None = None
     for ref in specs:
         spec = load_spec(ref)
         entry = spec_entry(spec, weights, data)
         if torchvision:
-            out.append(torchvision_entry(spec, entry, weights))
+            try:
+                out.append(torchvision_entry(spec, entry, weights))
+            except UsageError as exc:
+                without.append(spec.name)
+                refused = refused or exc
         out.append(entry)
+    if refused is not None and len(without) == len(specs):  # nothing to add: the error says why
+        raise refused
+    if without:
+        click.echo(f"note: --torchvision: no torchvision twin of {', '.join(without)} (by structure); "
+                   "baselines added for the others", err=True)
     return out
 
 

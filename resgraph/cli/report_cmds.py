@@ -16,10 +16,13 @@ from resgraph.cli.measure import (
     with_spread,
     write_or_refuse,
 )
+from resgraph.cli.values import finite
+from resgraph.errors import UsageError
 
 
 @click.command()
-@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="RESULTS [AFTER]")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
               show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
 @click.option(
@@ -29,23 +32,36 @@ from resgraph.cli.measure import (
     help="batch for the spec-comparison bars and MACs scatter [default: smallest]; not used for training files",
 )
 @click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
-def report(results: Path, out_dir: Path, batch: int | None, no_plots: bool) -> None:
+@click.option("--fail-above", type=click.FloatRange(min=0, max=1e6), default=None, metavar="PCT", callback=finite,
+              help="with two files: exit 1 when a row is significantly slower after, by more than PCT %")
+def report(results: tuple[Path, ...], out_dir: Path, batch: int | None, no_plots: bool,
+           fail_above: float | None) -> None:
     """Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`).
 
     A training file gives the final errors (mean ± std over seeds) and the paper's Fig. 6 curves.
+    Two results files (before, after) give a diff instead: each row's time ratio, interval and verdict.
     """
+    if len(results) == 2:
+        from resgraph.cli.diff_cmd import before_after
+
+        return before_after(*results, fail_above)
+    if len(results) > 2:
+        raise UsageError(f"report: one results file, or two to diff (received {len(results)})")
+    if fail_above is not None:
+        raise UsageError("--fail-above: needs two results files (before, after) to diff")
+    path = results[0]
     from resgraph.bench import write_report
     from resgraph.train.records import is_train_file
     from resgraph.train.report import write_train_report
 
-    click.echo(f"writing the report of {results} to {out_dir}/...", err=True)
-    if is_train_file(results):
+    click.echo(f"writing the report of {path} to {out_dir}/...", err=True)
+    if is_train_file(path):
         def write(path: Path, out: Path, *, bar_batch: int | None, plots: bool) -> list[Path]:
             return write_train_report(path, out, plots=plots)
     else:
         write = write_report
-    for path in write_or_refuse(results, out_dir, batch, not no_plots, write):
-        click.echo(str(path))
+    for written in write_or_refuse(path, out_dir, batch, not no_plots, write):
+        click.echo(str(written))
 
 
 @click.command()

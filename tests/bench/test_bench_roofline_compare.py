@@ -88,7 +88,7 @@ def test_sweep_columns_table():
         Record(spec="r18", backend="tensorrt", precision="fp32", batch=1, status="skipped", reason="needs cuda"),
     ]
     lines = format_table(rows, SWEEP_COLUMNS).splitlines()
-    assert lines[0].split() == ["model", "backend", "precision", "batch", "p50", "ms", "p90", "ms", "p99", "ms", "cv",
+    assert lines[0].split() == ["model", "backend", "precision", "batch", "p50", "ms", "p90", "ms", "p99", "ms", "cv", "%",
                                 "img/s", "%", "peak", "status"]
     assert lines[2].split() == ["r18", "eager", "fp32", "1", "41.2", "45.0", "50.0", "-", "24.2", "53.7", "ok"]
     assert lines[-1] == "r18/tensorrt/fp32 b1: skipped: needs cuda"

@@ -22,7 +22,7 @@ def test_rounds_are_interleaved_and_each_row_is_yielded_after_its_last():
     calls = []
     jobs = plan([ModelEntry(n, tiny_resnet, input_shape=(3, 32, 32)) for n in ("a", "b")], ["eager"], [1])
     out = list(run_rounds(jobs, 3, lambda j: calls.append(j.model.name) or _rec(1.0)))
-    assert calls == ["a", "b", "a", "b", "a", "b"]  # all rows once, then all again
+    assert calls == ["a", "b", "b", "a", "a", "b"]  # all rows once, then all again (in reverse: none always first)
     assert [j.model.name for j, _ in out] == ["a", "b"]
 
 
@@ -34,7 +34,7 @@ def test_combined_record_is_the_median_of_round_medians_with_their_spread():
     even = combine([_rec(8.0), _rec(10.0)])
     assert even["p50_ms"] == 8.0 and even["p10_ms"] == pytest.approx(7.2)  # the lower median: a real round
     assert rec["round_spread"] == pytest.approx(20 / 12, abs=1e-4)
-    assert rec["unstable"] == "rounds spread 1.67 > 0.10"  # one unstable round of three is outvoted
+    assert rec["unstable"] == "rounds spread 167% of the median > 10%"  # one unstable round of three is outvoted
     steady = combine([_rec(10.0, unstable="cv 0.2 > 0.10"), _rec(10.1, unstable="cv 0.2 > 0.10"), _rec(10.05)])
     assert steady["unstable"] == "2 of 3 rounds unstable"
     failed = combine([_rec(10.0), _rec(None, status="failed")])

@@ -16,7 +16,7 @@ from resgraph.bench.sweep import plan, run_sweep
 from resgraph.bench.timing import TimingConfig
 from resgraph.bench.toy import tiny_resnet
 
-FAST = TimingConfig(warmup=1, iters=3, min_time_s=None)
+FAST = TimingConfig(warmup=1, iters=3, min_time_s=None, drift_max=None)  # counts builds: no speed-index re-measure
 SHAPE = (3, 32, 32)
 
 
