@@ -30,6 +30,7 @@ class Finding:
     has_received: bool = True
     severity: str = "error"
     own_file: bool = False  # where a parent wrote the field, point at the named file: the child caused it
+    instead: Finding | None = None  # the same problem told at the other field making it (if the named file wrote it)
 
 
 SpecCheck = Callable[[ResNetSpec], "list[Finding]"]  # a rule run once the spec's own rules hold
@@ -85,10 +86,15 @@ def _check_kinds(spec: ResNetSpec) -> list[Finding]:
             if problem and path not in [f.path for f in out]:
                 out.append(Finding(path, problem, has_received=False))
         if kind.layout is not first.layout and _block_path(spec, i) not in [f.path for f in out]:
+            # Two fields make a mix: stage i's block and stage 0's. Told at stage i's, or at stage 0's where the
+            # named file wrote that one and a parent (a preset) the other.
+            lead = Finding(_block_path(spec, 0), f"{first.name} blocks cannot lead the {kind.name} blocks of stage "
+                           f"{i}: {'pre-activation' if first.layout.preact else 'post-activation'} blocks need the "
+                           f"{first.layout.name} trunk, stage {i} has the {kind.layout.name} one", first.name)
             out.append(Finding(_block_path(spec, i), f"a {kind.name} block cannot follow {first.name} blocks: "
                                f"{'pre-activation' if kind.layout.preact else 'post-activation'} blocks need "
                                f"the {kind.layout.name} trunk, stage 0 has the {first.layout.name} one",
-                               kind.name))
+                               kind.name, instead=lead))
     if spec.drop_path and not spec.residual:
         out.append(Finding(("drop_path",), "stochastic depth drops residual branches; a plain network "
                            "(residual: false) has none", spec.drop_path))

@@ -82,10 +82,17 @@ def validate_source(src: Source, ref: str = "<string>", *, checks: Sequence[Spec
         spec = ResNetSpec.model_validate(src.data)
     except ValidationError as exc:
         return LoadResult(ref, None, _in_file_order(pydantic_diagnostics(exc, src), src.file))
-    diags = [Diagnostic(_where(src, f), f.path, f.message, f.received, f.has_received, f.severity)
-             for f in check_spec(spec, checks)]
+    found = [_told_where_written(src, f) for f in check_spec(spec, checks)]
+    diags = [Diagnostic(_where(src, f), f.path, f.message, f.received, f.has_received, f.severity) for f in found]
     errors = [d for d in diags if d.severity == "error"]
     return LoadResult(ref, None if errors else spec, diags)
+
+
+def _told_where_written(src: Source, f: Finding) -> Finding:
+    """``f``, or its other telling when a parent wrote ``f``'s field and the named file the other one."""
+    if f.instead is not None and src.locate(f.path).file != src.file and src.locate(f.instead.path).file == src.file:
+        return f.instead
+    return f
 
 
 def _where(src: Source, f: Finding) -> Location:

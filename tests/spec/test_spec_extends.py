@@ -301,3 +301,20 @@ def test_a_spec_named_through_a_link_extends_beside_the_link(write, tmp_path):
     write("a/base.yaml", "extends: resnet20\nname: b\n")
     (tmp_path / "a" / "linked.yaml").symlink_to(tmp_path / "store" / "real.yaml")
     assert load_spec(tmp_path / "a" / "linked.yaml").stages == load_spec("resnet20").stages
+
+
+def test_a_layout_mix_is_told_at_the_childs_line_that_made_it(write):
+    """A child of a pre-activation preset that gives stage 0 a basic block is told at its own line, not the preset's."""
+    child = write("mix.yaml", "extends: preact_resnet110\nname: mix\nstages:\n"
+                              "  - {blocks: 2, width: 16, block: basic}\n  - {blocks: 2, width: 32, stride: 2}\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(child)
+    [d] = exc.value.diagnostics
+    assert (d.location.file, d.location.line) == (str(child), 4) and d.path == ("stages", 0, "block"), d
+    assert "basic blocks cannot lead the preact_basic blocks of stage 1" in d.message
+    # Where the child wrote the later stage's block, it is told there, as before.
+    other = write("mix2.yaml", "extends: resnet18\nname: mix2\nstages:\n  - {}\n  - {block: preact_basic}\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(other)
+    [d] = exc.value.diagnostics
+    assert d.location.line == 5 and d.path == ("stages", 1, "block"), d
