@@ -1,17 +1,20 @@
-"""Commands about spec files: validate, schema, presets, show."""
+"""Commands about spec files: validate, schema, presets, show.
+
+The spec package and the kinds registry (pydantic models) are imported inside each command, so that
+`resgraph --help`, which imports this module for the commands' one-line help, does not build them.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from resgraph.errors import printable
-from resgraph.graph.load import check_ref, load_spec
-from resgraph.kinds.base import BlockOptions
-from resgraph.spec import dump_spec, preset_names
-from resgraph.spec.schema import spec_json_schema
+
+if TYPE_CHECKING:
+    from resgraph.kinds.base import BlockOptions
 
 
 @click.command()
@@ -19,6 +22,8 @@ from resgraph.spec.schema import spec_json_schema
 @click.option("-q", "--quiet", is_flag=True, help="print only failures")
 def validate(specs: tuple[str, ...], quiet: bool) -> None:
     """Check spec files or presets; report every problem; exit 0 only if all are valid."""
+    from resgraph.graph.load import check_ref
+
     failed = 0
     for ref in specs:
         result = check_ref(ref)
@@ -42,6 +47,8 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors such as yaml-language-server)."""
+    from resgraph.spec.schema import spec_json_schema
+
     click.echo(json.dumps(spec_json_schema(), indent=2))
 
 
@@ -73,6 +80,9 @@ def _default(kind: Any, name: str, field: Any) -> str:
 @click.command()
 def presets() -> None:
     """List the bundled presets."""
+    from resgraph.graph.load import load_spec
+    from resgraph.spec import preset_names
+
     rows = [("name", "depth", "block", "stem", "shortcut", "input", "classes")]
     for name in preset_names():
         s = load_spec(name)
@@ -100,4 +110,7 @@ def _block_text(o: BlockOptions) -> str:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of YAML")
 def show(spec: str, as_json: bool) -> None:
     """Print a spec with its `extends:` chain resolved and every default filled in."""
+    from resgraph.graph.load import load_spec
+    from resgraph.spec import dump_spec
+
     click.echo(dump_spec(load_spec(spec), "json" if as_json else "yaml"), nl=False)
