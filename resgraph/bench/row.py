@@ -27,6 +27,7 @@ from resgraph.bench.speed import reference_times_ms, speed_index_ms
 from resgraph.bench.stats import summarize
 from resgraph.bench.timing import TimingConfig, time_callable
 from resgraph.precision import CALIBRATION_BATCHES, get_precision
+from resgraph.registry import UnknownNameError
 
 __all__ = ["ModelEntry", "Job", "base_fields", "failed_record", "example_input", "run_row", "validate_job", "one_line"]
 
@@ -71,7 +72,10 @@ class Job:
     @property
     def row_hint(self) -> str | None:
         """The performance hint this row runs with: the asked one or its backend's default; None where it takes none."""
-        hints = get_backend(self.backend).hints
+        try:
+            hints = get_backend(self.backend).hints
+        except UnknownNameError:  # a worker process that never registered this backend: its row will say so
+            return self.hint
         return (self.hint or hints[0]) if hints else None
 
     @property

@@ -26,7 +26,7 @@ distributed = pytest.importorskip("distributed")
 FAST = ["--warmup", "1", "--iters", "3", "--min-time", "0", "--threads", "1", "--no-roofline"]
 # What a row's timing, its machine's load and its placement decide; everything else must match field for field.
 VARIES = {"min_ms", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "throughput", "samples",
-          "load_before", "load_after", "cpu_ratio", "steal", "unstable", "first_result_s", "peak_mem_bytes", "gflops",
+          "load_before", "load_after", "cpu_ratio", "steal", "speed_ms", "unstable", "first_result_s", "peak_mem_bytes", "gflops",
           "timestamp", "wall_s", "slot", "worker", "env"}
 
 
