@@ -26,8 +26,9 @@
 #
 # Writes: OUT/sweep.jsonl (records), OUT/tables/ (`resgraph report`: results.md, results.csv, plots),
 # and DOC, which begins with the machine, the budget, each group's exit status and the rows left.
-# --dry-run writes nothing: each group's `resgraph bench --dry-run`, in order, in one Python process. Exit: 2 on a usage error or no CUDA GPU; else 0 once the doc is written (a group's
-# own exit status, e.g. 3 when a row failed or all were skipped, is in the doc and on stderr).
+# --dry-run writes nothing: each group's `resgraph bench --dry-run`, in order, in one Python process.
+# Exit: 2 on a usage error or no CUDA GPU, else 0 once the doc is written (each group's own exit status,
+# e.g. 3 when a row failed or every row was skipped, is in the doc and on stderr).
 set -euo pipefail
 
 usage="usage: bash bench/gpu_check.sh [--dry-run] [--device cuda|cuda:N|cpu] [--budget S] [--row-timeout S] [--out DIR] [--doc FILE]"
@@ -74,10 +75,10 @@ bench_cmd() {  # bench_cmd GROUP [extra flags...]: that group's `resgraph bench`
        --out "$results" --resume --row-timeout "$row_timeout" "$@")
 }
 
-if ((dry_run)); then  # every group's `bench --dry-run` in one Python process: torch is imported once, not six times
-  all=()
+dry_runs() {  # every group's `bench --dry-run`, in one Python process: torch is imported once, not six times
+  local g all=()
   for g in "${groups[@]}"; do bench_cmd "$g" --dry-run; all+=(:: "$g" "${cmd[@]:1}"); done
-  exec "$py" - "${all[@]}" <<'EOF'
+  "$py" - "${all[@]}" <<'EOF'
 import sys
 
 from resgraph.cli import main
@@ -93,7 +94,9 @@ while argv:  # :: GROUP bench ARGS... per group
         worst = max(worst, exc.code if isinstance(exc.code, int) else 1)
 sys.exit(worst)
 EOF
-fi
+}
+
+if ((dry_run)); then dry_runs; exit; fi
 
 [[ $device == cuda* ]] || { echo "gpu_check: --device $device measures no GPU; use it with --dry-run only" >&2; exit 2; }
 gpu=$("$py" -c 'import sys, torch
@@ -109,14 +112,14 @@ for g in "${groups[@]}"; do
   left=$((budget - (SECONDS - start)))
   if ((left < 20)); then status+=("| $g | not run: budget spent |"); continue; fi
   echo "== $g (${left} s of the budget left)" >&2
-  bench_cmd "$g"; rc=0; timeout -s INT -k 15 "$left" "${cmd[@]}" || rc=$?
+  bench_cmd "$g"; rc=0; timeout -k 15 "$left" "${cmd[@]}" || rc=$?
   case $rc in 0) note="ok" ;; 3) note="exit 3: a row failed, mismatched, or all were skipped" ;;
     124|137) note="stopped: budget spent" ;; *) note="exit $rc" ;; esac
   status+=("| $g | $note |"); echo "gpu_check: $g: $note" >&2
 done
 took=$((SECONDS - start))
 
-left_rows=$(for g in "${groups[@]}"; do bench_cmd "$g" --dry-run; "${cmd[@]}" 2>/dev/null | awk '/ row [0-9]+ of /{print "- `" $1 "`"}'; done)
+left_rows=$(dry_runs 2>/dev/null | awk '/ row [0-9]+ of /{print "- `" $1 "`"}' || true)
 "$rg" report "$results" -o "$out/tables"
 {
   echo "# Measured results: GPU"; echo
@@ -124,7 +127,8 @@ left_rows=$(for g in "${groups[@]}"; do bench_cmd "$g" --dry-run; "${cmd[@]}" 2>
   echo "of a ${budget} s budget, rows capped at ${row_timeout} s. Records: \`$results\`; tables, CSV and plots:"
   echo "\`$out/tables/\` (\`resgraph report $results -o $out/tables\` rebuilds them)."; echo
   echo "| group | outcome |"; echo "|---|---|"; printf '%s\n' "${status[@]}"; echo
-  if [[ -n $left_rows ]]; then echo "Rows not measured (run \`bash bench/gpu_check.sh\` again to add them):"; echo "$left_rows"
+  if [[ -n $left_rows ]]; then echo "Rows without a finished record (budget spent or row timed out; run"
+    echo "\`bash bench/gpu_check.sh\` again to measure them):"; echo "$left_rows"
   else echo "Every row has a record."; fi; echo
   sed '1s/^# .*/## Tables/' "$out/tables/results.md"
 } >"$doc"
