@@ -209,12 +209,14 @@ class DaskRunner:
 
 def _lost(task: RowTask, e: BaseException) -> Record:
     """The record of a row whose worker was lost (or could not run the task): where it ran is unknown, so
-    --resume measures it again."""
+    --resume measures it again. A task that failed on a live worker (it could not unpickle, say) is the
+    row's own 'error'."""
     from distributed import KilledWorker
 
-    what = "the Dask worker running the row was lost" if isinstance(e, KilledWorker) else \
-        "the row's Dask task failed on its worker"
-    return failed_record(task.job, task.timing, task.threads, f"{what}: {one_line(e)}", host=None, device_model=None)
+    lost = isinstance(e, (KilledWorker, OSError, TimeoutError))  # OSError: CommClosedError, a dropped connection
+    what = "the Dask worker running the row was lost" if lost else "the row's Dask task failed on its worker"
+    return failed_record(task.job, task.timing, task.threads, f"{what}: {one_line(e)}", "lost" if lost else "error",
+                         host=None, device_model=None)
 
 
 def _local_slots(n: int, device: str) -> dict[str, Slot]:

@@ -17,15 +17,19 @@ import time
 from typing import Any
 
 from resgraph.bench.env import cpu_model
-from resgraph.bench.record import Record
+from resgraph.bench.record import Cause, Record
 from resgraph.bench.row import failed_record, one_line
 from resgraph.bench.task import RowTask, Slot, describe_slot, enter_slot, run_task
 
-__all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_reason", "probe_slot"]
+__all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_cause", "exit_reason", "probe_slot"]
 
 PRELOAD = ["resgraph.bench.preload"]  # imported once by the forkserver; every row's process starts with it loaded
 _JOIN_S = 10.0  # how long a row's process may take to exit after sending its record
 _PR_SET_PDEATHSIG = 1
+# Signals another process sends (an operator, the OOM killer, a job scheduler's pre-emption): the row itself was
+# fine, so it is worth measuring again. A SIGSEGV, SIGABRT, SIGBUS or SIGFPE is the row's own crash.
+_KILLS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                    signal.SIGUSR2, signal.SIGALRM, signal.SIGXCPU})
 
 
 def _context() -> Any:
@@ -56,6 +60,13 @@ def exit_reason(exitcode: int | None) -> str:
     return f"the row's process exited with code {exitcode} before sending its record"
 
 
+def exit_cause(exitcode: int | None) -> Cause:
+    """A dead row's cause (resgraph.bench.record.CAUSES): 'killed' by a signal from outside, else 'crashed'."""
+    if exitcode is not None and exitcode < 0 and -exitcode in {int(s) for s in _KILLS}:
+        return "killed"
+    return "crashed"
+
+
 def _die_with_parent() -> None:
     """Linux: this process gets SIGKILL when its parent dies, so a lost worker leaves no row running."""
     try:
@@ -75,15 +86,15 @@ def _child(task: RowTask, slot: Slot, conn: multiprocessing.connection.Connectio
     try:
         rec = run_task(task, slot.worker)
     except Exception as e:  # noqa: BLE001 - a plugin that cannot be imported, say: the row fails, with why
-        rec = _failed(task, slot, one_line(e), None)
+        rec = _failed(task, slot, one_line(e), "error", None)
     conn.send(("done", rec))
     conn.close()
 
 
-def _failed(task: RowTask, slot: Slot, reason: str, started: dict[str, Any] | None) -> Record:
+def _failed(task: RowTask, slot: Slot, reason: str, cause: Cause, started: dict[str, Any] | None) -> Record:
     """The record of a row whose process could not give one."""
     device_model = (started or {}).get("device_model") or (cpu_model() if task.job.device == "cpu" else None)
-    return failed_record(task.job, task.timing, task.threads, reason, device_model=device_model,
+    return failed_record(task.job, task.timing, task.threads, reason, cause, device_model=device_model,
                          host=socket.gethostname(), worker=slot.worker, slot=(started or {}).get("slot"))
 
 
@@ -95,14 +106,14 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
     KeyboardInterrupt kills the row's process and is re-raised.
     """
     if (why := can_isolate()) is not None:
-        return _failed(task, slot, why, None)
+        return _failed(task, slot, why, "error", None)
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(task, slot, send), name=f"resgraph-row {task.job.label}")
     t0 = time.perf_counter()
     started: dict[str, Any] | None = None
     rec: Record | None = None
-    reason = ""
+    timed_out = ""
     try:
         proc.start()
         send.close()  # our copy: EOF on recv once the child's end is gone
@@ -110,7 +121,7 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
         while rec is None:
             left = None if deadline is None else max(0.0, deadline - time.perf_counter())
             if not recv.poll(left):
-                reason = f"timed out: no result after {timeout:g} s (--row-timeout); the row's process was killed"
+                timed_out = f"timed out: no result after {timeout:g} s (--row-timeout); the row's process was killed"
                 proc.kill()
                 break
             try:
@@ -132,8 +143,10 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
         raise
     finally:
         recv.close()
-    if rec is None:
-        rec = _failed(task, slot, reason or exit_reason(proc.exitcode), started)
+    if rec is None and timed_out:
+        rec = _failed(task, slot, timed_out, "timeout", started)
+    elif rec is None:
+        rec = _failed(task, slot, exit_reason(proc.exitcode), exit_cause(proc.exitcode), started)
     return rec.evolve(wall_s=round(time.perf_counter() - t0, 4))
 
 

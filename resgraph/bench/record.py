@@ -11,6 +11,7 @@ version read as version 1; their missing fields are unset.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -19,13 +20,24 @@ from pydantic import Field, ValidationError, field_validator
 from resgraph import records
 from resgraph.records import Num, RecordModel, Text, clean_text, printable_text
 
-__all__ = ["JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUSES", "Place", "Record",
+__all__ = ["CAUSES", "TRANSIENT_CAUSES", "Attempt", "Cause",
+           "JOB_FIELDS", "KEY_FIELDS", "PLACE_FIELDS", "SCHEMA_VERSION", "STATUSES", "Place", "Record",
            "by_placement", "check_record", "latest_by_key", "load_results", "parse_record", "placement_label",
            "read_results"]
 
-SCHEMA_VERSION = 3  # 1: records before the schema was versioned (no schema_version field); 3: speed_ms
+SCHEMA_VERSION = 4  # 1: records before the schema was versioned (no schema_version field); 3: speed_ms; 4: cause
 STATUSES = ("ok", "skipped", "failed", "mismatch")
 Status = Literal["ok", "skipped", "failed", "mismatch"]
+# Why a row failed. The first three come from outside the row (an operator's or the OOM killer's signal, the
+# row timeout, a lost Dask worker): the same row may well pass next time, so --resume measures it again. The
+# others are the row's own doing (a segfault, an early exit, an exception in the backend): --resume keeps
+# them, --retry-failed runs them again.
+CAUSES = ("killed", "timeout", "lost", "crashed", "error")
+TRANSIENT_CAUSES = frozenset({"killed", "timeout", "lost"})
+Cause = Literal["killed", "timeout", "lost", "crashed", "error"]
+# How failed records written before `cause` existed said why (resgraph.bench.isolate, dask_runner).
+_LEGACY_TRANSIENT = re.compile(r"the row's process died of (SIGKILL|SIGTERM|SIGINT|SIGHUP|SIGQUIT)\b"
+                               r"|timed out: no result after|the Dask worker running the row was lost")
 # What a row measures (Job.key). weights, data, calibration and hint are null where unused, as in records older
 # than them.
 JOB_FIELDS = ("spec", "spec_hash", "backend", "device", "batch", "precision", "weights", "data", "calibration",
@@ -35,6 +47,20 @@ KEY_FIELDS = (*JOB_FIELDS, *PLACE_FIELDS)  # identifies a row in a results file
 Place = tuple[str | None, str | None]  # (host, device model)
 
 _Short = Field(None, max_length=300)
+
+
+class Attempt(RecordModel):
+    """An earlier attempt at a row that did not stand (a retried or re-run failure): what came out, when, where."""
+
+    status: Status
+    reason: Text = None
+    cause: Cause | None = None
+    timestamp: str | None = Field(None, max_length=40)
+    wall_s: Num = None
+    host: str | None = _Short
+    worker: str | None = _Short
+
+    _text = field_validator("timestamp", "host", "worker")(printable_text)
 
 
 class Record(RecordModel):
@@ -60,7 +86,9 @@ class Record(RecordModel):
     # outcome
     status: Status
     reason: Text = None
-    attempts: int | None = Field(None, ge=1)
+    cause: Cause | None = None  # why a 'failed' row failed (CAUSES); None on the other statuses and in old records
+    attempts: int | None = Field(None, ge=1)  # this one included
+    earlier: list[Attempt] | None = Field(None, max_length=1000)  # the attempts before this one, oldest first
     wall_s: Num = None  # the row's whole span, process start included where it had its own
     # latency (ms) and throughput (images/s) of the timed calls
     min_ms: Num = None
@@ -130,6 +158,27 @@ class Record(RecordModel):
             return {str(clean_text(k)): x if x is None or isinstance(x, (bool, int, float)) else clean_text(str(x))
                     for k, x in v.items()}
         return v
+
+    @property
+    def transient(self) -> bool:
+        """Whether this is a failure from outside the row (CAUSES), which --resume measures again."""
+        if self.status != "failed":
+            return False
+        if self.cause is not None:
+            return self.cause in TRANSIENT_CAUSES
+        return bool(self.reason and _LEGACY_TRANSIENT.match(self.reason))  # written before records had a cause
+
+    def as_attempt(self) -> Attempt:
+        """This record as an earlier attempt of the row that supersedes it."""
+        return Attempt(status=self.status, reason=self.reason, cause=self.cause, timestamp=self.timestamp,
+                       wall_s=self.wall_s, host=self.host, worker=self.worker)
+
+    def after(self, earlier: list[Attempt]) -> Record:
+        """This record with ``earlier`` attempts before its own (and its own earlier ones), counted in ``attempts``."""
+        if not earlier:
+            return self
+        history = [*earlier, *(self.earlier or [])]
+        return self.evolve(earlier=history, attempts=len(history) + 1)
 
     @property
     def job_key(self) -> tuple[Any, ...]:

@@ -7,9 +7,12 @@ spread between rounds says how far to trust it. ``--repeat auto`` stops after th
 every row (``bench``) or every comparison (``compare``) is decided, at least :data:`MIN_AUTO`
 rounds and at most the cap.
 
-Within a round, a row whose machine speed index (``resgraph.bench.speed``) drifted more than
-``DRIFT_MAX`` from the sweep's start is measured again after the others; if the index is still
-off, the row keeps the closer of its two measurements and is flagged ``unstable`` with the reason.
+Within a round, a row whose machine speed index (``resgraph.bench.speed``) is more than ``DRIFT_MAX``
+from the sweep's usual speed (the low median of every index read so far, on the same machine and
+thread count) is measured again after the others; if the index is still off, the row keeps the
+closer of its two measurements and is flagged ``unstable`` with the reason. A median, not the first
+row's reading: one slow moment at the start (the sweep's first row ran beside the end of another
+job) must not flag every later row.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ __all__ = ["AUTO_CAP", "MIN_AUTO", "combine", "run_rounds", "measure_rounds"]
 
 T = TypeVar("T")
 Measure = Callable[[list[T]], Iterable[tuple[T, Record]]]
-Start = dict[tuple[Any, ...], float]  # speed index at the sweep's start, per (host, device model, threads)
+Start = dict[tuple[Any, ...], list[float]]  # the speed indexes read so far, per (host, device model, threads)
 
 
 def measure_rounds(items: Sequence[T], key: Callable[[T], Hashable], measure: Measure[T], repeat: int, *,
@@ -64,16 +67,20 @@ def run_rounds(jobs: Iterable[T], repeat: int, run: Callable[[T], Record], **kw:
                           repeat, **kw)
 
 
-def _drift_of(rec: Record, start: Start, drift_max: float | None) -> float | None:
-    """The row's speed-index drift beyond ``drift_max`` from the start (the first such row sets it), else None."""
+def _drift_of(rec: Record, start: Start, drift_max: float | None) -> tuple[float, float] | None:
+    """(drift, usual index) when the row's speed index is beyond ``drift_max`` from the sweep's usual one, else None.
+
+    The usual index is the low median of every index read so far on the row's machine and thread count, this
+    row's included (the first row has nothing to differ from). The low one: on a shared machine a disturbance
+    is nearly always a slowdown, so between two readings the faster is the likelier to be the machine's own.
+    """
     if rec.status != "ok" or not rec.speed_ms or drift_max is None:
         return None
-    where = (*rec.placement, rec.threads)
-    if where not in start:
-        start[where] = rec.speed_ms
-        return None
-    d = drift(rec.speed_ms, start[where])
-    return d if d is not None and abs(d) > drift_max else None
+    readings = start.setdefault((*rec.placement, rec.threads), [])
+    readings.append(rec.speed_ms)
+    usual = statistics.median_low(readings)
+    d = drift(rec.speed_ms, usual)
+    return (d, usual) if len(readings) > 1 and d is not None and abs(d) > drift_max else None
 
 
 def _steady(order: list[T], key: Callable[[T], Hashable], measure: Measure[T], start: Start,
@@ -87,8 +94,8 @@ def _steady(order: list[T], key: Callable[[T], Hashable], measure: Measure[T], s
             again[key(item)] = (item, rec)
     if not again:
         return
-    say(f"re-measuring {len(again)} row(s) whose machine speed index drifted more than {drift_max or 0:.0%} "
-        "from the sweep's start")
+    say(f"re-measuring {len(again)} row(s) whose machine speed index was more than {drift_max or 0:.0%} "
+        "off the sweep's usual speed")
     for item, new in measure([i for i, _ in again.values()]):
         yield item, _settle(again[key(item)][1], new, start, drift_max)
 
@@ -97,12 +104,13 @@ def _settle(old: Record, new: Record, start: Start, drift_max: float | None) -> 
     """The re-measured row: the new record if its index is back, else the closer of both, flagged with why."""
     if new.status != "ok" or not new.speed_ms:
         return new if new.status != "ok" else old
-    if _drift_of(new, start, drift_max) is None:
+    off = _drift_of(new, start, drift_max)
+    if off is None:
         return new
-    base = start[(*new.placement, new.threads)]
-    best = min((old, new), key=lambda r: abs(drift(r.speed_ms, base) or 0.0))
+    usual = off[1]
+    best = min((old, new), key=lambda r: abs(drift(r.speed_ms, usual) or 0.0))
     assert best.speed_ms is not None
-    why = drift_reason(best.speed_ms, base, drift_max)
+    why = drift_reason(best.speed_ms, usual, drift_max)
     return best.evolve(unstable="; ".join(x for x in (best.unstable, why) if x))
 
 

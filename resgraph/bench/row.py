@@ -21,7 +21,7 @@ from resgraph.bench.contention import verdict, watch
 from resgraph.bench.env import cpu_model, device_name
 from resgraph.bench.inputs import HeldOut, calibration_batches, held_out
 from resgraph.bench.memory import PeakMemory
-from resgraph.bench.record import Record
+from resgraph.bench.record import Cause, Record
 from resgraph.bench.roofline import achieved_gflops
 from resgraph.bench.speed import reference_times_ms, speed_index_ms
 from resgraph.bench.stats import summarize
@@ -134,7 +134,7 @@ def run_row(
         reason = unmet_requirement(job.backend, job.device, job.precision)
         measured = _measure(job, timing, threads) if reason is None else {"status": "skipped", "reason": reason}
     except Exception as e:  # noqa: BLE001 - any backend error (OOM included) is a failed row
-        measured = {"status": "failed", "reason": one_line(e)}
+        measured = {"status": "failed", "reason": one_line(e), "cause": "error"}
         log.debug("row %s failed", job.label, exc_info=True)  # the full traceback, for whoever asks
     finally:
         if job.device.startswith("cuda") and torch.cuda.is_available():
@@ -167,9 +167,10 @@ def base_fields(job: Job, timing: TimingConfig, threads: int | None, env: dict[s
     )
 
 
-def failed_record(job: Job, timing: TimingConfig, threads: int | None, reason: str, **where: Any) -> Record:
+def failed_record(job: Job, timing: TimingConfig, threads: int | None, reason: str, cause: Cause,
+                  **where: Any) -> Record:
     """The record of a row that gave none of its own (its process died, its worker was lost): 'failed', why, where."""
-    return Record(**{**base_fields(job, timing, threads), **where}, status="failed", reason=reason,
+    return Record(**{**base_fields(job, timing, threads), **where}, status="failed", reason=reason, cause=cause,
                   timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from resgraph.bench.env import device_name, fixed_threads
 from resgraph.bench.isolate import run_isolated
-from resgraph.bench.record import Place, Record
+from resgraph.bench.record import Attempt, Place, Record
 from resgraph.bench.rounds import measure_rounds
 from resgraph.bench.significance import settled
 from resgraph.bench.task import RowTask, Slot, run_task
@@ -89,16 +89,20 @@ class Isolated(InProcess):
 
 def _with_retries(runner: Runner, tasks: list[RowTask], retries: int,
                   say: Any) -> Iterator[tuple[RowTask, Record]]:
-    """Run ``tasks``; a 'failed' row runs again, up to ``retries`` more times, after the others."""
+    """Run ``tasks``; a 'failed' row runs again, up to ``retries`` more times, after the others. The record that
+    stands keeps the failed attempts before it (``earlier``)."""
     pending, attempt = tasks, 1
+    tried: dict[tuple[Any, ...], list[Attempt]] = {}
     while pending:
         again = []
         for task, rec in runner.run(pending):
+            history = tried.setdefault(task.job.key, [])
             if rec.status == "failed" and attempt <= retries:
                 say(f"retrying {task.job.label} (attempt {attempt + 1} of {retries + 1}): {rec.reason}")
+                history.append(rec.as_attempt())
                 again.append(task)
                 continue
-            yield task, rec.evolve(attempts=attempt)
+            yield task, rec.evolve(attempts=attempt).after(history)
         pending, attempt = again, attempt + 1
 
 

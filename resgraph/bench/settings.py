@@ -51,7 +51,8 @@ class SweepSettings:
     precisions: tuple[str, ...] = ("fp32",)
     device: str = "cpu"
     out: Path = Path("results.jsonl")
-    resume: bool = False
+    resume: bool = False  # keep rows already in `out` (failures from outside the row are measured again)
+    retry_failed: bool = False  # with resume: measure again every row whose record is not 'ok'
     timing: TimingConfig = field(default_factory=TimingConfig)
     threads: int | None = None  # intra-op threads; None: the CPUs this process may use
     roofline: bool = True  # measure the matmul peak for % of peak

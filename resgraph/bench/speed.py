@@ -4,9 +4,9 @@ On a shared VM the machine itself can get slower or faster during a sweep (anoth
 host, a frequency change) while every row looks steady on its own. A fixed matmul of fixed
 seeded data, timed just before and just after each row's samples with the row's threads, says
 how fast the machine was while the row ran (``speed_ms``: the median of both runs' repetitions).
-A sweep compares each row's index with the first one measured on the same machine and thread
-count: a row whose index moved more than :data:`DRIFT_MAX` is measured again, and flagged
-``unstable`` with the reason when its index is still off.
+A sweep compares each row's index with the median of those read before it on the same machine and
+thread count: a row whose index is more than :data:`DRIFT_MAX` off is measured again, and flagged
+``unstable`` with the reason when its index is still off (resgraph.bench.rounds).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = ["DRIFT_MAX", "REPS", "SIZE", "drift", "drift_reason", "reference_time
 
 SIZE = 512  # a 512 x 512 fp32 matmul: 268 MFLOP, a few ms on one core of this machine's class
 REPS = 5  # timed repetitions per run (after one untimed): the index is the median of both runs' repetitions
-DRIFT_MAX = TimingConfig().drift_max  # a row measured on a machine 10 % slower or faster than at the start: again
+DRIFT_MAX = TimingConfig().drift_max  # a row measured on a machine 10 % slower or faster than usual: again
 
 
 def _operands() -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,14 +50,14 @@ def speed_index_ms(runs: list[list[float]]) -> float:
 
 
 def drift(index_ms: float | None, start_ms: float | None) -> float | None:
-    """How far a row's index is from the sweep's start, as a signed share (0.2: 20 % slower); None if unknown."""
+    """How far a row's index is from the sweep's usual one, as a signed share (0.2: 20 % slower); None if unknown."""
     if not index_ms or not start_ms:
         return None
     return index_ms / start_ms - 1
 
 
 def drift_reason(index_ms: float, start_ms: float, drift_max: float | None = DRIFT_MAX) -> str:
-    """Why a row is flagged: the index, the start's and by how much they differ."""
+    """Why a row is flagged: its index, the sweep's usual one and by how much they differ."""
     d = index_ms / start_ms - 1
-    return (f"the machine's speed index was {index_ms:.3g} ms against {start_ms:.3g} ms at the sweep's start "
+    return (f"the machine's speed index was {index_ms:.3g} ms against the sweep's usual {start_ms:.3g} ms "
             f"({d:+.0%}; > {drift_max or 0:.0%} after a re-measure)")

@@ -19,7 +19,7 @@ from resgraph.bench.task import make_tasks
 from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 
-__all__ = ["plan", "run_sweep", "finished_rows"]
+__all__ = ["plan", "run_sweep", "finished_rows", "stands"]
 
 
 def plan(
@@ -60,6 +60,7 @@ def run_sweep(
     replace: bool = False,
     runner: Runner | None = None,
     retries: int = 0,
+    retry_failed: bool = False,
 ) -> list[Record]:
     """Run every job, appending each finished row to `out_path` (JSON lines); return all jobs' records.
 
@@ -69,7 +70,10 @@ def run_sweep(
     `runner` says where rows run (default: this process, with `threads`; see resgraph.bench.runners and
     resgraph.bench.dask_runner); records are appended here, as they arrive, whatever the runner.
     resume=True skips jobs that already have a record (measured with the same thread count, on a host and
-    device model this runner measures on) and returns that record instead. A failing row becomes a
+    device model this runner measures on) and returns that record instead, except a failure from outside the
+    row (killed by a signal, timed out, its worker lost: Record.transient), which is measured again;
+    retry_failed=True (implies resume) measures every row again whose record is not 'ok'. A re-measured
+    row's record keeps the attempts before it (``earlier``). A failing row becomes a
     'failed' record and the sweep goes on; `retries` re-runs it up to that many more times. On
     KeyboardInterrupt the finished rows are on disk; the progress bar is closed and the interrupt
     re-raised. replace=True starts the file afresh (the demo's), once the lock is held: another sweep's
@@ -84,17 +88,35 @@ def run_sweep(
     with held as out:  # one sweep per results file; refused before measuring if it cannot be written
         if replace:
             out.restart()
-        done = finished_rows(out.path, jobs, where) if resume else {}
+        resume = resume or retry_failed
+        found = finished_rows(out.path, jobs, where) if resume else {}
+        done = {k: r for k, r in found.items() if stands(r, retry_failed)}
+        again = {k: r for k, r in found.items() if k not in done}
         todo = [t for t in tasks if t.job.key not in done]
         if resume and progress:
-            print(f"resume: {len(jobs) - len(todo)} of {len(jobs)} rows already in {out.path}, skipped; "
-                  f"{len(todo)} to measure", file=sys.stderr)
+            rerun = f"{len(again)} measured again ({_why_again(again.values(), retry_failed)}); " if again else ""
+            print(f"resume: {len(done)} of {len(jobs)} rows already in {out.path}, skipped; {rerun}"
+                  f"{len(todo) - len(again)} to measure", file=sys.stderr)
         new: dict[tuple[Any, ...], Record] = {}
         # each row is written after its last round
         for task, rec in run_all(where, todo, timing.repeat, retries, progress, adaptive=timing.adaptive):
+            if (before := again.get(task.job.key)) is not None:
+                rec = rec.after([*(before.earlier or []), before.as_attempt()])
             out.append(rec)
             new[task.job.key] = rec
         return [new.get(j.key) or done[j.key] for j in jobs]
+
+
+def stands(rec: Record, retry_failed: bool = False) -> bool:
+    """Whether --resume keeps a row's record: any but a failure from outside the row; only 'ok' with --retry-failed."""
+    return rec.status == "ok" if retry_failed else not rec.transient
+
+
+def _why_again(recs: Iterable[Record], retry_failed: bool) -> str:
+    if retry_failed:
+        return "not ok, --retry-failed"
+    causes = sorted({r.cause or "failed from outside" for r in recs})
+    return "failed from outside the row: " + ", ".join(causes)
 
 
 def finished_rows(out_path: Path, jobs: list[Job], runner: Runner) -> dict[tuple[Any, ...], Record]:

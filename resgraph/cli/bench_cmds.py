@@ -49,7 +49,11 @@ def backends(device: str) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("results.jsonl"),
               show_default=True, help="JSON-lines results file; each finished row is appended")
-@click.option("--resume", is_flag=True, help="skip rows that already have a record in --out")
+@click.option("--resume", is_flag=True,
+              help="skip rows that already have a record in --out, except failures from outside the row "
+                   "(killed by a signal, --row-timeout, a lost worker), which are measured again")
+@click.option("--retry-failed", is_flag=True,
+              help="as --resume, and measure again every row whose record is failed, skipped or mismatch")
 @click.option("--torchvision", is_flag=True, help="add torchvision's own model of each spec as a baseline row")
 @click.option("--no-roofline", is_flag=True, help="don't measure the matmul peak for %-of-peak")
 @click.option("--refresh-peak", is_flag=True,
@@ -59,7 +63,8 @@ def backends(device: str) -> None:
 @timing_options
 @engine_options
 def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], precisions: list[str], device: str,
-          out: Path, resume: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool, weights: Path | None,
+          out: Path, resume: bool, retry_failed: bool, torchvision: bool, no_roofline: bool, refresh_peak: bool,
+          weights: Path | None,
           data: str | None, calibration: int, ov_hint: str, warmup: int, iters: int, min_time: float,
           threads: int | None, strict: bool, repeat: int, workers: int | None,
           scheduler: str | None, resources: str, in_process: bool, row_timeout: float | None, retries: int,
@@ -74,13 +79,14 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     check_names(backends, precisions)
     settings = SweepSettings(
         backends=tuple(backends), batches=tuple(batches), precisions=tuple(precisions), device=check_device(device),
-        out=out, resume=resume, timing=timing_config(warmup, iters, min_time, repeat), threads=threads,
+        out=out, resume=resume or retry_failed, retry_failed=retry_failed,
+        timing=timing_config(warmup, iters, min_time, repeat), threads=threads,
         roofline=not no_roofline, refresh_peak=refresh_peak, calibration=calibration, hint=ov_hint, strict=strict,
         engine=EngineSettings(workers, scheduler, resources, in_process, row_timeout, retries))
     jobs = plan_jobs(specs, torchvision, settings, weights, data)
     if dry_run:  # reads the results file (--resume) but creates, locks and writes nothing
         with open_runner(settings.engine, settings.threads, settings.device) as runner:
-            click.echo(show_dry_run(runner, jobs, settings.out, settings.resume))
+            click.echo(show_dry_run(runner, jobs, settings.out, settings.resume, settings.retry_failed))
         return
     from resgraph import records
 
@@ -125,7 +131,8 @@ def _bench(jobs: list[Any], runner: Any, results: Any, settings: Any) -> None:
                                engine=engine)
             click.echo(f"matmul peak on {device} ({p}, {engine}): {peak:.1f} GFLOP/s", err=True)
     recs = run_sweep(jobs, results, resume=settings.resume, timing=settings.timing, threads=settings.threads,
-                     roofline=settings.roofline, runner=runner, retries=settings.engine.retries)
+                     roofline=settings.roofline, runner=runner, retries=settings.engine.retries,
+                     retry_failed=settings.retry_failed)
     click.echo(format_table(recs, with_agreement(with_spread(SWEEP_COLUMNS, settings.timing.repeat), recs)))
     click.echo(f"{len(recs)} row{'' if len(recs) == 1 else 's'} in {out}")
     finish(recs, settings.strict)

@@ -41,9 +41,10 @@ from resgraph.precision import precision_names
 def compare(specs: tuple[str, ...], backends: list[str], batches: list[int], precision: str, device: str,
             shortcuts: bool, torchvision: bool, weights: Path | None, data: str | None, calibration: int, ov_hint: str,
             warmup: int, iters: int, min_time: float, threads: int | None, strict: bool, repeat: int | str) -> None:
-    """Benchmark several specs and print one side-by-side table: speed relative to the first (per backend and
-    batch), its 95 % interval over the interleaved rounds and the verdict (faster, slower, no significant
-    difference)."""
+    """Benchmark several specs side by side: speed relative to the first, its 95 % interval and a verdict.
+
+    One table: each spec's speed relative to the first (per backend and batch), its 95 % interval over the
+    interleaved rounds and the verdict (faster, slower, no significant difference)."""
     from resgraph.bench import compare as run_compare
     from resgraph.bench import format_table
     from resgraph.bench.comparison import COMPARE_COLUMNS, with_agreement

@@ -77,9 +77,9 @@ def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Ite
         yield Isolated(threads or default_threads(), row_timeout)
 
 
-def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
+def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed: bool = False) -> str:
     """Workers, their slots, and where each row would run: what `bench` would do, with nothing measured."""
-    from resgraph.bench.sweep import finished_rows
+    from resgraph.bench.sweep import finished_rows, stands
     from resgraph.bench.task import describe_slot
 
     device = jobs[0].device if jobs else "cpu"
@@ -103,10 +103,14 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
                  device_name(device), describe_slot(), str(runner.threads), "-")]
         slots = []
     lines += _table(rows)
-    done = finished_rows(out, jobs, runner) if resume else {}
+    resume = resume or retry_failed
+    found = finished_rows(out, jobs, runner) if resume else {}
+    done = {k: r for k, r in found.items() if stands(r, retry_failed)}
     todo = [j for j in jobs if j.key not in done]
     rows_ = f"{len(jobs)} row{'s' if len(jobs) != 1 else ''}"
-    lines.append(f"{rows_}: {len(jobs) - len(todo)} already in {out}, {len(todo)} to measure" if resume
+    again = [k for k in found if k not in done]
+    also = f" ({len(again)} of them again: their last attempt failed)" if again else ""
+    lines.append(f"{rows_}: {len(done)} already in {out}, {len(todo)} to measure{also}" if resume
                  else f"{rows_} to measure")
     where = []
     for i, j in enumerate(todo):
@@ -116,7 +120,8 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool) -> str:
             place = f"worker {slots[i]} (starts at once)"
         else:
             place = "the first worker to free its slot"
-        where.append((j.label, place))
+        where.append((j.label + (f" (again: {found[j.key].cause or found[j.key].status})" if j.key in found else ""),
+                      place))
     where += [(j.label, "done: already in the results file") for j in jobs if j.key in done]
     lines += _table([("row", "runs on")] + where)
     return "\n".join(lines)

@@ -49,18 +49,43 @@ def _internal(exc: BaseException) -> click.exceptions.Exit:
     return click.exceptions.Exit(1)
 
 
-# Every command, by name, and where it lives: a command's module is imported only when it runs (or when
-# `--help` lists it), so adding a command slows no other. click's documented lazy-group pattern.
-COMMANDS: dict[str, str] = {
-    "validate": "spec_cmds", "show": "spec_cmds", "schema": "spec_cmds", "presets": "spec_cmds",
-    "kinds": "spec_cmds",
-    "summary": "graph_cmds", "graph": "graph_cmds",
-    "lower": "lower_cmds", "export": "lower_cmds",
-    "backends": "bench_cmds", "bench": "bench_cmds", "compare": "compare_cmds",
-    "report": "report_cmds", "demo": "report_cmds",
-    "train": "train_cmds", "probe": "train_cmds",
-    "profile": "latency_cmds", "predict": "latency_cmds",
-    "spaces": "search_cmds", "space": "search_cmds", "search": "search_cmds",
+# Every command, by name: its module and its one-line summary. A command's module is imported only when it runs,
+# and `--help` lists the summaries from here, so adding a command slows no other (click's documented lazy-group
+# pattern). tests/cli/test_main.py checks each summary against its command's own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("spec_cmds", "Check spec files or presets; report every problem; exit 0 only if all are valid."),
+    "show": ("spec_cmds", "Print a spec with its `extends:` chain resolved and every default filled in."),
+    "schema": ("spec_cmds", "Print the JSON Schema of spec files (for editors such as yaml-language-server)."),
+    "presets": ("spec_cmds", "List the bundled presets."),
+    "kinds": ("spec_cmds",
+              "List the design space: every registered block type, shortcut option, stem and attention kind."),
+    "summary": ("graph_cmds",
+                "Params, MACs (conv + fc multiply-accumulates), depth and activations, per stage and in total."),
+    "graph": ("graph_cmds", "Export the graph of SPEC: DOT, SVG/PNG, GraphML or node-link JSON."),
+    "lower": ("lower_cmds", "Lower SPEC to a torch.fx GraphModule; print a summary, or its code with --code."),
+    "export": ("lower_cmds", "Export SPEC as ONNX and/or a TensorRT engine (random weights unless --weights)."),
+    "backends": ("bench_cmds",
+                 "List the benchmark backends, and whether each can run here (with the reason when not)."),
+    "bench": ("bench_cmds", "Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."),
+    "compare": ("compare_cmds",
+                "Benchmark several specs side by side: speed relative to the first, its 95 % interval and a verdict."),
+    "report": ("report_cmds",
+               "Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`)."),
+    "demo": ("report_cmds",
+             "The main job on the CPU: every shortcut option and the plain twin of one network, side by side."),
+    "train": ("train_cmds",
+              "Train SPECs in turn on the same data order, as the paper trains (SGD, momentum 0.9, decay 1e-4)."),
+    "probe": ("train_cmds",
+              "Per residual block at initialisation: activation scale, gradient norm, and gradient correlation."),
+    "profile": ("latency_cmds",
+                "Time every distinct block, stem and head of a design space on this device, and a few whole networks."),
+    "predict": ("latency_cmds",
+                "Predict each spec's p50 latency and a 90 % interval from a profile, per stage (and block), in ms."),
+    "spaces": ("search_cmds", "List the bundled design spaces (a name works wherever a space file does)."),
+    "space": ("search_cmds",
+              "Print a design space's choices, its size and a few networks drawn from it (each a valid spec)."),
+    "search": ("search_cmds",
+               "Search a design space (a file or a bundled name) for the best networks within a latency budget."),
 }
 
 
@@ -73,11 +98,22 @@ class ResgraphGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
-        module = importlib.import_module(f"resgraph.cli.{COMMANDS[cmd_name]}")
-        command = getattr(module, cmd_name)
+        where = COMMANDS[cmd_name][0]
+        command = getattr(importlib.import_module(f"resgraph.cli.{where}"), cmd_name)
         if not isinstance(command, click.Command):  # a name in COMMANDS that its module does not define
-            raise TypeError(f"resgraph.cli.{COMMANDS[cmd_name]}.{cmd_name} is not a click command")
+            raise TypeError(f"resgraph.cli.{where}.{cmd_name} is not a click command")
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from COMMANDS' summaries: `resgraph --help` imports no command module."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for n in names:
+            summary = COMMANDS[n][1] if n in COMMANDS else self.commands[n].get_short_help_str(10_000)
+            rows.append((n, click.Command(n, help=summary).get_short_help_str(limit)))  # click's own shortening
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         with warnings.catch_warnings():

@@ -95,7 +95,7 @@ def train(
     resume: bool,
     save_weights: Path | None,
 ) -> None:
-    """Train SPECs in turn on the same data order, as the paper trains (SGD, momentum 0.9, weight decay 1e-4).
+    """Train SPECs in turn on the same data order, as the paper trains (SGD, momentum 0.9, decay 1e-4).
 
     Records every logged step and each run's end to --out; `resgraph report` draws them.
     """

@@ -11,6 +11,7 @@ import row_faults  # noqa: F401  (registers the test_* backends here; rows impor
 
 from resgraph.bench import TimingConfig, plan, run_sweep
 from resgraph.bench.isolate import exit_reason
+from resgraph.bench.record import Record
 from resgraph.bench.record import read_results as read_records
 from resgraph.bench.row import ModelEntry
 from resgraph.bench.runners import Isolated
@@ -39,6 +40,8 @@ def test_a_row_that_dies_or_raises_fails_alone_with_its_reason(tmp_path):
     assert by["test_exit7"]["reason"] == "the row's process exited with code 7 before sending its record"
     assert by["test_raise"]["reason"] == "RuntimeError: backend raised on purpose"
     assert [by[b]["status"] for b in backends] == ["failed"] * 4 + ["ok"]
+    assert [by[b]["cause"] for b in backends] == ["killed", "crashed", "crashed", "error", None]
+    assert [by[b].transient for b in backends] == [True, False, False, False, False]
     assert read_records(out) == rows  # every row written, the dead ones too, each with where it ran
     for r in rows:
         assert r["host"] and r["device_model"] and r["attempts"] == 1 and r["wall_s"] > 0
@@ -49,6 +52,7 @@ def test_a_hung_row_is_killed_at_the_row_timeout(tmp_path):
     (row,) = _sweep(plan([_entry()], ["test_hang"], [1]), tmp_path / "r.jsonl", Isolated(1, timeout=1.5))
     assert row["status"] == "failed"
     assert row["reason"] == "timed out: no result after 1.5 s (--row-timeout); the row's process was killed"
+    assert row["cause"] == "timeout" and row.transient
     assert 1.5 <= row["wall_s"] < 30
 
 
@@ -76,6 +80,7 @@ def test_retries_rerun_a_row_that_failed_once(tmp_path, monkeypatch):
     jobs = plan([_entry()], ["test_flaky"], [1])
     (row,) = _sweep(jobs, tmp_path / "r.jsonl", Isolated(1), retries=1)
     assert row["status"] == "ok" and row["attempts"] == 2
+    assert [(a.status, a.cause, a.reason) for a in row["earlier"]] == [("failed", "crashed", exit_reason(3))]
     assert len(read_records(tmp_path / "r.jsonl")) == 1  # the failed attempt is not a row
     marker.unlink()
     (row,) = _sweep(jobs, tmp_path / "r2.jsonl", Isolated(1))  # no retries: the failure is the row
@@ -95,3 +100,56 @@ def test_a_row_that_cannot_leave_the_process_is_refused_before_anything_runs(tmp
     assert not (tmp_path / "r.jsonl").exists()
     tasks = make_tasks(plan([_entry()], ["eager"], [1]), FAST, 1, False, None, picklable=True)
     assert isinstance(tasks[0], RowTask) and tasks[0].plugins == ()
+
+
+def _killed_once(tmp_path, monkeypatch, marker):
+    """A backend whose row's process is SIGKILLed the first time (as an operator or the OOM killer does), then works."""
+    name = f"killed_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from resgraph.bench.backends import Backend, get_backend, register
+
+        def build(model, x, ctx):
+            marker = Path({str(marker)!r})
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return get_backend("eager").build(model, x, ctx)
+
+        register(Backend("test_killed_once", build, {{"cpu": ("fp32",)}}))
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__(name)
+    return name
+
+
+def test_resume_measures_again_a_row_killed_from_outside_and_keeps_the_rows_own_failures(tmp_path, monkeypatch):
+    name = _killed_once(tmp_path, monkeypatch, tmp_path / "killed-once")
+    out = tmp_path / "r.jsonl"
+    jobs = plan([_entry()], ["test_killed_once", "test_segfault", "test_raise", "eager"], [1])
+    first = _sweep(jobs, out, Isolated(1))
+    assert [(r.status, r.cause) for r in first] == [("failed", "killed"), ("failed", "crashed"),
+                                                     ("failed", "error"), ("ok", None)]
+    resumed = _sweep(jobs, out, Isolated(1), resume=True)
+    assert len(read_records(out)) == 5  # only the killed row was measured again
+    killed = resumed[0]
+    assert killed.status == "ok" and killed.attempts == 2 and killed.cause is None
+    assert [(a.status, a.cause, a.host) for a in killed.earlier] == [("failed", "killed", first[0].host)]
+    assert resumed[1:] == first[1:]  # the row's own failures (a segfault, an exception) stand under --resume
+    again = _sweep(jobs, out, Isolated(1), retry_failed=True)
+    assert len(read_records(out)) == 7  # --retry-failed measured the two that were not ok, nothing else
+    assert again[0] == killed and again[3] == first[3]
+    assert [(r.status, r.attempts, [a.cause for a in r.earlier]) for r in again[1:3]] == [
+        ("failed", 2, ["crashed"]), ("failed", 2, ["error"])]
+    del sys.modules[name]
+
+
+def test_a_failure_recorded_before_records_had_a_cause_is_judged_by_its_reason():
+    def old(reason):
+        return Record(spec="s", backend="eager", batch=1, status="failed", reason=reason, schema_version=3)
+
+    assert old(exit_reason(-9)).transient and old("timed out: no result after 5 s (--row-timeout); killed").transient
+    assert old("the Dask worker running the row was lost: KilledWorker: x").transient
+    assert not old(exit_reason(-11)).transient and not old("RuntimeError: boom").transient
+    assert not Record(spec="s", backend="eager", batch=1, status="skipped", cause=None).transient

@@ -230,3 +230,22 @@ def test_a_sweep_that_measured_nothing_fails(tmp_path: Path) -> None:
     res = run("bench", "resnet20", "--backend", "cuda_graphs", "--out", str(out), "--in-process", "--no-roofline",
               *FAST)
     assert res.exit_code == 3 and "no row was measured: all 1 were skipped" in res.output
+
+
+def test_resume_and_retry_failed_say_which_rows_they_measure_again(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    args = ["bench", "resnet20", "--backend", "eager", "--batch", "1,2,4", "--out", str(out), "--no-roofline",
+            "--in-process", *FAST]
+    assert run(*args).exit_code == 0
+    recs = records(out)  # as if the b1 row's process had been SIGKILLed and the b2 row had segfaulted
+    recs[0].update(status="failed", reason="the row's process died of SIGKILL", cause="killed")
+    recs[1].update(status="failed", reason="the row's process died of SIGSEGV", cause="crashed")
+    out.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    dry = run(*args, "--resume", "--dry-run").output
+    assert "3 rows: 2 already in" in dry and "1 to measure (1 of them again" in dry and "(again: killed)" in dry
+    dry = run(*args, "--retry-failed", "--dry-run").output
+    assert "3 rows: 1 already in" in dry and "(again: crashed)" in dry
+    res = run(*args, "--resume")
+    assert res.exit_code == 3 and len(records(out)) == 4  # only the killed row ran again; the crashed one stands
+    again = Record.from_json(records(out)[-1])
+    assert again.batch == 1 and again.status == "ok" and again.attempts == 2 and again.earlier[0].cause == "killed"

@@ -45,6 +45,19 @@ def test_every_listed_command_loads_and_is_named_as_listed():
     assert main.list_commands(click.Context(main)) == sorted(COMMANDS)
 
 
+def test_help_lists_each_commands_own_summary_without_importing_it():
+    for name, (_, summary) in COMMANDS.items():  # the table --help reads is the commands' own first sentence
+        assert summary == main.get_command(click.Context(main), name).get_short_help_str(10_000), name
+    import subprocess
+    import sys
+
+    code = ("import sys; from resgraph.cli.main import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('resgraph.cli.') and m.endswith('_cmds')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]") and "validate" in out  # every command listed, none of their modules imported
+
+
 def test_sigterm_stops_a_sweep_like_ctrl_c_keeping_finished_rows(tmp_path):
     import json
     import os
