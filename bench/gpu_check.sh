@@ -88,10 +88,11 @@ while argv:  # :: GROUP bench ARGS... per group
     end = argv.index("::", 1) if "::" in argv[1:] else len(argv)
     group, args, argv = argv[1], argv[2:end], argv[end:]
     print(f"== {group}: resgraph {' '.join(args)}", flush=True)
-    try:
-        main.main(args, prog_name="resgraph", standalone_mode=False)
+    try:  # not standalone: click returns an exit code (a usage error's 2) instead of leaving
+        code = main.main(args, prog_name="resgraph", standalone_mode=False)
     except SystemExit as exc:
-        worst = max(worst, exc.code if isinstance(exc.code, int) else 1)
+        code = exc.code
+    worst = max(worst, code if isinstance(code, int) else 0 if code is None else 1)
 sys.exit(worst)
 EOF
 }
@@ -120,7 +121,7 @@ done
 took=$((SECONDS - start))
 
 left_rows=$(dry_runs 2>/dev/null | awk '/ row [0-9]+ of /{print "- `" $1 "`"}' || true)
-"$rg" report "$results" -o "$out/tables"
+[[ -s $results ]] && "$rg" report "$results" -o "$out/tables"  # no record at all: the doc says so below
 {
   echo "# Measured results: GPU"; echo
   echo "Measured by \`bash bench/gpu_check.sh\` on $gpu ($(hostname)), $(date -u +%Y-%m-%dT%H:%MZ), in ${took} s"
@@ -130,6 +131,6 @@ left_rows=$(dry_runs 2>/dev/null | awk '/ row [0-9]+ of /{print "- `" $1 "`"}' |
   if [[ -n $left_rows ]]; then echo "Rows without a finished record (budget spent or row timed out; run"
     echo "\`bash bench/gpu_check.sh\` again to measure them):"; echo "$left_rows"
   else echo "Every row has a record."; fi; echo
-  sed '1s/^# .*/## Tables/' "$out/tables/results.md"
+  if [[ -s $results ]]; then sed '1s/^# .*/## Tables/' "$out/tables/results.md"; else echo "No row has a record."; fi
 } >"$doc"
 echo "gpu_check: wrote $doc, $results and $out/tables/ in ${took} s" >&2
