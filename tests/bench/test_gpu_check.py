@@ -43,11 +43,11 @@ def _expected(group: str) -> set[str]:
     return {f"{m}/{b}/{p}/b{n}" for m in models for b, p in GROUPS[group] for n in BATCHES}
 
 
-def test_its_commands_parse():
+def test_its_commands_parse() -> None:
     assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
 
 
-def test_the_dry_run_lists_every_row_and_measures_nothing(tmp_path):
+def test_the_dry_run_lists_every_row_and_measures_nothing(tmp_path: Path) -> None:
     done = _run("--dry-run", tmp=tmp_path)
     assert done.returncode == 0, done.stderr
     rows: dict[str, set[str]] = {}
@@ -64,7 +64,7 @@ def test_the_dry_run_lists_every_row_and_measures_nothing(tmp_path):
     assert "p50" not in done.stdout
 
 
-def test_a_bad_option_is_one_line_and_exit_2(tmp_path):
+def test_a_bad_option_is_one_line_and_exit_2(tmp_path: Path) -> None:
     for args in (["--budget", "8min"], ["--frobnicate"], ["--device"]):
         done = _run(*args, tmp=tmp_path)
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, (args, done.stderr)
@@ -72,7 +72,7 @@ def test_a_bad_option_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here: the refusal is not reachable")
-def test_without_a_gpu_the_real_run_refuses_in_one_line(tmp_path):
+def test_without_a_gpu_the_real_run_refuses_in_one_line(tmp_path: Path) -> None:
     done = _run(tmp=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no CUDA GPU" in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
@@ -81,7 +81,7 @@ def test_without_a_gpu_the_real_run_refuses_in_one_line(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("RESGRAPH_GPU_CHECK") != "1",
                     reason="the real GPU check needs a CUDA GPU and RESGRAPH_GPU_CHECK=1 (about 8 minutes): "
                            "no GPU has been lent to this project, so it has never run")
-def test_the_real_run_on_a_gpu(tmp_path):  # pragma: no cover - needs a GPU
+def test_the_real_run_on_a_gpu(tmp_path: Path) -> None:  # pragma: no cover - needs a GPU
     done = subprocess.run(["bash", str(SCRIPT), "--out", str(tmp_path / "gpu"), "--doc", str(tmp_path / "gpu.md")],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
