@@ -28,28 +28,77 @@ def layout_of(spec: ResNetSpec) -> Layout:
 
 def compile_spec(spec: ResNetSpec) -> nx.DiGraph:
     """The op-level graph of ``spec``; node ids are the anchor library's module scopes."""
-    b = Builder()
-    layout = layout_of(spec)
-    c, h, w = spec.input.channels, *spec.input.hw
-    b.g.graph.update(name=spec.name, input_shape=(c, h, w), residual=spec.residual, stages=len(spec.stages),
-                     layout=layout.name, stem=spec.stem.type, blocks=[])
-    x = b.add("input", "input", [], shape=(c, h, w))
-    stem = STEMS[spec.stem.type]
-    x = layout.stem(b, x, c, stem.convs(spec.stem), stem.pool)
-    c = stem.out_channels(spec.stem)
-    total = sum(s.blocks for s in spec.stages)
-    n = 0
-    for i, stage in enumerate(spec.stages):
+    b = _builder(spec)
+    x = b.add("input", "input", [], shape=(spec.input.channels, *spec.input.hw))
+    x, c = _stem(b, spec, x)
+    for i, j, rate in block_sites(spec):
         b.stage = i
-        for j in range(stage.blocks):
-            # Stochastic depth, linear in depth (timm's rule): 0 for the first block, the rate for the last.
-            rate = spec.drop_path * n / max(total - 1, 1)
-            x, c = _block(b, spec, i, j, x, c, rate)
-            n += 1
-    b.stage, b.block = None, None
-    x = layout.head(b, x, c, spec.head.classes)
+        x, c = _block(b, spec, i, j, x, c, rate)
+    x = _head(b, spec, x, c)
     b.add("output", "output", [x])
     return b.g
+
+
+def short_spec(spec: ResNetSpec) -> ResNetSpec:
+    """``spec`` with at most two blocks a stage: every later block of a stage repeats the second one exactly.
+
+    What the size guard and the latency model compile, so a 10,000-block spec costs what a 20-block one does.
+    """
+    return spec.model_copy(update={"stages": [s.model_copy(update={"blocks": min(s.blocks, 2)})
+                                              for s in spec.stages]})
+
+
+def block_sites(spec: ResNetSpec) -> list[tuple[int, int, float]]:
+    """Each block's (stage, index in the stage, drop-path rate), in order."""
+    total = sum(s.blocks for s in spec.stages)
+    sites = [(i, j) for i, stage in enumerate(spec.stages) for j in range(stage.blocks)]
+    # Stochastic depth, linear in depth (timm's rule): 0 for the first block, the rate for the last.
+    return [(i, j, spec.drop_path * n / max(total - 1, 1)) for n, (i, j) in enumerate(sites)]
+
+
+Part = tuple[int, int, float] | str  # "stem", "head", or a block's (stage, index, drop-path rate)
+
+
+def part_graph(spec: ResNetSpec, part: Part, input_shape: tuple[int, ...]) -> nx.DiGraph:
+    """One part of ``compile_spec(spec)`` alone, from an input of ``input_shape`` (C, H, W) to an output.
+
+    Its ops are the ones :func:`compile_spec` emits for that part (the same code emits them), so its
+    passes count the same and its segment has the same signature: what lets the latency model compile
+    each distinct stem, block and head once instead of every spec whole.
+    """
+    b = _builder(spec)
+    x = b.add("input", "input", [], shape=tuple(input_shape))
+    if isinstance(part, tuple):
+        i, j, rate = part
+        b.stage = i
+        x, _ = _block(b, spec, i, j, x, int(input_shape[0]), rate)
+    elif part in ("stem", "head"):
+        x = _stem(b, spec, x)[0] if part == "stem" else _head(b, spec, x, int(input_shape[0]))
+    else:
+        raise ValueError(f"part {part!r}: expected 'stem', 'head' or (stage, index, rate)")
+    b.add("output", "output", [x])
+    return b.g
+
+
+def _builder(spec: ResNetSpec) -> Builder:
+    b = Builder()
+    b.g.graph.update(name=spec.name, input_shape=(spec.input.channels, *spec.input.hw), residual=spec.residual,
+                     stages=len(spec.stages), layout=layout_of(spec).name, stem=spec.stem.type, blocks=[])
+    return b
+
+
+def _stem(b: Builder, spec: ResNetSpec, x: str) -> tuple[str, int]:
+    """The stem's ops after ``x`` (stage -1); returns (output node, channels)."""
+    stem = STEMS[spec.stem.type]
+    b.stage, b.block = -1, None
+    x = layout_of(spec).stem(b, x, spec.input.channels, stem.convs(spec.stem), stem.pool)
+    return x, stem.out_channels(spec.stem)
+
+
+def _head(b: Builder, spec: ResNetSpec, x: str, c: int) -> str:
+    """The head's ops after ``x`` (no stage, no block); returns the logits node."""
+    b.stage, b.block = None, None
+    return layout_of(spec).head(b, x, c, spec.head.classes)
 
 
 def _block(b: Builder, spec: ResNetSpec, i: int, j: int, x: str, c_in: int, rate: float) -> tuple[str, int]:

@@ -57,6 +57,10 @@ class BlockInfo(TypedDict):
 def ops_in_order(g: nx.DiGraph) -> list[str]:
     """Node ids in a deterministic topological order (the order they were added, where free)."""
     order = {n: i for i, n in enumerate(g.nodes)}
+    # The compiler adds every node after its operands; then the insertion order is that sort's answer
+    # (the smallest unemitted node always has its operands emitted), found in one pass over the edges.
+    if all(order[u] < order[v] for u, v in g.edges):
+        return list(order)
     return list(nx.lexicographical_topological_sort(g, key=order.__getitem__))
 
 

@@ -7,7 +7,7 @@ the spec's own checks, and its findings point at the spec's fields as theirs do.
 
 from __future__ import annotations
 
-from resgraph.graph.compile import compile_spec
+from resgraph.graph.compile import compile_spec, short_spec
 from resgraph.graph.passes import GraphLintError, count_activations, count_params
 from resgraph.spec.checks import Finding
 from resgraph.spec.model import ResNetSpec
@@ -43,9 +43,7 @@ def estimate_size(spec: ResNetSpec) -> tuple[int, int]:
     most two blocks a stage, and the second one's counts stand for the rest: a
     10,000-block spec costs what a 20-block one does. Nothing is allocated.
     """
-    short = spec.model_copy(update={"stages": [s.model_copy(update={"blocks": min(s.blocks, 2)})
-                                               for s in spec.stages]})
-    g = compile_spec(short)
+    g = compile_spec(short_spec(spec))
     count_params(g)
     count_activations(g)
     # block 1 of a stage stands for blocks 1 .. n-1 (it is counted once, then n - 2 more times)

@@ -151,11 +151,9 @@ def cpu_flags() -> list[str]:
 
 def short_graph(spec: ResNetSpec) -> Any:
     """The compiled network with at most two blocks a stage: every later block repeats the second one's segment."""
-    from resgraph.graph import compile_spec
+    from resgraph.graph.compile import compile_spec, short_spec
 
-    short = spec.model_copy(update={"stages": [s.model_copy(update={"blocks": min(s.blocks, 2)})
-                                               for s in spec.stages]})
-    return compile_spec(short)
+    return compile_spec(short_spec(spec))
 
 
 def _header(backend: str, precision: str, batch: int, device: str, threads: int, timing: Any) -> ProfileHeader:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -28,9 +27,12 @@ _NAMES = {"scope", "block", "stage", "role", SHAPE, PARAMS, MACS, ACT_BYTES, "in
 FEATURES = ("log_macs", "log_params", "log_act", "c_in", "c_out", "h_in", "stride", "ops", "convs", "batch")
 
 
-@dataclass(frozen=True)
-class Segment:
-    """One stem, block or head of a network, as its signature, what it is, and what it costs."""
+class Segment(NamedTuple):
+    """One stem, block or head of a network, as its signature, what it is, and what it costs.
+
+    A named tuple, not a dataclass: a prediction places each repeated block at its own scope with
+    ``_replace``, tens of thousands of times for a thousand specs, and a tuple's is the cheap one.
+    """
 
     signature: str  # hash of ops, attributes, wiring and input shape: same signature, same computation
     part: str  # "stem", "block" or "head"
