@@ -135,4 +135,4 @@ def _bench(jobs: list[Any], runner: Any, results: Any, settings: Any) -> None:
                      retry_failed=settings.retry_failed)
     click.echo(format_table(recs, with_agreement(with_spread(SWEEP_COLUMNS, settings.timing.repeat), recs)))
     click.echo(f"{len(recs)} row{'' if len(recs) == 1 else 's'} in {out}")
-    finish(recs, settings.strict)
+    finish(recs, settings.strict, settings.out)

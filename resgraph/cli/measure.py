@@ -101,20 +101,41 @@ EXIT_FAILED = 3    # a row failed, did not match fp32 eager, or no row could be 
 EXIT_UNSTABLE = 4  # --strict, and a row is unstable
 
 
-def finish(records: list[dict[str, Any]], strict: bool) -> None:
-    """Say once what went wrong or cannot be trusted, and exit with the documented code."""
+# What made rows unstable, by the words of their `unstable` field (resgraph.bench.contention, speed, rounds).
+_WHY = (("cv ", "their timings varied (cv)"), ("speed index", "the machine's speed moved (speed index)"),
+        ("CPU time they asked", "their threads were starved"), ("steal", "the hypervisor took CPU (steal)"),
+        ("rounds spread", "their rounds disagreed"), ("rounds unstable", "most of their rounds were unstable"))
+_NAMED = 4  # rows named in a closing line; the table's footnotes and the records say the rest
+
+
+def _names(rows: list[Any]) -> str:
+    names = [row_label(r) for r in rows[:_NAMED]]
+    return ", ".join(names) + (f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else "")
+
+
+def finish(records: list[Any], strict: bool, out: Any = None) -> None:
+    """Say once, in a few lines, what went wrong or cannot be trusted, and exit with the documented code.
+
+    The details of every row (why it is unstable, why it failed) are in the table's footnotes and in its
+    record: a closing warning that lists them all again scrolls the table away.
+    """
     shaky = [r for r in records if r.get("unstable")]
     if shaky:
-        names = "; ".join(f"{row_label(r)} ({r['unstable']})" for r in shaky)
-        click.echo(f"warning: {len(shaky)} of {len(records)} rows are unstable (their timings varied, or their "
-                   f"threads did not get the CPU they asked for): {names}. Re-run them with a longer --min-time, "
-                   "on a quieter machine, or with fewer --threads.", err=True)
+        counts = [(text, sum(key in r["unstable"] for r in shaky)) for key, text in _WHY]
+        why = "; ".join(f"{n} {text}" for text, n in counts if n)
+        where = f" (`resgraph report {out}` has each row's reason)" if out else ""
+        click.echo(f"warning: {len(shaky)} of {len(records)} rows are unstable: {why or 'see their records'}: "
+                   f"{_names(shaky)}{where}. Re-run them with --repeat auto, on a quieter machine, or with fewer "
+                   "--threads.", err=True)
     if records and all(r["status"] == "skipped" for r in records):  # a CI job must not pass having measured nothing
         click.echo(f"error: no row was measured: all {len(records)} were skipped ({records[0]['reason']})", err=True)
         raise click.exceptions.Exit(EXIT_FAILED)
     bad = [r for r in records if r["status"] in ("failed", "mismatch")]
-    for r in bad:
+    for r in bad[:_NAMED]:
         click.echo(f"{r['status']}: {row_label(r)}: {r['reason']}", err=True)
+    if len(bad) > _NAMED:
+        click.echo(f"... and {len(bad) - _NAMED} more rows failed or mismatched (their reasons are in the table's "
+                   "footnotes)", err=True)
     if bad:
         raise click.exceptions.Exit(EXIT_FAILED)
     if strict and shaky:

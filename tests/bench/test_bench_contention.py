@@ -92,3 +92,24 @@ def test_steal_time_is_read_from_the_kernel_and_flags_a_row():
     assert cpu_times("cpu 1 2 3") is None and steal_share(None, after) is None
     assert "hypervisor took 14% of the CPU time (steal)" in verdict(0.01, Signals(steal=0.135), 2)
     assert verdict(0.01, Signals(steal=0.01, cpu_ratio=0.9), 2) is None
+
+
+def test_the_closing_warning_is_a_few_lines_whatever_the_number_of_rows(capsys):
+    import click
+    import pytest
+
+    from resgraph.bench.record import Record
+    from resgraph.cli.measure import finish
+
+    why = ["cv 0.142 > 0.10", "the machine's speed index was 1.62 ms against the sweep's usual 1.86 ms (-13%)",
+           "cv 0.2 > 0.10; its 2 thread(s) got 31% of the CPU time they asked for"]
+    recs = [Record(spec=f"s{i}", backend="eager", batch=1, status="ok", unstable=why[i % 3]) for i in range(30)]
+    recs += [Record(spec=f"f{i}", backend="eager", batch=1, status="failed", reason="RuntimeError: x") for i in range(9)]
+    with pytest.raises(click.exceptions.Exit):
+        finish(recs, False, "r.jsonl")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 + 4 + 1  # the warning, four failures named, one line for the rest
+    assert err[0].startswith("warning: 30 of 39 rows are unstable: 20 their timings varied (cv); 10 the machine's "
+                             "speed moved (speed index); 10 their threads were starved: s0/eager/fp32/b1, ")
+    assert "and 26 more (`resgraph report r.jsonl` has each row's reason)" in err[0]
+    assert err[-1].startswith("... and 5 more rows failed")
