@@ -9,7 +9,7 @@ no torch import.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -31,9 +31,9 @@ def compile_spec(spec: ResNetSpec) -> nx.DiGraph:
     b = _builder(spec)
     x = b.add("input", "input", [], shape=(spec.input.channels, *spec.input.hw))
     x, c = _stem(b, spec, x)
-    for i, j, rate in block_sites(spec):
-        b.stage = i
-        x, c = _block(b, spec, i, j, x, c, rate)
+    for site in block_sites(spec):
+        b.stage = site.stage
+        x, c = _block(b, spec, site, x, c)
     x = _head(b, spec, x, c)
     b.add("output", "output", [x])
     return b.g
@@ -48,15 +48,24 @@ def short_spec(spec: ResNetSpec) -> ResNetSpec:
                                               for s in spec.stages]})
 
 
-def block_sites(spec: ResNetSpec) -> list[tuple[int, int, float]]:
-    """Each block's (stage, index in the stage, drop-path rate), in order."""
+class Site(NamedTuple):
+    """Where a block sits and what its place decides: its stride and its drop-path rate."""
+
+    stage: int
+    block: int  # its index in its stage
+    stride: int  # the stage's stride for its first block, 1 after
+    rate: float  # drop-path rate
+
+
+def block_sites(spec: ResNetSpec) -> list[Site]:
+    """Every block's site, in order."""
     total = sum(s.blocks for s in spec.stages)
-    sites = [(i, j) for i, stage in enumerate(spec.stages) for j in range(stage.blocks)]
+    sites = [(i, j, stage.stride if j == 0 else 1) for i, stage in enumerate(spec.stages) for j in range(stage.blocks)]
     # Stochastic depth, linear in depth (timm's rule): 0 for the first block, the rate for the last.
-    return [(i, j, spec.drop_path * n / max(total - 1, 1)) for n, (i, j) in enumerate(sites)]
+    return [Site(i, j, stride, spec.drop_path * n / max(total - 1, 1)) for n, (i, j, stride) in enumerate(sites)]
 
 
-Part = tuple[int, int, float] | str  # "stem", "head", or a block's (stage, index, drop-path rate)
+Part = Site | str  # "stem", "head", or a block's site
 
 
 def part_graph(spec: ResNetSpec, part: Part, input_shape: tuple[int, ...]) -> nx.DiGraph:
@@ -68,14 +77,13 @@ def part_graph(spec: ResNetSpec, part: Part, input_shape: tuple[int, ...]) -> nx
     """
     b = _builder(spec)
     x = b.add("input", "input", [], shape=tuple(input_shape))
-    if isinstance(part, tuple):
-        i, j, rate = part
-        b.stage = i
-        x, _ = _block(b, spec, i, j, x, int(input_shape[0]), rate)
+    if isinstance(part, Site):
+        b.stage = part.stage
+        x, _ = _block(b, spec, part, x, int(input_shape[0]))
     elif part in ("stem", "head"):
         x = _stem(b, spec, x)[0] if part == "stem" else _head(b, spec, x, int(input_shape[0]))
     else:
-        raise ValueError(f"part {part!r}: expected 'stem', 'head' or (stage, index, rate)")
+        raise ValueError(f"part {part!r}: expected 'stem', 'head' or a Site")
     b.add("output", "output", [x])
     return b.g
 
@@ -101,14 +109,18 @@ def _head(b: Builder, spec: ResNetSpec, x: str, c: int) -> str:
     return layout_of(spec).head(b, x, c, spec.head.classes)
 
 
-def _block(b: Builder, spec: ResNetSpec, i: int, j: int, x: str, c_in: int, rate: float) -> tuple[str, int]:
-    """Block ``j`` of stage ``i`` (or its plain twin); returns (output node, channels)."""
+def _block(b: Builder, spec: ResNetSpec, site: Site, x: str, c_in: int) -> tuple[str, int]:
+    """The block at ``site`` (or its plain twin); returns (output node, channels).
+
+    What it reads is the spec's fields, its stage's but ``blocks``, the site's stride and rate, and its
+    input (the latency model's part cache keys each block by exactly these).
+    """
+    i, j, stride, rate = site
     opts = spec.stage_block(i)
     kind = BLOCKS[opts.type]
     layout = kind.layout
     width = spec.stages[i].width
     c_out = kind.out_channels(width, opts)
-    stride = spec.stages[i].stride if j == 0 else 1
     scope = layout.block_scope(i, j)
     b.block = scope
     shortcut = SHORTCUTS[spec.stage_shortcut(i)] if spec.residual else None

@@ -86,6 +86,7 @@ class LatencyModel:
                                             n_jobs=1).fit(x, y)
         oob = getattr(self.forest, "oob_prediction_", None)
         self.log_err = float(np.std(y - oob)) if oob is not None else 0.2  # relative error of a regressed segment
+        self._regressed: dict[str, float] = {}  # signature -> the forest's ms, kept: a search asks one spec at a time
         self.a, self.c, self.rel = 1.0, 0.0, 0.0  # calibration: factor, ms per segment, relative spread
         self.rate = 0.0  # the baseline's ms per MAC
         nets = [n for n in profile.networks if all(s in profile.segments for s in n.signatures)]
@@ -109,11 +110,12 @@ class LatencyModel:
 
     def predict_many(self, named: list[tuple[str, list[Segment], int, dict[int, str]]]) -> list[Prediction]:
         """Predictions for (spec name, segments with repeats, MACs, stage names) — one forest call for all."""
-        unknown = {s.signature: s for _, segs, _, _ in named for s in segs if s.signature not in self.profile.segments}
-        regressed: dict[str, float] = {}
-        if unknown:
+        timed, regressed = self.profile.segments, self._regressed
+        unknown = {s.signature: s for _, segs, _, _ in named for s in segs
+                   if s.signature not in timed and s.signature not in regressed}
+        if unknown:  # one forest call for every segment not seen before (a call costs ~10 ms, whatever its rows)
             rows = np.array([self._row(s) for s in unknown.values()])
-            regressed = dict(zip(unknown, np.exp(self.forest.predict(rows)).tolist(), strict=True))
+            regressed.update(zip(unknown, np.exp(self.forest.predict(rows)).tolist(), strict=True))
         out = []
         for name, segs, macs, stage_names in named:
             stages: dict[str, float] = {}

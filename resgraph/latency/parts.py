@@ -46,12 +46,15 @@ class PartCache:
         index: dict[str, int] = {}
         seg, shape = self._part(short, "stem", shape, ("stem", common))
         segs.append(seg)
-        for i, j, rate in block_sites(short):
-            stage = tuple(v for k, v in short.stages[i].__dict__.items() if k != "blocks")
-            seg, shape = self._part(short, (i, j, rate), shape, ("block", common, stage, j == 0, shape, rate))
-            scope = layout.block_scope(i, j)
-            segs.append(seg._replace(scope=scope))
-            index[scope] = j
+        for site in block_sites(short):
+            # The stage's fields but the ones its site settles (the block count, the first block's stride),
+            # and the site itself: a pre-activation projection's ``before`` attribute names its block's
+            # scope, so the signature of such a block depends on where it sits.
+            stage = tuple(v for k, v in short.stages[site.stage].__dict__.items() if k not in ("blocks", "stride"))
+            seg, shape = self._part(short, site, shape, ("block", common, stage, site, shape))
+            scope = layout.block_scope(site.stage, site.block)
+            segs.append(seg._replace(scope=scope, stage=site.stage))
+            index[scope] = site.block
         seg, _ = self._part(short, "head", shape, ("head", common, shape))
         segs.append(seg)
         return segs, index
