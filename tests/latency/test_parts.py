@@ -24,6 +24,9 @@ def specs() -> list:
     specs = [load_spec(p) for p in ("resnet18", "resnet50", "resnet101", "resnet20", "preact_resnet164",
                                         "plain20", "resnetv2_50d", "ecaresnet50d")]
     specs.append(specs[1].model_copy(update={"drop_path": 0.2, "name": "resnet50_dp"}))  # rates enter the signature
+    # Option C projects in every block; a pre-activation projection names its block's scope ("before"),
+    # so layer1.0 and layer1.1 (same shapes) have two signatures: the cache must not share them.
+    specs.append(load_spec("preact_resnet110").model_copy(update={"shortcut": "C", "name": "preact_c"}))
     specs += sample_specs(load_space("imagenet_resnet"), 12, seed=7)[0]
     specs += sample_specs(load_space("cifar_resnet"), 12, seed=7)[0]
     rng = random.Random(11)
