@@ -11,6 +11,7 @@ from typing import Any
 from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.bench.comparison import shown_status
+from resgraph.bench.html_report import write_bench_html
 from resgraph.bench.record import Record, by_placement, load_results, placement_label
 
 __all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
@@ -297,4 +298,5 @@ def write_report(
     paths = [md, write_csv(records, out / "results.csv")]
     if plots:
         paths += write_plots(records, out, bar_batch, formats)
+        paths.append(write_bench_html(records, out, results_path))  # index.html: the same rows, interactive
     return paths
