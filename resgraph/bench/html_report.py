@@ -21,7 +21,8 @@ from resgraph.bench.comparison import shown_status
 from resgraph.bench.record import Record
 from resgraph.errors import ResgraphError
 
-__all__ = ["bench_page", "log_ticks", "page", "plotly_module", "write_bench_html"]
+__all__ = ["Figures", "bench_page", "esc", "kv_table", "log_ticks", "page", "pictures", "plotly_module",
+           "provenance", "write_bench_html"]
 
 HOLLOW = "circle-open"  # an unstable row's marker: measured on a busy machine
 SOLID = "circle"
@@ -55,20 +56,30 @@ def _num(v: Any) -> str:
 
 
 def log_ticks(values: Iterable[float]) -> tuple[list[float], list[str]]:
-    """Tick values 1, 2, 5, 10, 20, ... covering ``values`` (all > 0), labelled as plain numbers."""
+    """Tick values 1, 2, 5, 10, 20, ... covering ``values`` (all > 0; 1, 10, 100 past three decades), labelled
+    as plain numbers."""
     vs = [v for v in values if v and v > 0 and math.isfinite(v)]
     if not vs:
         return [], []
     lo, hi = math.floor(math.log10(min(vs))), math.ceil(math.log10(max(vs)))
-    ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+    mantissas = (1, 2, 5) if hi - lo <= 3 else (1,)  # over more decades, 2 and 5 would crowd the axis
+    ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in mantissas]
     ticks = [t for t in ticks if min(vs) / 2.5 <= t <= max(vs) * 2.5] or ticks
-    return ticks, [f"{t:.6g}" for t in ticks]
+    return ticks, [_tick_text(t) for t in ticks]
+
+
+def _tick_text(t: float) -> str:
+    """0.5, 20, 1000 as they are; 2e5 and 1e-5 past that (never 2e+05 or 6e-01)."""
+    if 1e-3 <= t < 1e5:
+        return f"{t:.6g}"
+    mantissa, exponent = f"{t:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 # --- the page ----------------------------------------------------------------------------------------------
 
 
-class _Figures:
+class Figures:
     """plotly figures as HTML fragments; the first carries the plotly.js bundle, so the page has it once."""
 
     def __init__(self) -> None:
@@ -296,9 +307,10 @@ def not_measured(records: Sequence[Record]) -> str:
 # --- block pictures -----------------------------------------------------------------------------------------
 
 
-def _find_spec(name: str, digest: str, presets: set[str]) -> Any | None:
+def _find_spec(name: str, digest: str, presets: set[str]) -> tuple[Any, bool] | None:
     """The spec a row measured, where it can be found again by name: a preset, or a shortcut variant of one
-    (the demo's ``resnet18_A``); matched by hash when the row has one. A name is never read as a path."""
+    (the demo's ``resnet18_A``), and whether its hash is the row's (else the preset changed since; a row
+    without a hash matches). A name is never read as a path."""
     from resgraph.entries import shortcut_variants, spec_hash
     from resgraph.graph.load import load_spec
 
@@ -306,14 +318,13 @@ def _find_spec(name: str, digest: str, presets: set[str]) -> Any | None:
     if name in presets:
         candidates.append(load_spec(name))
     base = name.rsplit("_", 1)[0]
-    if base != name and base in presets:
+    if not candidates and base != name and base in presets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             candidates += [v for v in shortcut_variants(load_spec(base)) if v.name == name]
-    for spec in candidates:
-        if not digest or spec_hash(spec) == digest:
-            return spec
-    return None
+    if not candidates:
+        return None
+    return candidates[0], not digest or spec_hash(candidates[0]) == digest
 
 
 def _svg(data: bytes) -> str:
@@ -331,15 +342,18 @@ def pictures(records: Sequence[Any], specs: Mapping[str, Any] | None = None) -> 
     presets = set(preset_names())
     figures, missing = [], []
     for name, digest in dict.fromkeys((r.get("spec"), r.get("spec_hash") or "") for r in records):
+        given = (specs or {}).get(name)
         try:
-            spec = (specs or {}).get(name) or _find_spec(name, digest, presets)
+            found = (given, True) if given is not None else _find_spec(name, digest, presets)
         except (ResgraphError, ValueError, OSError):  # a preset that no longer loads: no picture, said below
-            spec = None
-        if spec is None:
+            found = None
+        if found is None:
             missing.append(name)
             continue
+        spec, same = found
         svg = _svg(picture(compile_spec(spec), ".svg", "block", collapse=True, name=name))
-        figures.append(f'<figure class="block">{svg}<figcaption>{esc(name)}</figcaption></figure>')
+        note = "" if same else f" (today's preset; the rows measured version {digest[:6]})"
+        figures.append(f'<figure class="block">{svg}<figcaption>{esc(name)}{esc(note)}</figcaption></figure>')
     note = (f'<p class="note">No picture of {esc(", ".join(missing))}: only presets and their shortcut variants '
             "are found again by name (draw a file with <code>resgraph graph SPEC -o x.svg --view block</code>)."
             "</p>") if missing else ""
@@ -355,7 +369,7 @@ def bench_page(records: Sequence[Record], source: str, specs: Mapping[str, Any] 
     for r in records:
         counts[shown_status(r)] += 1
     summary = ", ".join(f"{n} {esc(s)}" for s, n in counts.items())
-    fig = _Figures()
+    fig = Figures()
     ok = _measured(records)
     plots = [fig(latency_figure(ok))] if ok else []
     macs = macs_figure(ok)

@@ -16,6 +16,7 @@ from typing import Any
 from resgraph.artifacts import figure, save_figure, write_rows_csv
 from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.errors import printable
+from resgraph.train.html_report import write_probe_html, write_train_html
 from resgraph.train.records import RunRecord, StepRecord, curves, read_train_records
 
 __all__ = ["final_rows", "format_rows", "write_train_report", "write_probe", "FINAL_COLUMNS", "PROBE_COLUMNS"]
@@ -118,6 +119,7 @@ def write_train_report(results: str | Path, out_dir: str | Path, *, plots: bool 
     paths = [md, write_rows_csv(rows, [k for k, _ in FINAL_COLUMNS], out / "training.csv")]
     if plots:
         paths += _fig6(steps, runs, out, formats)
+        paths.append(write_train_html(steps, runs, out, results))  # index.html: the same runs, interactive
     return paths
 
 
@@ -178,9 +180,11 @@ PROBE_FIELDS = ("spec", "depth", "residual", "block", "scope", "stage", "act_std
 
 
 def write_probe(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """probe.csv, and the plot of activation scale, gradient norm and gradient correlation against block index."""
+    """probe.csv, and the plot of activation scale, gradient norm and gradient correlation against block index
+    (PNG/SVG, and interactive in probe.html)."""
     ensure_folder(out_dir)
-    return [write_rows_csv(rows, PROBE_FIELDS, out_dir / "probe.csv"), *_probe_plot(rows, out_dir, formats)]
+    return [write_rows_csv(rows, PROBE_FIELDS, out_dir / "probe.csv"), *_probe_plot(rows, out_dir, formats),
+            write_probe_html(rows, out_dir)]
 
 
 def _probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str]) -> list[Path]:
