@@ -86,7 +86,8 @@ class LatencyModel:
                                             n_jobs=1).fit(x, y)
         oob = getattr(self.forest, "oob_prediction_", None)
         self.log_err = float(np.std(y - oob)) if oob is not None else 0.2  # relative error of a regressed segment
-        self._regressed: dict[str, float] = {}  # signature -> the forest's ms, kept: a search asks one spec at a time
+        self._regressed: dict[tuple[str, str], float] = {}  # (signature, kind) -> the forest's ms, kept: a search
+        # asks one spec at a time, and a forest call costs ~10 ms whatever its rows
         self.a, self.c, self.rel = 1.0, 0.0, 0.0  # calibration: factor, ms per segment, relative spread
         self.rate = 0.0  # the baseline's ms per MAC
         nets = [n for n in profile.networks if all(s in profile.segments for s in n.signatures)]
@@ -110,10 +111,12 @@ class LatencyModel:
 
     def predict_many(self, named: list[tuple[str, list[Segment], int, dict[int, str]]]) -> list[Prediction]:
         """Predictions for (spec name, segments with repeats, MACs, stage names) — one forest call for all."""
+        # A regressed segment is keyed by its kind too: one computation can be two kinds (option C's
+        # projection where B projects as well), and the kind is among the forest's features.
         timed, regressed = self.profile.segments, self._regressed
-        unknown = {s.signature: s for _, segs, _, _ in named for s in segs
-                   if s.signature not in timed and s.signature not in regressed}
-        if unknown:  # one forest call for every segment not seen before (a call costs ~10 ms, whatever its rows)
+        unknown = {(s.signature, s.kind): s for _, segs, _, _ in named for s in segs
+                   if s.signature not in timed and (s.signature, s.kind) not in regressed}
+        if unknown:  # one forest call for every segment not seen before
             rows = np.array([self._row(s) for s in unknown.values()])
             regressed.update(zip(unknown, np.exp(self.forest.predict(rows)).tolist(), strict=True))
         out = []
@@ -127,7 +130,7 @@ class LatencyModel:
                     ms = hit.p50_ms
                     half = ((hit.p90_ms or ms) - (hit.p10_ms or ms)) / 2 / Z90  # the spread as a standard deviation
                 else:
-                    ms, n_reg = regressed[s.signature], n_reg + 1
+                    ms, n_reg = regressed[s.signature, s.kind], n_reg + 1
                     half = ms * (math.exp(self.log_err) - 1)
                 total += ms
                 var += half * half

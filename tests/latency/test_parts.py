@@ -43,12 +43,16 @@ def test_parts_give_the_segments_of_the_whole_compiled_network(specs):
     assert again == [compiled_segments(s) for s in specs]
 
 
-def test_fast_predictions_equal_the_slow_path(specs):
+@pytest.fixture(scope="module")
+def model():
     pytest.importorskip("sklearn", reason="the latency model needs scikit-learn (the `train` extra)")
     from resgraph.latency.model import LatencyModel
     from resgraph.latency.profile import read_profile
 
-    model = LatencyModel(read_profile(PROFILE))
+    return LatencyModel(read_profile(PROFILE))
+
+
+def test_fast_predictions_equal_the_slow_path(specs, model):
     fast = [p.to_dict() for p in model.predict_many([expand(s, PartCache()) for s in specs])]
     slow = [p.to_dict() for p in model.predict_many([named_segments(s, *compiled_segments(s)) for s in specs])]
     assert fast == slow
@@ -64,3 +68,19 @@ def test_ops_in_order_is_the_insertion_order_when_that_is_topological():
     assert ops_in_order(g) == list(nx.lexicographical_topological_sort(g, key=order.__getitem__))
     h = nx.DiGraph([("b", "a"), ("c", "b")])  # added out of order: the full sort still runs
     assert ops_in_order(h) == ["c", "b", "a"]
+
+
+def test_a_prediction_does_not_depend_on_what_else_is_predicted(model):
+    from resgraph.latency.predict import predict_specs
+
+    # Option B and C project alike where the shape changes: one signature, two kinds, and the kind is a
+    # feature of the regression. Predicted together or after each other, each keeps its own.
+    b = sample_specs(load_space("cifar_resnet"), 40, seed=0)[0][39]
+    c = b.model_copy(update={"shortcut": "C", "name": "c"})
+    shared = {x.signature for x in expand(b)[1]} & {x.signature for x in expand(c)[1]}
+    assert shared - set(model.profile.segments)  # a regressed segment they share
+    model._regressed.clear()
+    alone = [predict_specs(model, [x])[0].p50_ms for x in (b, c)]
+    model._regressed.clear()
+    assert [p.p50_ms for p in predict_specs(model, [b, c])] == alone
+    assert [p.p50_ms for p in predict_specs(model, [c, b])][::-1] == alone
