@@ -24,19 +24,22 @@ from resgraph.errors import UsageError
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 metavar="RESULTS [AFTER]")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
-              show_default=True, help="folder for results.md, results.csv and the plots (created if missing)")
+              show_default=True, help="folder for results.md, results.csv, the plots and index.html (made if missing)")
 @click.option(
     "--batch",
     type=click.IntRange(min=1),
     default=None,
     help="batch for the spec-comparison bars and MACs scatter [default: smallest]; not used for training files",
 )
-@click.option("--no-plots", is_flag=True, help="tables only (no matplotlib needed)")
+@click.option("--no-plots", is_flag=True, help="tables only (no matplotlib or plotly needed; no index.html)")
 @click.option("--fail-above", type=click.FloatRange(min=0, max=1e6), default=None, metavar="PCT", callback=finite,
               help="with two files: exit 1 when a row is significantly slower after, by more than PCT %")
 def report(results: tuple[Path, ...], out_dir: Path, batch: int | None, no_plots: bool,
            fail_above: float | None) -> None:
-    """Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`).
+    """Write Markdown and CSV tables, PNG/SVG plots and index.html from a results file (of `bench` or of `train`).
+
+    index.html is one self-contained page that opens offline: the run's provenance, a spec x backend
+    table, interactive plots and the block pictures.
 
     A training file gives the final errors (mean ± std over seeds) and the paper's Fig. 6 curves.
     Two results files (before, after) give a diff instead: each row's time ratio, interval and verdict.
@@ -83,7 +86,7 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     """The main job on the CPU: every shortcut option and the plain twin of one network, side by side.
 
     Summarises the variants, benchmarks them, prints the comparison and
-    writes results.jsonl, Markdown/CSV tables and plots to --out-dir.
+    writes results.jsonl, Markdown/CSV tables, plots and index.html to --out-dir.
     With --train, the paper's other axis instead: how well plain and residual nets train.
     """
     if train_steps is not None:
