@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from resgraph import records
 from resgraph.errors import UsageError
@@ -36,6 +36,8 @@ __all__ = ["PROFILE_VERSION", "NetworkTiming", "Profile", "ProfileHeader", "Segm
 
 PROFILE_VERSION = 1
 _RETRIES = 2  # re-measurements of a contended entry
+_COUNTS = ("warmup", "iters")  # timing settings that are counts
+_TIMING_FLAGS = {"warmup": "--warmup", "iters": "--iters", "min_time_s": "--min-time"}
 
 
 class ProfileHeader(RecordModel):
@@ -52,8 +54,14 @@ class ProfileHeader(RecordModel):
     device_model: str
     cpu_flags: list[str] = Field(default_factory=list)  # the ISA extensions kernels choose by (avx512_vnni, amx...)
     versions: dict[str, str | None] = Field(default_factory=dict)
-    timing: dict[str, float] = Field(default_factory=dict)  # warmup, iters, min_time_s
+    timing: dict[str, int | float] = Field(default_factory=dict)  # warmup and iters (counts), min_time_s
     created: str
+
+    @field_validator("timing")
+    @classmethod
+    def _whole_counts(cls, v: dict[str, int | float]) -> dict[str, int | float]:
+        # Profiles written before the counts were ints hold them as floats (3.0): read them as the counts they are.
+        return {k: int(x) if k in _COUNTS and isinstance(x, float) and x.is_integer() else x for k, x in v.items()}
 
 
 class SegmentTiming(RecordModel):
@@ -166,7 +174,8 @@ def _header(backend: str, precision: str, batch: int, device: str, threads: int,
     return ProfileHeader(backend=backend, precision=precision, batch=batch, device=device, threads=threads,
                          host=socket.gethostname(), device_model=device_name(device), cpu_flags=cpu_flags(),
                          versions=versions,
-                         timing={"warmup": timing.warmup, "iters": timing.iters, "min_time_s": timing.min_time_s or 0},
+                         timing={"warmup": int(timing.warmup), "iters": int(timing.iters),
+                                 "min_time_s": float(timing.min_time_s or 0)},
                          created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -204,9 +213,14 @@ def _time(module: Any, shape: tuple[int, ...], header: ProfileHeader, timing: An
 
 def _check_resume(old: ProfileHeader, new: ProfileHeader, path: Path) -> None:
     same = ("backend", "precision", "batch", "device", "threads", "host", "device_model", "cpu_flags")
-    diff = [k for k in same if getattr(old, k) != getattr(new, k)]
+    diff = [f"{k} {getattr(old, k)!r} there, {getattr(new, k)!r} here" for k in same
+            if getattr(old, k) != getattr(new, k)]
+    # Refused, not re-measured: entries timed two ways would sit under one header that names one way,
+    # and re-timing all of it is a new profile (another -o), not a resume.
+    diff += [f"{flag} {old.timing.get(k)!r} there, {new.timing.get(k)!r} here" for k, flag in _TIMING_FLAGS.items()
+             if old.timing.get(k) != new.timing.get(k)]
     if diff:
-        what = ", ".join(f"{k} {getattr(old, k)!r} there, {getattr(new, k)!r} here" for k in diff)
+        what = ", ".join(diff)
         raise UsageError(f"{path}: --resume of a profile made with other settings ({what}); use another -o")
 
 

@@ -126,6 +126,28 @@ def test_resume_times_only_what_is_missing_and_refuses_other_settings(profile, t
     assert res.exit_code == 2 and "--resume continues it" in res.output
 
 
+def test_resume_refuses_other_timing_settings_and_counts_are_ints(profile, tmp_path):
+    from resgraph.latency.profile import read_profile
+
+    out = tmp_path / "p.jsonl"
+    out.write_text(profile.read_text())
+    space = tmp_path / "space.yaml"
+    space.write_text("presets: false\nspecs: [resnet20]\nsamples: 0\ncalibration: []\ncalibration_samples: 0\n")
+    more = [*FAST[:3], "5", *FAST[4:]]  # --iters 5, not 3
+    res = CliRunner().invoke(main, ["profile", "--space", str(space), "-o", str(out), "--resume", *more])
+    assert res.exit_code == 2 and "other settings (--iters 3 there, 5 here)" in res.output, res.output
+    head = json.loads(profile.read_text().splitlines()[0])
+    assert head["timing"] == {"warmup": 1, "iters": 3, "min_time_s": 0.0}
+    assert all(type(head["timing"][k]) is int for k in ("warmup", "iters"))
+    # A profile written when the counts were floats reads them as the counts they are.
+    lines = profile.read_text().splitlines()
+    old = tmp_path / "old.jsonl"
+    old.write_text("\n".join([json.dumps({**head, "timing": {"warmup": 1.0, "iters": 3.0, "min_time_s": 0}}),
+                              *lines[1:]]) + "\n")
+    timing = read_profile(old).header.timing
+    assert timing == {"warmup": 1, "iters": 3, "min_time_s": 0} and type(timing["iters"]) is int
+
+
 def test_a_bad_space_file_is_one_line(tmp_path):
     space = tmp_path / "s.yaml"
     space.write_text("samples: many\n")
