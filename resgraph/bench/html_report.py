@@ -21,7 +21,7 @@ from resgraph.bench.comparison import shown_status
 from resgraph.bench.record import Record
 from resgraph.errors import ResgraphError
 
-__all__ = ["Figures", "bench_page", "esc", "kv_table", "log_ticks", "page", "pictures", "plotly_module",
+__all__ = ["Figures", "bench_page", "esc", "kv_table", "log_ticks", "page", "pictures", "plot_text", "plotly_module",
            "provenance", "write_bench_html"]
 
 HOLLOW = "circle-open"  # an unstable row's marker: measured on a busy machine
@@ -42,6 +42,12 @@ figure.block svg{max-width:100%;height:auto}
 def esc(v: Any) -> str:
     """Any value as HTML text: escaped, None as empty."""
     return "" if v is None else html.escape(str(v), quote=True)
+
+
+def plot_text(v: Any) -> str:
+    """Text for a plotly figure (hover, legend, axis labels): <, > and & as entities, which plotly shows as the
+    characters; quotes stay (plotly would show &quot; as it stands, and its JSON escapes them)."""
+    return "" if v is None else html.escape(str(v), quote=False)
 
 
 def _num(v: Any) -> str:
@@ -207,9 +213,9 @@ def spec_backend_table(records: Sequence[Record]) -> str:
 def _hover(r: Record) -> list[str]:
     """A row's hover text fields, escaped: spec, backend, precision, batch, status, p10/p90, GMACs, cv, why
     unstable, p50."""
-    return [esc(r.spec), esc(r.backend), esc(r.precision), str(r.batch), esc(shown_status(r)),
+    return [plot_text(r.spec), plot_text(r.backend), plot_text(r.precision), str(r.batch), plot_text(shown_status(r)),
             _num(r.p10_ms), _num(r.p90_ms), _num((r.macs or 0) / 1e9), _num(r.cv),
-            esc(r.unstable or ""), _num(r.p50_ms)]
+            plot_text(r.unstable or ""), _num(r.p50_ms)]
 
 
 _HOVER = ("<b>%{customdata[0]}</b><br>backend %{customdata[1]}, %{customdata[2]}, batch %{customdata[3]}<br>"
@@ -229,14 +235,14 @@ def latency_figure(rows: Sequence[Record]) -> Any:
 
     multi = _multi(rows)
     fig = go.Figure()
-    labels = [f"{esc(r.spec)} · {esc(_column(r, multi))} · b{r.batch}" for r in rows]
+    labels = [f"{plot_text(r.spec)} · {plot_text(_column(r, multi))} · b{r.batch}" for r in rows]
     series: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         series[_column(r, multi)].append(i)
     for name, idx in series.items():
         rs = [rows[i] for i in idx]
         fig.add_trace(go.Scatter(
-            x=[r.p50_ms for r in rs], y=[labels[i] for i in idx], mode="markers", name=esc(name),
+            x=[r.p50_ms for r in rs], y=[labels[i] for i in idx], mode="markers", name=plot_text(name),
             marker={"size": 9, "symbol": [HOLLOW if shown_status(r) == "unstable" else SOLID for r in rs]},
             error_x={"type": "data", "symmetric": False,
                      "array": [max(0.0, (r.p90_ms or r.p50_ms or 0) - (r.p50_ms or 0)) for r in rs],
@@ -266,7 +272,7 @@ def macs_figure(rows: Sequence[Record]) -> Any | None:
     fig = go.Figure()
     for name, rs in series.items():
         fig.add_trace(go.Scatter(
-            x=[(r.macs or 0) / 1e9 for r in rs], y=[r.p50_ms for r in rs], mode="markers", name=esc(name),
+            x=[(r.macs or 0) / 1e9 for r in rs], y=[r.p50_ms for r in rs], mode="markers", name=plot_text(name),
             marker={"size": 10, "symbol": [HOLLOW if shown_status(r) == "unstable" else SOLID for r in rs]},
             customdata=[_hover(r) for r in rs], hovertemplate=_HOVER))
     if any(shown_status(r) == "unstable" for r in rows):

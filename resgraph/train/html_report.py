@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from resgraph.atomic import write_bytes_atomic
-from resgraph.bench.html_report import Figures, esc, log_ticks, page, pictures, plotly_module, provenance
+from resgraph.bench.html_report import (
+    Figures,
+    esc,
+    log_ticks,
+    page,
+    pictures,
+    plot_text,
+    plotly_module,
+    provenance,
+)
 from resgraph.train.records import RunRecord, StepRecord
 
 __all__ = ["curves_figure", "probe_figure", "train_page", "write_probe_html", "write_train_html"]
@@ -45,7 +54,7 @@ def curves_figure(steps: dict[str, dict[int, StepRecord]], runs: dict[str, RunRe
             colour = _COLOURS[n % len(_COLOURS)]
             n += 1
             ids = [by_run[id(r)] for r in rs if not r.get("diverged")]
-            name = esc(labels[key]) + (f" ({len(rs)} seeds)" if len(rs) > 1 else "")
+            name = plot_text(labels[key]) + (f" ({len(rs)} seeds)" if len(rs) > 1 else "")
             if len(ids) < len(rs):
                 name += f" ({len(rs) - len(ids)} diverged, left out)"
             for field, width, dash, what in (("train_err", 1, "dash", "training"), ("test_err", 3, "solid", "test")):
@@ -59,7 +68,7 @@ def curves_figure(steps: dict[str, dict[int, StepRecord]], runs: dict[str, RunRe
                     hovertemplate=f"{name}<br>{what} error %{{y:.3g}} % at step %{{x}}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text="iterations", row=1, col=col)
     fig.update_yaxes(title_text="error (%)", row=1, col=1)
-    data = ", ".join(sorted({esc(k[2]) for k in groups}))
+    data = ", ".join(sorted({plot_text(k[2]) for k in groups}))
     fig.update_layout(title_text=f"Training on {data}: dashed = training error, bold = test error (Fig. 6 layout)",
                       height=480, template="plotly_white", hovermode="closest",
                       legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}, margin={"t": 80})
@@ -111,13 +120,13 @@ def probe_figure(rows: Sequence[dict[str, Any]]) -> Any:
               ("grad_corr", "correlation of input gradients, nearby inputs", False))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t, _ in fields])
     for i, (spec, rs) in enumerate(by_spec.items()):
-        name = esc(spec) + (" (plain)" if not rs[0].get("residual") else "")
+        name = plot_text(spec) + (" (plain)" if not rs[0].get("residual") else "")
         for col, (field, title, _) in enumerate(fields, start=1):
             fig.add_trace(go.Scatter(
                 x=[r["block"] for r in rs], y=[r[field] for r in rs], mode="lines+markers", name=name,
                 legendgroup=name, showlegend=col == 1,
                 line={"color": _COLOURS[i % len(_COLOURS)], "dash": "solid" if rs[0].get("residual") else "dash"},
-                hovertemplate=f"{name}<br>block %{{x}}<br>{esc(title)} %{{y:.3g}}<extra></extra>"), row=1, col=col)
+                hovertemplate=f"{name}<br>block %{{x}}<br>{title} %{{y:.3g}}<extra></extra>"), row=1, col=col)
     for col, (field, _, log) in enumerate(fields, start=1):
         fig.update_xaxes(title_text="residual block", row=1, col=col)
         if log:

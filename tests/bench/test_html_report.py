@@ -45,6 +45,11 @@ def report(tmp_path_factory):
     return out / "index.html", rows
 
 
+def _plot_data(text):
+    """The traces of each figure, as plotly wrote them into the page."""
+    return [json.loads(m) for m in re.findall(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", text, re.S)]
+
+
 class _Links(HTMLParser):
     """Every src and href attribute of the page's elements (script bodies are not elements)."""
 
@@ -69,7 +74,7 @@ def test_the_page_is_one_self_contained_document(report):
 def test_the_plots_hold_every_measured_rows_p50(report):
     page, rows = report
     text = page.read_text()
-    data = [json.loads(m) for m in re.findall(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", text, re.S)]
+    data = _plot_data(text)
     values = {v for fig in data for trace in fig for v in (trace.get("x") or []) + (trace.get("y") or [])
               if isinstance(v, float)}
     for r in rows:
@@ -84,7 +89,9 @@ def test_the_plots_hold_every_measured_rows_p50(report):
 def test_record_text_is_escaped(report):
     text = report[0].read_text()
     assert HOSTILE not in text and "<img src=x" not in text and "<script>alert" not in text
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text  # the tables
+    labels = [v for fig in _plot_data(text) for t in fig for v in t.get("y", []) if isinstance(v, str)]
+    assert any(v.startswith('&lt;script&gt;alert("x")&lt;/script&gt;') for v in labels)  # plotly shows &lt; as <
 
 
 def test_table_marks_best_and_unstable_and_pictures_the_preset(report):
