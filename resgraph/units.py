@@ -21,3 +21,13 @@ def human(n: int, units: tuple[tuple[str, float], ...] = _UNITS) -> str:
 def human_bytes(n: int) -> str:
     """Binary units: 150247328 -> '143.3 MiB'."""
     return human(n, _BYTE_UNITS) if n >= 1024 else f"{n} B"
+
+
+def human_duration(seconds: float) -> str:
+    """An estimate's length, rounded as a person says it: 42 -> 'about 40 s', 200 -> 'about 3 min', 7300 -> 'about 2 h'.
+    """
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h".replace(".0 h", " h")

@@ -103,6 +103,7 @@ class Backend:
     precision_packages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # precision -> further modules
     peak_engines: Mapping[str, str] = field(default_factory=dict)  # precision -> roofline engine (default "torch")
     hints: tuple[str, ...] = ()  # performance hints a row may ask for (`--ov-hint`), the default first; () takes none
+    build_s: float = 0.5  # typical seconds to export/compile a row on a 2-core CPU, for a sweep's ETA (bench.eta)
 
     def peak_engine(self, precision: str) -> str:
         """What its roofline peak in this precision is measured through (resgraph.bench.roofline.ENGINES)."""
@@ -378,7 +379,7 @@ register(Backend(
     "inductor", _build_inductor, {"cpu": ("fp32", "bf16", "int8"), "cuda": _ALL}, extra_check=_needs_cxx,
     notes=_CPU_NOTE | {"int8": "PT2E int8 (X86InductorQuantizer) is for the CPU"},
     precision_packages={"int8": ("torchao",)},
-    doc="torch.compile (inductor); CPU: freezing, int8 PT2E",
+    doc="torch.compile (inductor); CPU: freezing, int8 PT2E", build_s=6.0,
 ))
 register(Backend(
     "onnxruntime", _build_onnxruntime, {"cpu": ("fp32", "int8"), "cuda": ("fp32",)},
@@ -386,18 +387,18 @@ register(Backend(
     notes={"fp16": "the model is exported in fp32", "bf16": "the model is exported in fp32",
            "int8": "static int8 runs on ONNX Runtime's CPU provider"},
     peak_engines={"int8": "onnxruntime"},
-    doc="ONNX Runtime session; int8: static QDQ",
+    doc="ONNX Runtime session; int8: static QDQ", build_s=3.5,
 ))
 register(Backend(
     "openvino", ov_backend.build, {"cpu": ("fp32", "bf16", "int8")}, packages=("openvino",),
     extra_check=ov_backend.bf16_check, precision_packages={"int8": ("nncf",)}, hints=ov_backend.HINTS,
     notes={"fp16": "OpenVINO's CPU plugin runs fp32, bf16 and int8"},
     peak_engines={"fp32": "openvino", "int8": "openvino"},
-    doc="OpenVINO (convert_model); int8: NNCF",
+    doc="OpenVINO (convert_model); int8: NNCF", build_s=4.0,
 ))
 register(Backend(
     "tensorrt", _build_tensorrt, {"cuda": ("fp32", "fp16")}, packages=("torch_tensorrt",),
-    notes={"bf16": "not offered by this backend"}, doc="torch-tensorrt engine",
+    notes={"bf16": "not offered by this backend"}, doc="torch-tensorrt engine", build_s=60.0,
 ))
 register(
     Backend(

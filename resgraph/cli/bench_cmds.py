@@ -86,7 +86,8 @@ def bench(specs: tuple[str, ...], backends: list[str], batches: list[int], preci
     jobs = plan_jobs(specs, torchvision, settings, weights, data)
     if dry_run:  # reads the results file (--resume) but creates, locks and writes nothing
         with open_runner(settings.engine, settings.threads, settings.device) as runner:
-            click.echo(show_dry_run(runner, jobs, settings.out, settings.resume, settings.retry_failed))
+            click.echo(show_dry_run(runner, jobs, settings.out, settings.resume, settings.retry_failed,
+                                    settings.timing))
         return
     from resgraph import records
 

@@ -77,7 +77,8 @@ def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Ite
         yield Isolated(threads or default_threads(), row_timeout)
 
 
-def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed: bool = False) -> str:
+def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed: bool = False,
+            timing: Any = None) -> str:
     """Workers, their slots, and where each row would run: what `bench` would do, with nothing measured."""
     from resgraph.bench.sweep import finished_rows, stands
     from resgraph.bench.task import describe_slot
@@ -112,6 +113,8 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed:
     also = f" ({len(again)} of them again: their last attempt failed)" if again else ""
     lines.append(f"{rows_}: {len(done)} already in {out}, {len(todo)} to measure{also}" if resume
                  else f"{rows_} to measure")
+    if todo and todo[0].device == "cpu" and not hasattr(runner, "workers"):  # the speed index is this host's
+        lines.append(_eta(todo, timing, runner.threads))
     where = []
     for i, j in enumerate(todo):
         if not slots:
@@ -125,6 +128,16 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed:
     where += [(j.label, "done: already in the results file") for j in jobs if j.key in done]
     lines += _table([("row", "runs on")] + where)
     return "\n".join(lines)
+
+
+def _eta(todo: list[Any], timing: Any, threads: int) -> str:
+    from resgraph.bench.eta import machine_speed_ms, sweep_seconds
+    from resgraph.bench.settings import TimingConfig
+    from resgraph.units import human_duration
+
+    speed = machine_speed_ms(threads)
+    took = human_duration(sweep_seconds(todo, timing or TimingConfig(), speed))
+    return f"time: {took} on this machine now (its speed index {speed:.2g} ms; estimated from the rows' MACs)"
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:

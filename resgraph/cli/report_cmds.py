@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -107,14 +108,29 @@ def demo(network: str, backends: list[str], batches: list[int], out_dir: Path, w
     click.echo(f"resgraph demo: {network} with shortcut options {', '.join(SHORTCUTS.names())} and without "
                "shortcuts (plain), "
                f"backends {', '.join(backends)}, batch {', '.join(map(str, batches))}, CPU", err=True)
-    records = run_sweep(plan(entries, backends, batches, ["fp32"], "cpu"), results,
-                        timing=timing_config(warmup, iters, min_time, repeat), threads=threads, replace=True)
+    jobs, timing = plan(entries, backends, batches, ["fp32"], "cpu"), timing_config(warmup, iters, min_time, repeat)
+    click.echo(_demo_eta(jobs, timing, threads), err=True)
+    records = run_sweep(jobs, results, timing=timing, threads=threads, replace=True)
     first = {(r.backend, r.batch): r for r in records if r.spec == entries[0].name}
     rows = [relative_to_first([r], first.get((r.backend, r.batch)))[0] for r in records]
     click.echo(format_table(rows, with_spread(DEMO_COLUMNS, repeat)))
     for path in write_or_refuse(results, out_dir, min(batches), True, write_report):
         click.echo(f"wrote {path}")
     finish(records, strict)
+
+
+def _demo_eta(jobs: list[Any], timing: Any, threads: int | None) -> str:
+    """How long the demo will take here, and the quicker run, before it starts (resgraph.bench.eta)."""
+    from resgraph.bench.env import default_threads
+    from resgraph.bench.eta import machine_speed_ms, sweep_seconds
+    from resgraph.units import human_duration
+
+    speed = machine_speed_ms(threads or default_threads())
+    quick = [j for j in jobs if j.backend == jobs[0].backend and j.batch == min(j.batch for j in jobs)]
+    took, quicker = (human_duration(sweep_seconds(js, timing, speed)) for js in (jobs, quick))
+    hint = "" if len(quick) == len(jobs) else f"; --backend {quick[0].backend} --batch {quick[0].batch} takes {quicker}"
+    return (f"{len(jobs)} rows, {took} on this machine now (its speed index {speed:.2g} ms; a quiet 2-core VM "
+            f"reads about 1.5){hint}")
 
 
 DEMO_COLUMNS = (
