@@ -63,15 +63,30 @@ def _num(v: Any) -> str:
 
 def log_ticks(values: Iterable[float]) -> tuple[list[float], list[str]]:
     """Tick values 1, 2, 5, 10, 20, ... covering ``values`` (all > 0; 1, 10, 100 past three decades), labelled
-    as plain numbers."""
+    as plain numbers; values within a factor of about 2 get evenly spaced ticks instead (2.2, 2.4, 2.6)."""
     vs = [v for v in values if v and v > 0 and math.isfinite(v)]
     if not vs:
         return [], []
-    lo, hi = math.floor(math.log10(min(vs))), math.ceil(math.log10(max(vs)))
+    low, high = min(vs), max(vs)
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
     mantissas = (1, 2, 5) if hi - lo <= 3 else (1,)  # over more decades, 2 and 5 would crowd the axis
     ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in mantissas]
-    ticks = [t for t in ticks if min(vs) / 2.5 <= t <= max(vs) * 2.5] or ticks
+    if sum(low <= t <= high for t in ticks) < 3:  # a narrow range: one or two of those ticks would show
+        ticks = _even_ticks(low, high)
+    else:
+        ticks = [t for t in ticks if low / 2.5 <= t <= high * 2.5]
     return ticks, [_tick_text(t) for t in ticks]
+
+
+def _even_ticks(low: float, high: float) -> list[float]:
+    """About five ticks at a round step (1, 2, 2.5 or 5 times a power of ten) from below ``low`` to above ``high``."""
+    if high <= low:
+        return [low]
+    raw = (high - low) / 5
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [round(i * step, 12) for i in range(first, last + 1) if i * step > 0]
 
 
 def _tick_text(t: float) -> str:

@@ -107,6 +107,8 @@ def test_log_ticks_read_as_plain_numbers():
     ticks, text = log_ticks([0.6, 13.0])
     assert text == ["0.5", "1", "2", "5", "10", "20"]
     assert ticks[0] == pytest.approx(0.5)
+    assert log_ticks([1.9, 3.2])[1] == ["1.5", "2", "2.5", "3", "3.5"]  # a narrow range: evenly spaced ticks
+    assert log_ticks([2e-5, 3e7])[1][:3] == ["1e-5", "1e-4", "0.001"]  # never 1e-05 or 6e-01
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (Debian: apt-get install chromium)")
