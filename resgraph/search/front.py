@@ -46,6 +46,7 @@ class SearchHeader(RecordModel):
     trials: int  # finished trials in the study
     fitting: int  # of them, predicted within the budget
     refused: int  # draws the constraints or the spec's rules refused
+    failed: int = 0  # trials whose objective failed (a train run that diverged or raised; the study keeps why)
     created: str
 
 

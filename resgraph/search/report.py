@@ -119,7 +119,8 @@ def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Ref
              f"Budget {header.budget_ms:g} ms on {header.backend} {header.precision}, batch {header.batch}, "
              f"{header.threads} thread(s) ({header.device}); objective `{header.objective}`; {header.trials} trials "
              f"({header.sampler}, seed {header.seed}), {header.fitting} predicted within budget, {header.refused} "
-             "draws refused by constraints or the spec's rules.", "",
+             "draws refused by constraints or the spec's rules"
+             + (f", {header.failed} failed (study.db keeps why)." if header.failed else "."), "",
              "| # | spec | " + header.objective + " | MACs | params | depth | predicted ms (90 %) | measured ms | "
              "status |", "|---|---|---|---|---|---|---|---|---|"]
     for i, p in enumerate(points, 1):

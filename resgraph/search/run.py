@@ -3,11 +3,16 @@
 Every file goes under the search's folder: ``study.db`` (the Optuna study), ``front.jsonl`` (typed
 records), ``specs/*.yaml`` (the front, as spec files), ``verify.jsonl`` (the harness's rows of the
 verified points) and ``report/`` (plots and table).
+
+With ``--objective train`` the study's trials train their networks (in this process, or on the Dask
+workers of ``--workers``/``--scheduler``); the presets drawn in the report are then only the base, and
+the EDF is drawn only when ``--edf-samples`` asks for it, since each of them is a training run too.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +22,13 @@ from resgraph.atomic import ensure_folder, file_name, glob_escape
 from resgraph.errors import UsageError
 from resgraph.latency.model import LatencyModel
 from resgraph.search.front import FrontPoint, ReferencePoint, SearchHeader, pareto, write_front, write_spec
+from resgraph.search.pool import open_pool
 from resgraph.search.report import EdfSample, Reference, write_report
 from resgraph.search.sample import dimensions, draw, random_picks, space_size
 from resgraph.search.score import Scorer
 from resgraph.search.space import Space
 from resgraph.search.study import open_study, run_study, trial_name
+from resgraph.search.train_objective import DEFAULT_STEPS, TrainObjective, TrialFailed
 from resgraph.search.verify import Measure, Measured, bench_measure, judge, verify_seconds
 from resgraph.spec.model import ResNetSpec
 
@@ -45,6 +52,25 @@ class SearchSettings:
     references: tuple[str, ...] = ()  # specs measured in the verify sweep beside the front (the budget's source)
     plots: bool = True
     progress: bool = True
+    data: str = "digits"  # train: the dataset, its steps, and where trials run (None, None: in this process)
+    train_steps: int = DEFAULT_STEPS
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:  # refused before a study is opened
+        if (self.workers or self.scheduler) and self.objective != "train":
+            raise UsageError("--workers/--scheduler: only --objective train runs its trials on Dask workers "
+                             f"(received --objective {self.objective})")
+        if self.workers and self.scheduler:
+            raise UsageError("--workers and --scheduler: choose one (a local cluster, or an existing one)")
+        if self.scheduler:
+            from resgraph.bench.dask_runner import parse_address
+
+            parse_address(self.scheduler)
+
+    def scorer(self, model: LatencyModel) -> Scorer:
+        return Scorer(model, self.objective, seed=self.seed,
+                      train=TrainObjective(self.data, self.train_steps, self.seed))
 
 
 @dataclass
@@ -59,17 +85,19 @@ class Outcome:
 
 
 def _settings_attrs(space: Space, s: SearchSettings) -> dict[str, object]:
+    train = {"data": s.data, "train_steps": s.train_steps} if s.objective == "train" else {}
     return {"space": space.name, "profile": str(s.profile.resolve()), "budget_ms": float(s.budget_ms),
-            "objective": s.objective}
+            "objective": s.objective, **train}
 
 
 def _references(space: Space, scorer: Scorer) -> list[Reference]:
-    """The bundled presets of the base's input and classes that the profile can predict (the base only for probe)."""
+    """The bundled presets of the base's input and classes that the profile can predict (the base only for probe
+    and train)."""
     from resgraph.graph.load import load_spec
     from resgraph.spec.presets import preset_names
 
     base = space.base
-    names = preset_names() if scorer.objective != "probe" else [base.name]
+    names = preset_names() if scorer.objective not in ("probe", "train") else [base.name]
     out = []
     for name in names:
         spec = load_spec(name) if name != base.name else base
@@ -77,14 +105,19 @@ def _references(space: Space, scorer: Scorer) -> list[Reference]:
             continue
         try:
             sc = scorer.score(spec)
-        except UsageError:  # a kind the profile never timed: not drawn rather than guessed
+        except (UsageError, TrialFailed):  # a kind the profile never timed, a failed run: not drawn, not guessed
             continue
         out.append(Reference(spec.name, sc.prediction.p50_ms, sc.objective))
     return out
 
 
-def _reference_point(spec: ResNetSpec, scorer: Scorer) -> ReferencePoint:
-    sc = scorer.score(spec)
+def _reference_point(spec: ResNetSpec, scorer: Scorer) -> ReferencePoint | None:
+    try:
+        sc = scorer.score(spec)
+    except TrialFailed as e:
+        print(f"warning: --reference {spec.name}: {scorer.objective} failed ({e}); left out of front.jsonl",
+              file=sys.stderr)
+        return None
     return ReferencePoint(name=spec.name, value=sc.objective, macs=sc.macs, params=sc.params,
                           predicted_ms=sc.prediction.p50_ms)
 
@@ -103,7 +136,10 @@ def _edf(space: Space, scorer: Scorer, n: int, seed: int) -> EdfSample:
             break
         d = draw(space, random_picks(dims, rng), f"{space.name}_edf{i}")
         if d.spec is not None:
-            sc = scorer.score(d.spec)
+            try:
+                sc = scorer.score(d.spec)
+            except TrialFailed:
+                continue
             out.latency_ms.append(sc.prediction.p50_ms)
             out.value.append(sc.objective)
     return out
@@ -125,10 +161,14 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
 
     start = time.perf_counter()
     model = model or _model(s, any_machine)
-    scorer = Scorer(model, s.objective, seed=s.seed)
+    scorer = s.scorer(model)
+    if s.objective == "train":
+        scorer.train.check()
     ensure_folder(s.out)
     study = open_study(s.out, space, _settings_attrs(space, s), sampler=s.sampler, seed=s.seed, resume=s.resume)
-    result = run_study(study, space, scorer, trials=s.trials, budget_ms=s.budget_ms, progress=s.progress)
+    with open_pool(s.workers, s.scheduler) as pool:
+        result = run_study(study, space, scorer, trials=s.trials, budget_ms=s.budget_ms, progress=s.progress,
+                           pool=pool)
     front = pareto(result.candidates, s.budget_ms)
     specs_dir = ensure_folder(s.out / "specs")
     keep: set[Path] = set()
@@ -158,9 +198,10 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
         batch=h.batch, device=h.device, threads=h.threads, budget_ms=s.budget_ms, objective=s.objective,
         sampler=str(study.user_attrs.get("sampler", s.sampler)), seed=s.seed, trials=result.finished,
         fitting=sum(c.latency_ms <= s.budget_ms for c in result.candidates), refused=result.refused,
+        failed=result.failed,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     ref_specs = [load_spec(r) for r in s.references]
-    ref_points = [_reference_point(spec, scorer) for spec in ref_specs]
+    ref_points = [r for spec in ref_specs if (r := _reference_point(spec, scorer)) is not None]
     if s.verify and (points or ref_specs) and not result.interrupted:
         results = s.out / "verify.jsonl"
         results.unlink(missing_ok=True)
@@ -177,34 +218,68 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
     return Outcome(header, points, files, result.interrupted, time.perf_counter() - start)
 
 
+def _train_cost(space: Space, scorer: Scorer, macs: list[int]) -> tuple[float, str]:
+    """Seconds one train trial takes, estimated: the base trained here for 1 and for n steps gives a run's fixed
+    cost and a step's, a step scaled by the draws' mean MACs over the base's."""
+    train = scorer.train
+    train.check()
+    n = max(2, min(train.steps, DEFAULT_STEPS))
+    t_n = train.timed(space.base, n)
+    t_1 = train.timed(space.base, 1)
+    step = max(0.0, (t_n - t_1) / (n - 1))
+    fixed = max(0.0, t_1 - step)
+    ratio = (sum(macs) / len(macs) / scorer.count(space.base).macs) if macs else 1.0
+    per = fixed + train.steps * step * ratio
+    return per, (f"one train trial: ~{per:.1f} s ({train.steps} steps on {train.data}, one thread; measured on the "
+                 f"base {space.base.name}: {fixed:.1f} s a run + {step * 1e3:.0f} ms a step, steps scaled by the "
+                 f"draws' mean MACs, {ratio:.2f}x the base's)")
+
+
 def dry_run(space: Space, s: SearchSettings, *, any_machine: bool = False) -> list[str]:
-    """What the search would do and cost, measured on a few draws; nothing is written."""
+    """What the search would do and cost, measured on a few draws (and, for train, two short runs); nothing is
+    written."""
     t0 = time.perf_counter()
     model = _model(s, any_machine)
     fit_s = time.perf_counter() - t0
-    scorer = Scorer(model, s.objective, seed=s.seed)
+    scorer = s.scorer(model)
+    train = s.objective == "train"
     rng, dims = random.Random(s.seed), dimensions(space)
-    timed: list[float] = []
+    macs: list[int] = []
     drawn = 0
     t1 = time.perf_counter()
-    while len(timed) < 5 and drawn < 500:
+    while len(macs) < 5 and drawn < 500:
         drawn += 1
         d = draw(space, random_picks(dims, rng), f"{space.name}_dry{drawn}")
         if d.spec is not None:
-            timed.append(scorer.score(d.spec).prediction.p50_ms)
+            macs.append(scorer.count(d.spec).macs if train else scorer.score(d.spec).macs)
     per_trial = (time.perf_counter() - t1) / max(drawn, 1)
-    per_scored = (time.perf_counter() - t1) / max(len(timed), 1)
+    per_scored = (time.perf_counter() - t1) / max(len(macs), 1)
+    lines, each = [], per_scored  # each: one network scored outside the study (EDF draws, presets, references)
+    if train:
+        per_train, said = _train_cost(space, scorer, macs)
+        lines.append(said)
+        each += per_train
+        in_flight = s.workers or 1
+        where = (f"on {s.workers} local worker(s) at once" if s.workers else
+                 "on the scheduler's workers (the trials' time below is for one; divide by their number)"
+                 if s.scheduler else "in this process, one at a time")
+        study_s = s.trials * (per_trial + per_train * len(macs) / max(drawn, 1)) / in_flight
+        lines.append(f"{s.trials} trials train {where}: ~{study_s / 60:.1f} minutes (refused draws train nothing)")
+    else:
+        study_s = s.trials * per_trial
     verify_s = verify_seconds([s.budget_ms] * (s.verify + len(s.references)))
-    refs_s = per_scored * (20 if s.objective != "probe" else 1)
-    total = fit_s + s.trials * per_trial + s.edf_samples * per_scored + refs_s + verify_s
+    refs_s = each * (20 if s.objective not in ("probe", "train") else 1 + len(s.references))
+    total = fit_s + study_s + s.edf_samples * each + refs_s + verify_s
     h = model.profile.header
     return [
         f"space {space.name} ({space.source}): {space_size(space):,} networks before constraints; "
         f"base {space.file.base}",
         f"profile {s.profile}: {h.backend}, {h.precision}, batch {h.batch}, {h.threads} thread(s), {h.device_model}; "
         f"fitting the latency model took {fit_s:.1f} s",
-        f"one trial: {per_trial * 1e3:.1f} ms (a scored network {per_scored * 1e3:.1f} ms; {len(timed)} of {drawn} "
-        f"draws were valid networks), objective {s.objective}",
+        f"one trial: {per_trial * 1e3:.1f} ms (a scored network {per_scored * 1e3:.1f} ms; {len(macs)} of {drawn} "
+        f"draws were valid networks), objective {s.objective}" + (" (counts and prediction; training below)"
+                                                                   if train else ""),
+        *lines,
         f"{s.trials} trials, {s.edf_samples} EDF draws, presets, and verifying {s.verify} point(s) by measurement "
         f"(~{verify_s:.0f} s at the budget's latency): about {total / 60:.1f} minutes in all",
         f"would write {s.out}/study.db, front.jsonl, specs/, verify.jsonl and report/ (nothing written: --dry-run)",

@@ -101,21 +101,21 @@ def test_resume_continues_the_study_and_refuses_other_settings(tmp_path, model):
 def test_ctrl_c_keeps_every_finished_trial(tmp_path, model, monkeypatch):
     out = tmp_path / "s"
     sp = load_space("cifar_resnet")
-    real, calls = Scorer.score, {"n": 0}
+    real, calls = Scorer.value, {"n": 0}
 
-    def interrupting(self, spec):
+    def interrupting(self, spec, counts):
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
-        return real(self, spec)
+        return real(self, spec, counts)
 
-    monkeypatch.setattr(Scorer, "score", interrupting)
+    monkeypatch.setattr(Scorer, "value", interrupting)
     outcome = search(sp, _settings(out, trials=10), model=model)
     assert outcome.interrupted
     headers, _ = read_front(out / "front.jsonl")
     kept = headers[0].trials
     assert kept >= 3 and kept < 10  # three scored (and any refused draws before the fourth) are kept
-    monkeypatch.setattr(Scorer, "score", real)
+    monkeypatch.setattr(Scorer, "value", real)
     search(sp, _settings(out, trials=10, resume=True), model=model)
     assert read_front(out / "front.jsonl")[0][0].trials == 10
 
@@ -157,7 +157,7 @@ def test_dry_run_says_size_and_cost_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--objective", "train"], "--objective train: not implemented yet"),
+    (["--data", "digits"], "--data: only --objective train uses it"),
     (["--budget-ms", "nan"], "expected a finite number"),
 ])
 def test_search_options_are_one_line_errors(tmp_path, args, message):
