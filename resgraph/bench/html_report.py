@@ -198,10 +198,11 @@ def spec_backend_table(records: Sequence[Record]) -> str:
         rows = [r for r in records if r.batch == batch]
         cell = {(r.spec, _column(r, multi)): r for r in rows}
         mine = [c for c in cols if any(k[1] == c for k in cell)]
+        measured = {id(r) for r in _measured(rows)}
         head = "".join(f"<th>{esc(c)}</th>" for c in mine)
         body = []
         for spec in dict.fromkeys(r.spec for r in rows):
-            ok = [cell[spec, c] for c in mine if (spec, c) in cell and cell[spec, c] in _measured(rows)]
+            ok = [cell[spec, c] for c in mine if (spec, c) in cell and id(cell[spec, c]) in measured]
             best = min(ok, key=lambda r: r.p50_ms or math.inf) if len(ok) > 1 else None
             tds = []
             for c in mine:
