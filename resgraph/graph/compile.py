@@ -96,7 +96,10 @@ def _builder(spec: ResNetSpec) -> Builder:
 
 
 def _stem(b: Builder, spec: ResNetSpec, x: str) -> tuple[str, int]:
-    """The stem's ops after ``x`` (stage -1); returns (output node, channels)."""
+    """The stem's ops after ``x`` (stage -1); returns (output node, channels).
+
+    It reads the spec's ``stem`` and ``input`` and its layout, nothing else (the part cache keys a stem by these).
+    """
     stem = STEMS[spec.stem.type]
     b.stage, b.block = -1, None
     x = layout_of(spec).stem(b, x, spec.input.channels, stem.convs(spec.stem), stem.pool)
@@ -104,7 +107,10 @@ def _stem(b: Builder, spec: ResNetSpec, x: str) -> tuple[str, int]:
 
 
 def _head(b: Builder, spec: ResNetSpec, x: str, c: int) -> str:
-    """The head's ops after ``x`` (no stage, no block); returns the logits node."""
+    """The head's ops after ``x`` (no stage, no block); returns the logits node.
+
+    It reads the spec's ``head`` and its layout, and ``c`` (the part cache keys a head by these and its input).
+    """
     b.stage, b.block = None, None
     return layout_of(spec).head(b, x, c, spec.head.classes)
 

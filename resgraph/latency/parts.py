@@ -38,13 +38,14 @@ class PartCache:
     def short_segments(self, spec: ResNetSpec) -> tuple[list[Segment], dict[str, int]]:
         """The segments of ``short_spec(spec)`` in order, and each block segment's index in its stage."""
         short = short_spec(spec)
-        # Every spec-level field but the name is part of every key: a field the compiler reads is never missed.
+        # Every spec-level field but the name is part of a block's key: a field the compiler reads is never missed.
         common = tuple(v for k, v in short.__dict__.items() if k not in _NOT_PART)
         layout = layout_of(short)
         shape: tuple[int, ...] = (short.input.channels, *short.input.hw)
         segs: list[Segment] = []
         index: dict[str, int] = {}
-        seg, shape = self._part(short, "stem", shape, ("stem", common))
+        # A stem and a head read fewer fields than a block (``_stem``'s and ``_head``'s docstrings list them).
+        seg, shape = self._part(short, "stem", shape, ("stem", layout.name, short.stem, short.input))
         segs.append(seg)
         for site in block_sites(short):
             # The stage's fields but the ones its site settles (the block count, the first block's stride),
@@ -55,8 +56,8 @@ class PartCache:
             scope = layout.block_scope(site.stage, site.block)
             segs.append(seg._replace(scope=scope, stage=site.stage))
             index[scope] = site.block
-        seg, _ = self._part(short, "head", shape, ("head", common, shape))
-        segs.append(seg)
+        seg, _ = self._part(short, "head", shape, ("head", layout.name, short.head, shape))
+        segs.append(seg._replace(stage=len(short.stages)))  # a head sits after however many stages
         return segs, index
 
     def _part(self, spec: ResNetSpec, part: Part, shape: tuple[int, ...],

@@ -27,6 +27,10 @@ def specs() -> list:
     # Option C projects in every block; a pre-activation projection names its block's scope ("before"),
     # so layer1.0 and layer1.1 (same shapes) have two signatures: the cache must not share them.
     specs.append(load_spec("preact_resnet110").model_copy(update={"shortcut": "C", "name": "preact_c"}))
+    # resnet20 with a fourth stage that keeps 64x8x8: the same head, after four stages, not three.
+    r20 = specs[3]
+    specs.append(r20.model_copy(update={"name": "r20_four", "stages": [*r20.stages, r20.stages[-1].model_copy(
+        update={"stride": 1})]}))
     specs += sample_specs(load_space("imagenet_resnet"), 12, seed=7)[0]
     specs += sample_specs(load_space("cifar_resnet"), 12, seed=7)[0]
     rng = random.Random(11)
