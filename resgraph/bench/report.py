@@ -14,7 +14,7 @@ from resgraph.bench.comparison import shown_status
 from resgraph.bench.html_report import write_bench_html
 from resgraph.bench.record import Record, by_placement, load_results, placement_label
 
-__all__ = ["load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
+__all__ = ["best_backends", "load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
 _MD_COLUMNS = (
     ("spec", "spec"),
@@ -55,17 +55,68 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+_ALWAYS = {"spec", "backend", "precision", "batch", "status", "p50_ms"}  # shown even when every cell is empty
+_OVER_PEAK = "‡"
+_OVER_PEAK_NOTE = (f"{_OVER_PEAK} above 100 % of the cached `torch.mm` peak: the backend's kernels beat `torch.mm`, "
+                   "or the peak was measured on a busy machine (`resgraph bench --refresh-peak`).")
+
+
+def _cell(r: Record, key: str) -> str:
+    if key == "status":  # an ok row measured on a busy machine reads 'unstable', as the CLI shows
+        return _fmt(shown_status(r))
+    text = _fmt(r.get(key))
+    if key == "pct_peak" and (r.pct_peak or 0) > 100:
+        text += f" {_OVER_PEAK}"
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(records: Sequence[Record]) -> str:
-    """One Markdown table row per record; a row that isn't 'ok' says so in its status column."""
-    head = "| " + " | ".join(h for _, h in _MD_COLUMNS) + " |"
-    rule = "|" + "|".join("---" for _ in _MD_COLUMNS) + "|"
-    lines = [head, rule]
-    for r in records:
-        # an ok row measured on a busy machine reads 'unstable', as the CLI shows
-        cells = [_fmt(shown_status(r) if k == "status" else r.get(k)).replace("|", "\\|").replace("\n", " ")
-                 for k, _ in _MD_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+    """One Markdown table row per record; a row that isn't 'ok' says so in its status column.
+
+    Columns empty in every row (an fp32-only sweep has no agreement figures) are left out.
+    """
+    cells = [[_cell(r, k) for k, _ in _MD_COLUMNS] for r in records]
+    keep = [i for i, (k, _) in enumerate(_MD_COLUMNS) if k in _ALWAYS or any(row[i] for row in cells)]
+    head = "| " + " | ".join(_MD_COLUMNS[i][1] for i in keep) + " |"
+    rule = "|" + "|".join("---" for _ in keep) + "|"
+    lines = [head, rule] + ["| " + " | ".join(row[i] for i in keep) + " |" for row in cells]
+    if any((r.pct_peak or 0) > 100 for r in records):
+        lines += ["", _OVER_PEAK_NOTE]
     return "\n".join(lines) + "\n"
+
+
+def best_backends(records: Sequence[Record]) -> str:
+    """Spec x backend: p50 ms of each measured row, per batch, the fastest of each spec in bold and named.
+
+    An unstable row's figure carries a `~`: it may be the fastest by the machine's noise, not by its own.
+    """
+    measured = [r for r in records if r.status in ("ok", "mismatch") and r.p50_ms]
+    out = []
+    for batch in sorted({r.batch for r in measured}):
+        rows = [r for r in measured if r.batch == batch]
+        columns = list(dict.fromkeys(_series_label(r, False) for r in rows))
+        specs = list(dict.fromkeys(r.spec for r in rows))
+        if len(columns) < 2:
+            continue  # one backend: nothing to choose between
+        by = {(r.spec, _series_label(r, False)): r for r in rows}
+        out += [f"### Batch {batch}: p50 ms per backend, the fastest in bold", "",
+                "| spec | " + " | ".join(columns) + " | fastest |", "|---|" + "---|" * (len(columns) + 1)]
+        for spec in specs:
+            here = {c: by[spec, c] for c in columns if (spec, c) in by and by[spec, c].status == "ok"}
+            best = min(here, key=lambda c: here[c].p50_ms or math.inf) if here else None
+            cells = []
+            for c in columns:
+                r = by.get((spec, c))
+                text = "" if r is None else _fmt(r.p50_ms) + ("~" if r.unstable else "")
+                if r is not None and r.status == "mismatch":
+                    text += " (mismatch)"
+                cells.append(f"**{text}**" if c == best else text)
+            out.append(f"| {spec} | " + " | ".join(cells) + f" | {best or ''} |")
+        out.append("")
+    if not out:
+        return ""
+    return ("## Fastest backend per spec\n\n" + "\n".join(out) +
+            "\n`~`: the row is unstable (its reason is in the table below); `mismatch` rows are never the fastest.\n\n")
 
 
 def _tables(records: Sequence[Record]) -> str:
@@ -79,21 +130,25 @@ def _tables(records: Sequence[Record]) -> str:
 
 
 def _env_summary(records: Sequence[Record]) -> str:
-    """The environment lines of a report: one per distinct (device, torch, threads)."""
-    seen: dict[tuple[Any, ...], str] = {}
+    """The environment lines of a report: one per distinct (device, CPU, threads), with every package version the
+    rows recorded (each backend records its own: an eager row has no onnxruntime to name)."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in records:
         env = r.get("env") or {}
-        key = (env.get("device_name"), env.get("torch"), env.get("onnxruntime"), r.get("threads"))
-        seen.setdefault(
-            key,
-            (
-                f"- {env.get('device_name')} ({env.get('device')}), CPU {env.get('cpu_model')}, "
-                f"threads {r.get('threads')}; "
-                f"python {env.get('python')}, torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}, "
-                f"tensorrt {env.get('tensorrt')}"
-            ),
-        )
-    return "\n".join(seen.values())
+        key = (env.get("device_name"), env.get("device"), env.get("cpu_model"), r.get("threads"))
+        versions = groups.setdefault(key, {})
+        for name in ("python", "torch", *sorted(set(env) - _NOT_PACKAGES)):
+            if env.get(name) and not str(name).startswith(_RUNTIME_PREFIXES):
+                versions.setdefault(name, env[name])
+    return "\n".join(
+        f"- {device} ({kind}), CPU {cpu}, threads {threads}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
+        for (device, kind, cpu, threads), versions in groups.items())
+
+
+# env keys that are not package versions (resgraph.bench.env, and what runtimes say of themselves)
+_NOT_PACKAGES = {"device", "device_name", "cpu_model", "cpu_count", "cpus_available", "threads", "cuda", "os",
+                 "machine", "python", "torch"}
+_RUNTIME_PREFIXES = ("openvino_", "ort_", "inductor_")
 
 
 def write_csv(records: Sequence[Record], path: Path) -> Path:
@@ -142,11 +197,28 @@ def _caption(fig: Any, rows: list[Record], whiskers: bool) -> None:
 
 
 def _plain_log_ticks(axis: Any) -> None:
-    """Log-scale tick labels as plain numbers (20, 50, 100), not powers of ten."""
-    from matplotlib.ticker import LogFormatter
+    """Log-scale ticks at 1, 2, 5 x 10^k labelled as plain numbers (0.5, 2, 50), never as powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+def _unstable_key(ax: Any) -> None:
+    """A legend entry saying what a hollow marker is (added once, after the series)."""
+    ax.plot([], [], "o", markerfacecolor="none", markeredgecolor="#555555", linestyle="none",
+            label="hollow: unstable row")
+
+
+def _mark_unstable(ax: Any, xs: Sequence[float], rs: Sequence[Record], field: str, color: Any,
+                   marker: str = "o") -> bool:
+    """Draw unstable rows' points hollow over their series; whether there were any."""
+    bad = [(x, r[field]) for x, r in zip(xs, rs, strict=True) if r.get("unstable")]
+    if bad:
+        ax.plot(*zip(*bad, strict=True), marker, markerfacecolor="white", markeredgecolor=color, linestyle="none",
+                zorder=3)
+    return bool(bad)
 
 
 def _whiskers(rs: list[Record], field: str) -> Any:
@@ -166,17 +238,22 @@ def _vs_batch(
     multi = _multi(ok)
     cols = min(3, len(specs))
     rows = math.ceil(len(specs) / cols)
+    color = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(_series_label(r, multi) for r in ok))}
     fig = figure(4.2 * cols, 3.2 * rows)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)  # one scale: panels compare at a glance
     for ax, spec in zip(axes.flat, specs, strict=False):
         lines: dict[str, list[Record]] = defaultdict(list)
         for r in ok:
             if r["spec"] == spec and r.get(field) is not None:
                 lines[_series_label(r, multi)].append(r)
+        shaky = False
         for label, rs in lines.items():
             rs.sort(key=lambda r: r["batch"])
             ax.errorbar([r["batch"] for r in rs], [r[field] for r in rs], yerr=_whiskers(rs, field), marker="o",
-                        capsize=3, label=label)
+                        capsize=3, label=label, color=color[label])  # a backend keeps its colour in every panel
+            shaky |= _mark_unstable(ax, [r["batch"] for r in rs], rs, field, color[label])
+        if shaky:
+            _unstable_key(ax)
         ax.set_xscale("log", base=2)
         batches = sorted({r["batch"] for rs in lines.values() for r in rs})
         ax.set_xticks(batches, [str(b) for b in batches])
@@ -206,6 +283,7 @@ def _specs_bar(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[st
     fig = figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
     ax = fig.subplots()
     width = 0.8 / len(labels)
+    shaky = False
     for i, label in enumerate(labels):
         xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(specs))]
         rs = [value.get((s, label)) for s in specs]
@@ -214,39 +292,58 @@ def _specs_bar(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[st
         hi = [max(0.0, r["p90_ms"] - r["p50_ms"]) if r and r.get("p90_ms") is not None else 0.0 for r in rs]
         bars = ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8}, label=label)
         ax.bar_label(bars, fmt="%.3g", fontsize="x-small", padding=2)
+        for bar, r in zip(bars, rs, strict=True):
+            if r is not None and r.get("unstable"):
+                bar.set_hatch("///")
+                shaky = True
     ax.set_xticks(
         range(len(specs)), specs, rotation=30 if len(specs) > 4 else 0, ha="right" if len(specs) > 4 else "center"
     )
     ax.set_ylabel("p50 latency (ms)")
     ax.set_title(f"p50 latency at batch {batch}")
     ax.grid(True, axis="y", alpha=0.3)
+    if shaky:
+        ax.bar([], [], color="white", edgecolor="#555555", hatch="///", label="hatched: unstable row")
     ax.legend(fontsize="small")
     _caption(fig, rows, whiskers=True)
     return save_figure(fig, out_dir, f"specs_batch{batch}", formats)
 
 
+_MARKERS = "osD^vP*Xph<>8"
+
+
 def _macs_scatter(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[str]) -> list[Path]:
-    """MACs per image against p50 latency at one batch, one marker series per backend, specs annotated."""
+    """MACs per image against p50 latency at one batch: a colour per backend, a marker per spec, hollow when
+    unstable. No text on the points (labels overlap and leave the axes): the legend, outside them, names both."""
     rows = [r for r in ok if r["batch"] == batch and r.get("macs")]
     if not rows:
         return []
     multi = _multi(rows)
-    fig = figure(5.5, 4.0)
+    specs = list(dict.fromkeys(r["spec"] for r in rows))
+    marker = {s: _MARKERS[i % len(_MARKERS)] for i, s in enumerate(specs)}
+    fig = figure(7.5, 4.2)
     ax = fig.subplots()
     series: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
         series[_series_label(r, multi)].append(r)
-    for label, rs in series.items():
-        ax.scatter([r["macs"] / 1e9 for r in rs], [r["p50_ms"] for r in rs], label=label)
-    for r in next(iter(series.values())):
-        ax.annotate(
-            r["spec"], (r["macs"] / 1e9, r["p50_ms"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points"
-        )
+    shaky = False
+    for i, (label, rs) in enumerate(series.items()):
+        color = f"C{i % 10}"
+        for r in rs:
+            hollow = bool(r.get("unstable"))
+            shaky |= hollow
+            ax.plot(r["macs"] / 1e9, r["p50_ms"], marker[r["spec"]], color=color, markersize=7, linestyle="none",
+                    markerfacecolor="white" if hollow else color)
+        ax.plot([], [], "s", color=color, linestyle="none", label=label)  # the backend's colour
+    for s in specs:
+        ax.plot([], [], marker[s], color="#555555", linestyle="none", label=s)
+    if shaky:
+        _unstable_key(ax)
     ax.set_xlabel("GMACs per image")
     ax.set_ylabel("p50 latency (ms)")
     ax.set_title(f"MACs vs latency, batch {batch}")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     _caption(fig, rows, whiskers=False)
     return save_figure(fig, out_dir, f"macs_vs_latency_batch{batch}", formats)
 
@@ -294,7 +391,7 @@ def write_report(
         f"# Benchmark results\n\nFrom `{Path(results_path).name}`: {len(records)} rows ({summary}).\n"
         "Latency in milliseconds per batch; throughput = batch / p50. Rows with status other than "
         "`ok` are not successes: `mismatch` failed the numerical check against fp32 eager.\n\n"
-        f"{_env_summary(records)}\n\n{_tables(records)}").encode())
+        f"{_env_summary(records)}\n\n{best_backends(records)}{_tables(records)}").encode())
     paths = [md, write_csv(records, out / "results.csv")]
     if plots:
         paths += write_plots(records, out, bar_batch, formats)

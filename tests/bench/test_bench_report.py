@@ -51,13 +51,29 @@ def test_report_writes_tables_and_plots(results, tmp_path):
     assert first["env.torch"] == "2.x" and first["input_shape"] == "3x224x224"
 
     md = (out / "results.md").read_text()
-    table = [line for line in md.splitlines() if line.startswith("| ")]
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| spec | backend | device |"))
+    table = [line for line in lines[start:] if line.startswith("| ")]
     assert len(table) == 1 + 19
     assert any("mismatch" in line and "onnxruntime" in line for line in table)
+    assert "top-1 agree" not in table[0] and "test err" not in table[0]  # empty in every row: left out
+    # spec x backend, per batch: the fastest in bold and named; a mismatch is never the fastest
+    assert "| spec | eager | folded | onnxruntime | fastest |" in lines
+    assert "| resnet20_A | 1.5 | **1** | 0.1 (mismatch) | folded |" in lines
 
     img = imread(out / "specs_batch1.png")
     assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
     assert (out / "latency_vs_batch.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_percent_of_peak_over_100_is_flagged_with_its_note(tmp_path):
+    from resgraph.bench.record import Record
+    from resgraph.bench.report import markdown_table
+
+    over = Record.from_json({**_record("resnet20_A", "onnxruntime", 1, 1.0), "pct_peak": 121.0})
+    text = markdown_table([over, Record.from_json({**_record("resnet20_A", "eager", 1, 2.0), "pct_peak": 80.0})])
+    assert "| 121.0 ‡ |" in text and "| 80 |" in text and "‡ above 100 % of the cached `torch.mm` peak" in text
+    assert "‡" not in markdown_table([Record.from_json(_record("resnet20_A", "eager", 1, 2.0))])
 
 
 def test_bar_batch_selects_the_compared_batch(results, tmp_path):
