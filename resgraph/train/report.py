@@ -7,6 +7,7 @@ Probe rows are drawn against block index, plain dashed and residual solid.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -146,9 +147,11 @@ def _fig6(steps: dict[str, dict[int, StepRecord]], runs: dict[str, RunRecord], o
     by_run = {id(r): run for run, r in runs.items()}
     groups = _groups(list(runs.values()))
     labels = _labels(list(groups))
-    fig = figure(11, 4.2)
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, residual, title in ((axes[0], False, "plain"), (axes[1], True, "residual")):
+    present = [(residual, title) for residual, title in ((False, "plain"), (True, "residual"))
+               if any((rs[0].residual is not False) == residual for rs in groups.values())]
+    fig = figure(5.5 * len(present), 4.2)  # a panel only for the kinds of network the file holds
+    axes = list(fig.subplots(1, len(present), sharey=True, squeeze=False).flat)
+    for ax, (residual, title) in zip(axes, present, strict=True):
         mine = {k: rs for k, rs in groups.items() if (rs[0].residual is not False) == residual}
         depths = [rs[0].get("depth") or 0 for rs in mine.values()]
         # One colour per depth, as the paper; per curve when two curves of a panel share a depth.
@@ -188,19 +191,26 @@ def write_probe(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence
 
 
 def _probe_plot(rows: Sequence[dict[str, Any]], out_dir: Path, formats: Sequence[str]) -> list[Path]:
-    """One line per spec: plain dashed, residual solid, one colour per depth."""
+    """One line per spec: plain dashed, residual solid, one colour per depth (per spec when two specs share a
+    depth and a kind, which would otherwise draw as one line), and a marker per spec."""
     by_spec: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_spec[r["spec"]].append(r)
-    colours = _depth_colours([rs[0]["depth"] for rs in by_spec.values()])
+    kinds = [(rs[0]["depth"], bool(rs[0]["residual"])) for rs in by_spec.values()]
+    if len(set(kinds)) == len(kinds):
+        by_depth = _depth_colours([d for d, _ in kinds])
+        colours = {spec: by_depth[rs[0]["depth"]] for spec, rs in by_spec.items()}
+    else:
+        colours = dict(zip(by_spec, _depth_colours(list(range(len(by_spec)))).values(), strict=True))
+    markers = dict(zip(by_spec, itertools.cycle("os^vDP*X"), strict=False))
     fig = figure(13, 4)
     axes = fig.subplots(1, 3)
     for ax, field, title, log in ((axes[0], "act_std", "block output std", True),
                                   (axes[1], "grad_norm", "loss-gradient norm reaching the block", True),
                                   (axes[2], "grad_corr", "correlation of input gradients, nearby inputs", False)):
         for spec, rs in by_spec.items():
-            ax.plot([r["block"] for r in rs], [r[field] for r in rs], color=colours[rs[0]["depth"]],
-                    ls="-" if rs[0]["residual"] else "--", lw=1.5, label=spec)
+            ax.plot([r["block"] for r in rs], [r[field] for r in rs], color=colours[spec], marker=markers[spec],
+                    markersize=3, ls="-" if rs[0]["residual"] else "--", lw=1.5, label=spec)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("residual block")
         if log:
