@@ -45,7 +45,7 @@ class SearchHeader(RecordModel):
     seed: int
     trials: int  # finished trials in the study
     fitting: int  # of them, predicted within the budget
-    refused: int  # draws the constraints or the spec's rules refused
+    refused: int  # draws the constraints or the spec's rules refused (train: and those predicted over the budget)
     failed: int = 0  # trials whose objective failed (a train run that diverged or raised; the study keeps why)
     created: str
 

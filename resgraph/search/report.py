@@ -120,6 +120,7 @@ def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Ref
              f"{header.threads} thread(s) ({header.device}); objective `{header.objective}`; {header.trials} trials "
              f"({header.sampler}, seed {header.seed}), {header.fitting} predicted within budget, {header.refused} "
              "draws refused by constraints or the spec's rules"
+             + (" or predicted over the budget (not trained)" if header.objective == "train" else "")
              + (f", {header.failed} failed (study.db keeps why)." if header.failed else "."), "",
              "| # | spec | " + header.objective + " | MACs | params | depth | predicted ms (90 %) | measured ms | "
              "status |", "|---|---|---|---|---|---|---|---|---|"]

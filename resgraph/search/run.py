@@ -218,26 +218,37 @@ def search(space: Space, s: SearchSettings, *, measure: Measure | None = None, a
     return Outcome(header, points, files, result.interrupted, time.perf_counter() - start)
 
 
-def _train_cost(space: Space, scorer: Scorer, macs: list[int]) -> tuple[float, str]:
-    """Seconds one train trial takes, estimated: the base trained here for 1 and for n steps gives a run's fixed
-    cost and a step's, a step scaled by the draws' mean MACs over the base's."""
+@dataclass(frozen=True)
+class _TrainCost:
+    """A train run's seconds, estimated from the base trained here for 1 and for n steps: a fixed cost a run, and
+    a cost a step that scales with the network's MACs over the base's."""
+
+    fixed_s: float
+    step_s: float
+    base_macs: int
+    steps: int
+
+    def of(self, macs: float) -> float:
+        return self.fixed_s + self.steps * self.step_s * macs / self.base_macs
+
+
+def _train_cost(space: Space, scorer: Scorer) -> _TrainCost:
     train = scorer.train
     train.check()
     n = max(2, min(train.steps, DEFAULT_STEPS))
     t_n = train.timed(space.base, n)
     t_1 = train.timed(space.base, 1)
     step = max(0.0, (t_n - t_1) / (n - 1))
-    fixed = max(0.0, t_1 - step)
-    ratio = (sum(macs) / len(macs) / scorer.count(space.base).macs) if macs else 1.0
-    per = fixed + train.steps * step * ratio
-    return per, (f"one train trial: ~{per:.1f} s ({train.steps} steps on {train.data}, one thread; measured on the "
-                 f"base {space.base.name}: {fixed:.1f} s a run + {step * 1e3:.0f} ms a step, steps scaled by the "
-                 f"draws' mean MACs, {ratio:.2f}x the base's)")
+    return _TrainCost(max(0.0, t_1 - step), step, scorer.count(space.base).macs, train.steps)
+
+
+def _mean(xs: list[int]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
 
 
 def dry_run(space: Space, s: SearchSettings, *, any_machine: bool = False) -> list[str]:
-    """What the search would do and cost, measured on a few draws (and, for train, two short runs); nothing is
-    written."""
+    """What the search would do and cost, measured on a few draws (and, for train, two short runs of the base);
+    nothing is written."""
     t0 = time.perf_counter()
     model = _model(s, any_machine)
     fit_s = time.perf_counter() - t0
@@ -245,28 +256,35 @@ def dry_run(space: Space, s: SearchSettings, *, any_machine: bool = False) -> li
     train = s.objective == "train"
     rng, dims = random.Random(s.seed), dimensions(space)
     macs: list[int] = []
+    fits: list[int] = []  # the MACs of the valid draws predicted within the budget: the ones train trains
     drawn = 0
     t1 = time.perf_counter()
-    while len(macs) < 5 and drawn < 500:
+    while len(macs) < (50 if train else 5) and drawn < 2000:
         drawn += 1
         d = draw(space, random_picks(dims, rng), f"{space.name}_dry{drawn}")
         if d.spec is not None:
-            macs.append(scorer.count(d.spec).macs if train else scorer.score(d.spec).macs)
+            c = scorer.count(d.spec) if train else scorer.score(d.spec)
+            macs.append(c.macs)
+            if c.prediction.p50_ms <= s.budget_ms:
+                fits.append(c.macs)
     per_trial = (time.perf_counter() - t1) / max(drawn, 1)
     per_scored = (time.perf_counter() - t1) / max(len(macs), 1)
     lines, each = [], per_scored  # each: one network scored outside the study (EDF draws, presets, references)
+    study_s = s.trials * per_trial
     if train:
-        per_train, said = _train_cost(space, scorer, macs)
-        lines.append(said)
-        each += per_train
-        in_flight = s.workers or 1
+        cost = _train_cost(space, scorer)
+        one = cost.of(_mean(fits)) if fits else 0.0
+        each += cost.of(_mean(macs))
+        lines.append(
+            f"one train trial: ~{one:.1f} s ({s.train_steps} steps on {s.data}, one thread; measured on the base "
+            f"{space.base.name}: {cost.fixed_s:.1f} s a run + {cost.step_s * 1e3:.0f} ms a step, the step scaled "
+            f"by MACs: the draws within the budget average {_mean(fits) / cost.base_macs:.2f}x the base's); "
+            f"{len(fits)} of {drawn} draws are predicted within {s.budget_ms:g} ms, and only those train")
         where = (f"on {s.workers} local worker(s) at once" if s.workers else
-                 "on the scheduler's workers (the trials' time below is for one; divide by their number)"
-                 if s.scheduler else "in this process, one at a time")
-        study_s = s.trials * (per_trial + per_train * len(macs) / max(drawn, 1)) / in_flight
-        lines.append(f"{s.trials} trials train {where}: ~{study_s / 60:.1f} minutes (refused draws train nothing)")
-    else:
-        study_s = s.trials * per_trial
+                 "on one of the scheduler's workers (divide by their number)" if s.scheduler else
+                 "in this process, one at a time")
+        study_s += s.trials * one * len(fits) / max(drawn, 1) / (s.workers or 1)
+        lines.append(f"{s.trials} trials train {where}: ~{study_s / 60:.1f} minutes")
     verify_s = verify_seconds([s.budget_ms] * (s.verify + len(s.references)))
     refs_s = each * (20 if s.objective not in ("probe", "train") else 1 + len(s.references))
     total = fit_s + study_s + s.edf_samples * each + refs_s + verify_s

@@ -2,7 +2,8 @@
 constraint, the study in SQLite beside the results so ``--resume`` continues it.
 
 Each trial suggests every dimension, builds the spec and validates it (a draw the constraints or the
-spec's rules refuse is told to Optuna as pruned, with the reason kept), then scores it: the prediction
+spec's rules refuse is told to Optuna as pruned, with the reason kept; for ``train``, so is a network
+predicted over the budget, which no training run could put on the front), then scores it: the prediction
 here, the objective in a :mod:`pool <resgraph.search.pool>` (here, or ``train`` runs on Dask workers, one
 trial in flight per worker). An objective that raises (a train run whose loss became NaN) is told as
 failed, the reason kept in the trial's ``failed`` attribute; it counts as finished. Ctrl-C (or SIGTERM)
@@ -185,6 +186,15 @@ def run_study(study: Any, space: Space, scorer: Scorer, *, trials: int, budget_m
                         continue
                     key = json.dumps(picks, sort_keys=True)
                     p = _Pending(trial, picks, key, scorer.count(d.spec))
+                    if scorer.objective == "train" and p.counts.prediction.p50_ms > budget_ms:
+                        # a training run costs seconds: not spent on a network that can never make the front
+                        trial.set_user_attr("refused", f"predicted {p.counts.prediction.p50_ms:.3g} ms, over the "
+                                                       f"{budget_ms:g} ms budget: not trained")
+                        study.tell(trial, state=TrialState.PRUNED)
+                        asked = None
+                        refused += 1
+                        done()
+                        continue
                     if key in cache:  # the sampler drew these picks before: the objective is deterministic
                         asked = None
                         tell(p, cache[key])

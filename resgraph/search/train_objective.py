@@ -60,7 +60,9 @@ class TrainObjective:
             fitted = fit_to_data(spec, data, fit=True)
         except ResgraphError as e:  # a stem that shrinks 8x8 digits to nothing, say
             raise TrialFailed(f"does not fit {data.name} ({data.shape}): {str(e).strip().splitlines()[0]}") from None
-        cfg = TrainConfig(steps=self.steps, warmup=self.warmup, seed=self.seed)
+        # evaluated once, at the end: evaluations never change the curve (eval mode, no generator drawn)
+        cfg = TrainConfig(steps=self.steps, warmup=self.warmup, seed=self.seed, log_every=self.steps,
+                          eval_every=self.steps)
         with tempfile.TemporaryDirectory(prefix="resgraph-trial-") as tmp:
             (rec,) = train_specs([fitted], data, [cfg], Path(tmp) / "train.jsonl", threads=self.threads,
                                  progress=False, on_interrupt="the trial is dropped; --resume continues the search")
