@@ -19,6 +19,7 @@ from typing import Any
 from resgraph.atomic import write_bytes_atomic
 from resgraph.bench.comparison import shown_status
 from resgraph.bench.record import Record
+from resgraph.bench.views import measured, multi_place, series_label, spec_backend_grids
 from resgraph.errors import ResgraphError
 
 __all__ = ["Figures", "bench_page", "esc", "kv_table", "log_ticks", "page", "pictures", "plot_text", "plotly_module",
@@ -169,57 +170,29 @@ def provenance(records: Sequence[Any]) -> str:
 # --- bench rows -------------------------------------------------------------------------------------------
 
 
-def _column(r: Record, multi: bool) -> str:
-    """A row's series: backend, plus precision when not fp32, plus device, host and model when they vary."""
-    label = r.backend if r.precision == "fp32" else f"{r.backend} {r.precision}"
-    if r.hint:
-        label += f" {r.hint}"
-    if multi:
-        host, model = r.placement
-        label += f" [{r.device} · {host or '?'} · {model or '?'}]"
-    return label
-
-
-def _multi(rows: Sequence[Record]) -> bool:
-    return len({(r.device, *r.placement) for r in rows}) > 1
-
-
-def _measured(records: Sequence[Record]) -> list[Record]:
-    """Rows drawn in the plots: 'ok' (stable or not) with a latency; failed, skipped and mismatched rows are not."""
-    return [r for r in records if r.status == "ok" and r.p50_ms]
-
-
 def spec_backend_table(records: Sequence[Record]) -> str:
     """One table per batch: a row per spec, a column per backend, p50 in ms; the fastest ok cell of a row in bold."""
-    multi = _multi(records)
-    cols = list(dict.fromkeys(_column(r, multi) for r in records))
     out = []
-    for batch in sorted({r.batch for r in records}):
-        rows = [r for r in records if r.batch == batch]
-        cell = {(r.spec, _column(r, multi)): r for r in rows}
-        mine = [c for c in cols if any(k[1] == c for k in cell)]
-        measured = {id(r) for r in _measured(rows)}
-        head = "".join(f"<th>{esc(c)}</th>" for c in mine)
+    for grid in spec_backend_grids(records):
+        head = "".join(f"<th>{esc(c)}</th>" for c in grid.columns)
         body = []
-        for spec in dict.fromkeys(r.spec for r in rows):
-            ok = [cell[spec, c] for c in mine if (spec, c) in cell and id(cell[spec, c]) in measured]
-            best = min(ok, key=lambda r: r.p50_ms or math.inf) if len(ok) > 1 else None
+        for row in grid.rows:
             tds = []
-            for c in mine:
-                r = cell.get((spec, c))
+            for c in grid.columns:
+                r = row.cells.get(c)
                 if r is None:
                     tds.append("<td></td>")
                     continue
                 status = shown_status(r)
-                cls = ["num"] + (["best"] if r is best else []) + (["unstable"] if status == "unstable" else [])
+                cls = ["num"] + (["best"] if c == row.best else []) + (["unstable"] if status == "unstable" else [])
                 text = _num(r.p50_ms) if r.status == "ok" and r.p50_ms else ""
                 if status != "ok":
                     text = f"{text} ({status})".strip()
                 tip = r.unstable or r.reason
                 title = f' title="{esc(tip)}"' if tip else ""
                 tds.append(f'<td class="{" ".join(cls)}"{title}>{esc(text)}</td>')
-            body.append(f"<tr><th>{esc(spec)}</th>{''.join(tds)}</tr>")
-        out.append(f"<h3>batch {batch}: p50 latency (ms per batch)</h3><table><tr><th>spec</th>{head}</tr>"
+            body.append(f"<tr><th>{esc(row.spec)}</th>{''.join(tds)}</tr>")
+        out.append(f"<h3>batch {grid.batch}: p50 latency (ms per batch)</h3><table><tr><th>spec</th>{head}</tr>"
                    f"{''.join(body)}</table>")
     return ("".join(out) + '<p class="note">Bold on green: the fastest backend of the spec at that batch. '
             "(unstable): measured while the machine was busy (its load, CPU share or steal; hover the cell for "
@@ -249,12 +222,12 @@ def latency_figure(rows: Sequence[Record]) -> Any:
     """Each measured row's p50 on a log axis, whiskers p10 to p90, one colour per backend, unstable hollow."""
     import plotly.graph_objects as go
 
-    multi = _multi(rows)
+    multi = multi_place(rows)
     fig = go.Figure()
-    labels = [f"{plot_text(r.spec)} · {plot_text(_column(r, multi))} · b{r.batch}" for r in rows]
+    labels = [f"{plot_text(r.spec)} · {plot_text(series_label(r, multi))} · b{r.batch}" for r in rows]
     series: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
-        series[_column(r, multi)].append(i)
+        series[series_label(r, multi)].append(i)
     for name, idx in series.items():
         rs = [rows[i] for i in idx]
         fig.add_trace(go.Scatter(
@@ -280,11 +253,11 @@ def macs_figure(rows: Sequence[Record]) -> Any | None:
     rows = [r for r in rows if r.macs]
     if not rows:
         return None
-    multi = _multi(rows)
+    multi = multi_place(rows)
     batches = len({r.batch for r in rows}) > 1
     series: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
-        series[_column(r, multi) + (f" b{r.batch}" if batches else "")].append(r)
+        series[series_label(r, multi) + (f" b{r.batch}" if batches else "")].append(r)
     fig = go.Figure()
     for name, rs in series.items():
         fig.add_trace(go.Scatter(
@@ -316,7 +289,7 @@ def _layout(fig: Any, title: str, height: float) -> None:
                       margin={"t": 110, "r": 30})
 
 
-def not_measured(records: Sequence[Record]) -> str:
+def notmeasured(records: Sequence[Record]) -> str:
     """The rows that are no success, each with its reason."""
     bad = [r for r in records if shown_status(r) != "ok"]
     if not bad:
@@ -392,7 +365,7 @@ def bench_page(records: Sequence[Record], source: str, specs: Mapping[str, Any] 
         counts[shown_status(r)] += 1
     summary = ", ".join(f"{n} {esc(s)}" for s, n in counts.items())
     fig = Figures()
-    ok = _measured(records)
+    ok = measured(records)
     plots = [fig(latency_figure(ok))] if ok else []
     macs = macs_figure(ok)
     if macs is not None:
@@ -403,7 +376,7 @@ def bench_page(records: Sequence[Record], source: str, specs: Mapping[str, Any] 
         ("Run", intro + provenance(records)),
         ("Spec x backend", spec_backend_table(records)),
         ("Plots", "".join(plots) or '<p class="note">No row was measured successfully: nothing to plot.</p>'),
-        ("Rows that are not plain successes", not_measured(records)),
+        ("Rows that are not plain successes", notmeasured(records)),
         ("Block pictures", pictures(records, specs)),
     ])
 

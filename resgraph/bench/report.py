@@ -13,6 +13,7 @@ from resgraph.atomic import ensure_folder, write_bytes_atomic
 from resgraph.bench.comparison import shown_status
 from resgraph.bench.html_report import write_bench_html
 from resgraph.bench.record import Record, by_placement, load_results, placement_label
+from resgraph.bench.views import multi_place, series_label, spec_backend_grids
 
 __all__ = ["best_backends", "load_results", "markdown_table", "write_csv", "write_plots", "write_report"]
 
@@ -86,32 +87,25 @@ def markdown_table(records: Sequence[Record]) -> str:
 
 
 def best_backends(records: Sequence[Record]) -> str:
-    """Spec x backend: p50 ms of each measured row, per batch, the fastest of each spec in bold and named.
+    """Spec x backend: p50 ms of each row, per batch, the fastest of each spec in bold and named.
 
     An unstable row's figure carries a `~`: it may be the fastest by the machine's noise, not by its own.
     """
-    measured = [r for r in records if r.status in ("ok", "mismatch") and r.p50_ms]
     out = []
-    for batch in sorted({r.batch for r in measured}):
-        rows = [r for r in measured if r.batch == batch]
-        columns = list(dict.fromkeys(_series_label(r, False) for r in rows))
-        specs = list(dict.fromkeys(r.spec for r in rows))
-        if len(columns) < 2:
+    for grid in spec_backend_grids(records):
+        if len(grid.columns) < 2:
             continue  # one backend: nothing to choose between
-        by = {(r.spec, _series_label(r, False)): r for r in rows}
-        out += [f"### Batch {batch}: p50 ms per backend, the fastest in bold", "",
-                "| spec | " + " | ".join(columns) + " | fastest |", "|---|" + "---|" * (len(columns) + 1)]
-        for spec in specs:
-            here = {c: by[spec, c] for c in columns if (spec, c) in by and by[spec, c].status == "ok"}
-            best = min(here, key=lambda c: here[c].p50_ms or math.inf) if here else None
+        out += [f"### Batch {grid.batch}: p50 ms per backend, the fastest in bold", "",
+                "| spec | " + " | ".join(grid.columns) + " | fastest |", "|---|" + "---|" * (len(grid.columns) + 1)]
+        for row in grid.rows:
             cells = []
-            for c in columns:
-                r = by.get((spec, c))
-                text = "" if r is None else _fmt(r.p50_ms) + ("~" if r.unstable else "")
-                if r is not None and r.status == "mismatch":
-                    text += " (mismatch)"
-                cells.append(f"**{text}**" if c == best else text)
-            out.append(f"| {spec} | " + " | ".join(cells) + f" | {best or ''} |")
+            for c in grid.columns:
+                r = row.cells.get(c)
+                text = "" if r is None or not r.p50_ms else _fmt(r.p50_ms) + ("~" if r.unstable else "")
+                if r is not None and r.status != "ok":
+                    text = f"{text} ({r.status})".strip()
+                cells.append(f"**{text}**" if c == row.best else text)
+            out.append(f"| {row.spec} | " + " | ".join(cells) + f" | {row.best or ''} |")
         out.append("")
     if not out:
         return ""
@@ -161,20 +155,6 @@ def write_csv(records: Sequence[Record], path: Path) -> Path:
         row["input_shape"] = "x".join(map(str, r.input_shape)) if r.input_shape else None
         rows.append(row)
     return write_rows_csv(rows, fields, path)
-
-
-def _series_label(r: Record, multi_device: bool) -> str:
-    """Plot legend text for a row: backend, plus precision/device when they vary (device: host and model too)."""
-    label = r["backend"] if r.get("precision") == "fp32" else f"{r['backend']} {r['precision']}"
-    if not multi_device:
-        return label
-    host, model = r.placement
-    return f"{label} [{r['device']} · {host or '?'} · {model or '?'}]"
-
-
-def _multi(rows: Sequence[Record]) -> bool:
-    """Whether rows differ in device, host or device model (their plot series then say which)."""
-    return len({(r.device, *r.placement) for r in rows}) > 1
 
 
 def _null_locator() -> Any:
@@ -235,17 +215,17 @@ def _vs_batch(
     if len({r["batch"] for r in ok}) < 2:
         return []  # a line through one point says nothing
     specs = list(dict.fromkeys(r["spec"] for r in ok))
-    multi = _multi(ok)
+    multi = multi_place(ok)
     cols = min(3, len(specs))
     rows = math.ceil(len(specs) / cols)
-    color = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(_series_label(r, multi) for r in ok))}
+    color = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(series_label(r, multi) for r in ok))}
     fig = figure(4.2 * cols, 3.2 * rows)
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True)  # one scale: panels compare at a glance
     for ax, spec in zip(axes.flat, specs, strict=False):
         lines: dict[str, list[Record]] = defaultdict(list)
         for r in ok:
             if r["spec"] == spec and r.get(field) is not None:
-                lines[_series_label(r, multi)].append(r)
+                lines[series_label(r, multi)].append(r)
         shaky = False
         for label, rs in lines.items():
             rs.sort(key=lambda r: r["batch"])
@@ -277,9 +257,9 @@ def _specs_bar(ok: list[Record], batch: int, out_dir: Path, formats: Sequence[st
     if not rows:
         return []
     specs = list(dict.fromkeys(r["spec"] for r in rows))
-    multi = _multi(rows)
-    labels = list(dict.fromkeys(_series_label(r, multi) for r in rows))
-    value = {(r["spec"], _series_label(r, multi)): r for r in rows}
+    multi = multi_place(rows)
+    labels = list(dict.fromkeys(series_label(r, multi) for r in rows))
+    value = {(r["spec"], series_label(r, multi)): r for r in rows}
     fig = figure(max(5.0, 1.1 * len(specs) * max(1, len(labels)) ** 0.5 + 2), 3.8)
     ax = fig.subplots()
     width = 0.8 / len(labels)
@@ -318,14 +298,14 @@ def _macs_scatter(ok: list[Record], batch: int, out_dir: Path, formats: Sequence
     rows = [r for r in ok if r["batch"] == batch and r.get("macs")]
     if not rows:
         return []
-    multi = _multi(rows)
+    multi = multi_place(rows)
     specs = list(dict.fromkeys(r["spec"] for r in rows))
     marker = {s: _MARKERS[i % len(_MARKERS)] for i, s in enumerate(specs)}
     fig = figure(7.5, 4.2)
     ax = fig.subplots()
     series: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
-        series[_series_label(r, multi)].append(r)
+        series[series_label(r, multi)].append(r)
     shaky = False
     for i, (label, rs) in enumerate(series.items()):
         color = f"C{i % 10}"
