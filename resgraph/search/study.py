@@ -2,8 +2,8 @@
 constraint, the study in SQLite beside the results so ``--resume`` continues it.
 
 Each trial suggests every dimension, builds the spec and validates it (a draw the constraints or the
-spec's rules refuse is told to Optuna as pruned, with the reason kept; for ``train``, so is a network
-predicted over the budget, which no training run could put on the front), then scores it: the prediction
+spec's rules refuse is told to Optuna as pruned, with the reason kept; for ``train``, a network predicted
+over the budget is not trained, no run could put it on the front), then scores it: the prediction
 here, the objective in a :mod:`pool <resgraph.search.pool>` (here, or ``train`` runs on Dask workers, one
 trial in flight per worker). An objective that raises (a train run whose loss became NaN) is told as
 failed, the reason kept in the trial's ``failed`` attribute; it counts as finished. Ctrl-C (or SIGTERM)
@@ -85,7 +85,8 @@ def _suggest(trial: Any, d: Dim) -> Any:
 
 
 def candidates(study: Any) -> tuple[list[Candidate], int, int]:
-    """(scored trials as candidates, refused draws, finished trials) of a study.
+    """(scored trials as candidates, refused draws, finished trials) of a study; a train trial predicted over the
+    budget (``untrained``) is refused, not a candidate.
 
     A trial whose objective failed (``failed`` says why) is finished; one cut by Ctrl-C is not, and runs again.
     """
@@ -95,8 +96,9 @@ def candidates(study: Any) -> tuple[list[Candidate], int, int]:
                                                                    TrialState.FAIL))
               if t.state != TrialState.FAIL or "failed" in t.user_attrs]
     cands = [Candidate(t.number, t.values[0], t.values[1], {**t.user_attrs, "picks": t.params})
-             for t in trials if t.state == TrialState.COMPLETE]
-    return cands, sum(t.state == TrialState.PRUNED for t in trials), len(trials)
+             for t in trials if t.state == TrialState.COMPLETE and "untrained" not in t.user_attrs]
+    refused = sum(t.state == TrialState.PRUNED or "untrained" in t.user_attrs for t in trials)
+    return cands, refused, len(trials)
 
 
 def failed_trials(study: Any) -> int:
@@ -186,11 +188,15 @@ def run_study(study: Any, space: Space, scorer: Scorer, *, trials: int, budget_m
                         continue
                     key = json.dumps(picks, sort_keys=True)
                     p = _Pending(trial, picks, key, scorer.count(d.spec))
-                    if scorer.objective == "train" and p.counts.prediction.p50_ms > budget_ms:
-                        # a training run costs seconds: not spent on a network that can never make the front
-                        trial.set_user_attr("refused", f"predicted {p.counts.prediction.p50_ms:.3g} ms, over the "
-                                                       f"{budget_ms:g} ms budget: not trained")
-                        study.tell(trial, state=TrialState.PRUNED)
+                    over = p.counts.prediction.p50_ms - budget_ms
+                    if scorer.objective == "train" and over > 0:
+                        # A training run costs seconds: not spent on a network that can never make the front. Told
+                        # complete with its violation (and objective 0, which constrained domination never reads
+                        # while the violation is > 0), so the sampler learns where the budget lies.
+                        trial.set_user_attr("untrained", f"predicted {p.counts.prediction.p50_ms:.3g} ms, over the "
+                                                         f"{budget_ms:g} ms budget")
+                        trial.set_constraint("over_budget_ms", over)
+                        study.tell(trial, [p.counts.prediction.p50_ms, 0.0])
                         asked = None
                         refused += 1
                         done()
