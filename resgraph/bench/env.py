@@ -9,8 +9,6 @@ import os
 import platform
 from collections.abc import Iterable, Iterator
 
-import torch
-
 __all__ = ["available_cpus", "cpu_model", "device_name", "package_version", "environment", "default_threads",
            "fixed_threads"]
 
@@ -29,7 +27,11 @@ def cpu_model() -> str:
 
 def device_name(device: str) -> str:
     """A human name for a torch device string: the GPU's name on CUDA, the CPU model otherwise."""
-    if device.startswith("cuda") and torch.cuda.is_available():
+    if not device.startswith("cuda"):  # the CPU's model needs no torch (predict, profile's header, --dry-run)
+        return cpu_model()
+    import torch
+
+    if torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     return cpu_model()
 
@@ -115,6 +117,8 @@ def fixed_threads(n: int) -> Iterator[int]:
     """Run a block with torch's intra-op thread count set to n, restoring it afterwards."""
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -135,6 +139,8 @@ def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
 def environment(device: str, threads: int, packages: Iterable[str] = ()) -> dict[str, object]:
     """Versions (python, torch, numpy and ``packages``: the row's backend's requirements), device and CPU
     model, and threads; deliberately no hostname or user."""
+    import torch
+
     wanted = tuple(dict.fromkeys((*BASE_PACKAGES, *packages)))
     return {
         **dict(_versions(wanted)),

@@ -42,6 +42,8 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["spaces"], "imagenet_resnet"),
     (["space", "imagenet_resnet", "-n", "2"], "2 valid network(s)"),
     (["search", "--help"], "--budget-ms"),
+    (["predict", "resnet18", "--profile", str(Path(__file__).parents[2] / "docs/data/latency/profile-eager-fp32-b1.jsonl")],
+     "resnet18"),  # a prediction builds no module: no torch
 ])
 def test_front_end_commands_run_without_torch(tmp_path: Path, args: list[str], expect: str) -> None:
     res = _run(*args, cwd=tmp_path)
