@@ -3,7 +3,8 @@
 Only the objective travels (``train``'s recipe and the spec, plain data); the counts and the latency
 prediction stay with the study. The cluster is the bench harness's (:mod:`resgraph.bench.dask_runner`):
 ``--workers N`` starts N single-threaded workers on 127.0.0.1, ``--scheduler`` joins an existing cluster;
-each trial asks a worker for one ``slot``, so a worker trains one network at a time.
+each trial asks a worker for one ``slot``, so a worker trains one network at a time. A worker of an
+existing cluster needs resgraph with its ``train`` extra, and ``--data``'s files where a path names them.
 """
 
 from __future__ import annotations
