@@ -15,10 +15,12 @@ segments is from its real latency on this device, and the model corrects for it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +33,9 @@ from resgraph.latency.segments import Segment, network_segments, segment_graph
 from resgraph.records import Num, RecordModel
 from resgraph.spec import ResNetSpec
 
-__all__ = ["PROFILE_VERSION", "NetworkTiming", "Profile", "ProfileHeader", "SegmentTiming", "cpu_flags",
-           "read_profile", "run_profile", "short_graph"]
+__all__ = ["PROFILE_VERSION", "EntryTask", "NetworkTiming", "Profile", "ProfileHeader", "SegmentTiming", "cpu_flags",
+           "entry_tasks", "pending", "read_profile", "run_profile", "short_graph",
+           "time_entry"]
 
 PROFILE_VERSION = 1
 _RETRIES = 2  # re-measurements of a contended entry
@@ -224,58 +227,101 @@ def _check_resume(old: ProfileHeader, new: ProfileHeader, path: Path) -> None:
         raise UsageError(f"{path}: --resume of a profile made with other settings ({what}); use another -o")
 
 
-def run_profile(specs: list[ResNetSpec], calibration: list[ResNetSpec], out: Path, *, backend: str, precision: str,
-                batch: int, device: str, threads: int, timing: Any, resume: bool = False,
-                progress: bool = True) -> Profile:
-    """Time every distinct segment of ``specs`` and every network of ``calibration``, appending each entry when done."""
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class EntryTask:
+    """One entry to time, as plain data that pickles: a segment of ``graph``, or (segment None) the whole network."""
 
-    from resgraph.bench.env import fixed_threads
-    from resgraph.lower import build_model
+    name: str  # the segment's signature, or the calibration network's spec name
+    graph: Any
+    segment: Segment | None = None
 
-    header = _header(backend, precision, batch, device, threads, timing)
-    todo: dict[str, tuple[Any, Segment]] = {}
+    @property
+    def label(self) -> str:
+        seg = self.segment
+        return f"network {self.name}" if seg is None else f"{seg.kind} {'x'.join(map(str, seg.input_shape))}"
+
+
+Timed = SegmentTiming | NetworkTiming
+Run = Callable[[list[EntryTask]], Iterator[tuple[EntryTask, Timed]]]
+
+
+def entry_tasks(specs: list[ResNetSpec], calibration: list[ResNetSpec]) -> list[EntryTask]:
+    """Every distinct segment of ``specs`` (from their short graphs), then every network of ``calibration``."""
+    from resgraph.graph import compile_spec
+
+    todo: dict[str, EntryTask] = {}
     for spec in specs:
         g = short_graph(spec)
         for seg in network_segments(g):
-            todo.setdefault(seg.signature, (g, seg))
-    nets = list({s.name: s for s in calibration}.values())
-    with records.writer(out) as w, fixed_threads(threads):
-        done_segs: set[str] = set()
-        done_nets: set[str] = set()
-        if out.exists() and out.stat().st_size:
-            if not resume:
-                raise UsageError(f"{out}: exists; --resume continues it, or choose another -o")
-            old = read_profile(out)
-            _check_resume(old.header, header, out)
-            done_segs, done_nets = set(old.segments), {n.spec for n in old.networks}
-        else:
-            w.append(header)
-        segs = [(g, s) for sig, (g, s) in todo.items() if sig not in done_segs]
-        left = [n for n in nets if n.name not in done_nets]
-        if progress and (done_segs or done_nets):
-            print(f"resume: {len(done_segs)} segments and {len(done_nets)} networks already in {out}", file=sys.stderr)
-        with tqdm(total=len(segs) + len(left), unit="entry", file=sys.stderr, disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for g, seg in segs:
-                bar.set_postfix_str(f"{seg.kind} {'x'.join(map(str, seg.input_shape))}", refresh=False)
-                module = build_model(segment_graph(g, seg), seed=0)
-                w.append(SegmentTiming(signature=seg.signature, part=seg.part, kind=seg.kind,
-                                       input_shape=list(seg.input_shape), c_in=seg.c_in, c_out=seg.c_out,
-                                       stride=seg.stride, macs=seg.macs, params=seg.params, act_bytes=seg.act_bytes,
-                                       ops=seg.ops, convs=seg.convs, **_time(module, seg.input_shape, header, timing)))
-                bar.update(1)
-            for spec in left:
-                bar.set_postfix_str(f"network {spec.name}", refresh=False)
-                from resgraph.graph import compile_spec
+            todo.setdefault(seg.signature, EntryTask(seg.signature, g, seg))
+    nets = [EntryTask(s.name, compile_spec(s)) for s in {s.name: s for s in calibration}.values()]
+    return [*todo.values(), *nets]
 
-                g = compile_spec(spec)
-                sigs = [s.signature for s in network_segments(g)]
-                figures = _time(build_model(g, seed=0), tuple(g.graph["input_shape"]), header, timing)
-                figures.pop("samples", None)
-                figures.pop("cpu_ratio", None)
-                figures.pop("steal", None)
-                w.append(NetworkTiming(spec=spec.name, signatures=sigs, macs=int(g.graph["macs"]), **figures))
+
+def time_entry(task: EntryTask, header: ProfileHeader, timing: Any) -> Timed:
+    """Time one entry here (threads already fixed by the caller): what the profile file keeps of it."""
+    from resgraph.lower import build_model
+
+    seg, g = task.segment, task.graph
+    if seg is not None:
+        module = build_model(segment_graph(g, seg), seed=0)
+        return SegmentTiming(signature=seg.signature, part=seg.part, kind=seg.kind, input_shape=list(seg.input_shape),
+                             c_in=seg.c_in, c_out=seg.c_out, stride=seg.stride, macs=seg.macs, params=seg.params,
+                             act_bytes=seg.act_bytes, ops=seg.ops, convs=seg.convs,
+                             **_time(module, seg.input_shape, header, timing))
+    sigs = [s.signature for s in network_segments(g)]
+    figures = _time(build_model(g, seed=0), tuple(g.graph["input_shape"]), header, timing)
+    for k in ("samples", "cpu_ratio", "steal"):
+        figures.pop(k, None)
+    return NetworkTiming(spec=task.name, signatures=sigs, macs=int(g.graph["macs"]), **figures)
+
+
+def pending(tasks: list[EntryTask], out: Path, header: ProfileHeader, resume: bool) -> list[EntryTask]:
+    """The tasks not yet in ``out``: refused when it exists without ``resume``, or was made with other settings."""
+    if not (out.exists() and out.stat().st_size):
+        return tasks
+    if not resume:
+        raise UsageError(f"{out}: exists; --resume continues it, or choose another -o")
+    old = read_profile(out)
+    _check_resume(old.header, header, out)
+    nets = {n.spec for n in old.networks}
+    return [t for t in tasks if t.name not in (old.segments if t.segment is not None else nets)]
+
+
+def run_profile(specs: list[ResNetSpec], calibration: list[ResNetSpec], out: Path, *, backend: str, precision: str,
+                batch: int, device: str, threads: int, timing: Any, resume: bool = False,
+                progress: bool = True, header: ProfileHeader | None = None, run: Run | None = None) -> Profile:
+    """Time every distinct segment of ``specs`` and every network of ``calibration``, appending each entry when done.
+
+    By default each entry is timed here, one after another. ``run`` (with the ``header`` of the device it
+    times on) times them elsewhere, e.g. on Dask workers (:mod:`resgraph.latency.workers`), yielding each
+    entry as it finishes, in any order; only this process writes ``out``.
+    """
+    from tqdm import tqdm
+
+    from resgraph.bench.env import fixed_threads
+
+    header = header or _header(backend, precision, batch, device, threads, timing)
+    tasks = entry_tasks(specs, calibration)
+    with records.writer(out) as w, contextlib.ExitStack() as here:
+        fresh = not (out.exists() and out.stat().st_size)
+        todo = pending(tasks, out, header, resume)
+        if fresh:
+            w.append(header)
+        elif progress:
+            segs = sum(t.segment is not None for t in tasks) - sum(t.segment is not None for t in todo)
+            print(f"resume: {segs} segments and {len(tasks) - len(todo) - segs} networks already in {out}",
+                  file=sys.stderr)
+        if run is None:
+            here.enter_context(fixed_threads(threads))
+
+            def run(ts: list[EntryTask]) -> Iterator[tuple[EntryTask, Timed]]:
+                return ((t, time_entry(t, header, timing)) for t in ts)
+
+        with tqdm(total=len(todo), unit="entry", file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+            for task, entry in run(todo):
+                w.append(entry)
+                bar.set_postfix_str(task.label, refresh=False)
                 bar.update(1)
     return read_profile(out)
 
