@@ -25,7 +25,7 @@ from resgraph.bench.task import RowTask, Slot, cpu_ranges
 from resgraph.errors import UsageError
 
 __all__ = ["DEFAULT_RESOURCES", "DaskRunner", "WorkerInfo", "connect", "core_sets", "local_cluster", "parse_address",
-           "parse_resources"]
+           "parse_resources", "worker_slot"]
 
 _CONNECT_S = 10  # seconds to reach a scheduler before saying it can't be reached
 
@@ -130,6 +130,16 @@ def _run_on_worker(task: RowTask, timeout: float | None, slots: dict[str, Slot] 
     w = get_worker()
     slot = replace((slots or {}).get(str(w.name), Slot()), worker=str(w.name))
     return run_isolated(task, slot, timeout)
+
+
+def worker_slot(slots: dict[str, Slot] | None, worker: Any = None) -> Slot:
+    """This Dask worker's slot, its environment first made a shell's: what a task that is not a row (a profile
+    entry) hands to the process it times in. ``worker``: the one ``Client.run`` passes (default: this task's)."""
+    from distributed import get_worker
+
+    _shell_environ()
+    w = worker or get_worker()
+    return replace((slots or {}).get(str(w.name), Slot()), worker=str(w.name))
 
 
 def _probe_worker(device: str, slots: dict[str, Slot] | None, dask_worker: Any = None) -> dict[str, Any]:

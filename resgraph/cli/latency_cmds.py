@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from resgraph.bench.settings import EngineSettings
 from resgraph.cli.values import finite
 from resgraph.errors import UsageError, printable
 from resgraph.precision import precision_names
+
+
+def _cluster_options(f: Any) -> Any:
+    """--workers, --scheduler, --resources, --entry-timeout, --retries, --dry-run: bench's engine, for entries."""
+    from resgraph.bench.settings import DEFAULT_RESOURCES
+
+    for opt in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="time entries on a local Dask cluster of N workers on 127.0.0.1, each with 1/N of the "
+                          "physical cores (its threads are the profile's) [default: in this process]"),
+        click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                     help="time entries on an existing Dask cluster's workers, all the same device"),
+        click.option("--resources", default=DEFAULT_RESOURCES, show_default=True, metavar="NAME=N[,...]",
+                     help="the Dask resources each entry asks a worker for (one device slot)"),
+        click.option("--entry-timeout", "row_timeout", type=click.FloatRange(min=0, min_open=True, max=7 * 24 * 3600),
+                     callback=finite, default=None, metavar="SECONDS",
+                     help="with --workers/--scheduler: kill an entry still running after this many seconds"),
+        click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="with --workers/--scheduler: time a failed entry up to N more times (a lost worker's "
+                          "entry: at least once)"),
+        click.option("--dry-run", is_flag=True, help="show the device, the workers and the entries left; time nothing"),
+    ]):
+        f = opt(f)
+    return f
 
 
 @click.command()
@@ -32,19 +59,23 @@ from resgraph.precision import precision_names
 )
 @click.option("--min-time", type=click.FloatRange(min=0, max=3600), default=0.15, show_default=True, callback=finite,
               help="seconds of timed calls per entry (at least)")
+@_cluster_options
 def profile(backend: str, precision: str, batch: int, device: str, threads: int | None, out: Path,
-            space: Path | None, resume: bool, warmup: int, iters: int, min_time: float) -> None:
+            space: Path | None, resume: bool, warmup: int, iters: int, min_time: float, **engine: Any) -> None:
     """Time every distinct block, stem and head of a design space on this device, and a few whole networks.
 
     `resgraph predict --profile OUT` then predicts any spec's latency on this device, backend,
-    precision and batch without building it.
+    precision and batch without building it. Entries are timed in this process, one after another;
+    with --workers or --scheduler each is timed on a Dask worker, one per device slot at a time, and
+    every worker must be the same device (model, CPU flags, versions, threads).
     """
     from resgraph.bench.backends import get_backend, unmet_requirement
     from resgraph.bench.env import default_threads
     from resgraph.bench.timing import TimingConfig
     from resgraph.cli.measure import check_device
-    from resgraph.latency.profile import run_profile
+    from resgraph.latency.profile import entry_tasks, run_profile
     from resgraph.latency.space import load_space, space_specs
+    from resgraph.latency.workers import EntriesFailed, on_workers
     from resgraph.precision import get_precision
 
     get_backend(backend, "--backend")
@@ -53,14 +84,68 @@ def profile(backend: str, precision: str, batch: int, device: str, threads: int 
     if (why := unmet_requirement(backend, device, precision)) is not None:
         raise UsageError(f"--backend {backend}: cannot run here: {why}")
     specs, calibration = space_specs(load_space(space))
-    prof = run_profile(specs, calibration, out, backend=backend, precision=precision, batch=batch, device=device,
-                       threads=threads or default_threads(), timing=TimingConfig(warmup, iters, min_time),
-                       resume=resume)
+    timing = TimingConfig(warmup, iters, min_time)
+    dry_run = engine.pop("dry_run")
+    settings = EngineSettings(**engine)
+    with _engine(settings, backend, precision, batch, device, threads, timing) as (runner, header):
+        if dry_run:
+            click.echo(_dry_run(runner, header, entry_tasks(specs, calibration), out, resume))
+            return
+        run = None if runner is None else on_workers(runner, header, timing, settings.retries)
+        try:
+            prof = run_profile(specs, calibration, out, backend=backend, precision=precision, batch=batch,
+                               device=device, threads=threads or default_threads(), timing=timing, resume=resume,
+                               header=header if runner else None, run=run)
+        except EntriesFailed as e:
+            click.echo(f"{out}: {e}", err=True)
+            raise click.exceptions.Exit(1) from None
     shaky = sum(bool(s.unstable) for s in prof.segments.values())
     click.echo(f"{len(prof.segments)} segments and {len(prof.networks)} networks in {out} "
                f"({prof.header.backend}, {prof.header.precision}, batch {prof.header.batch}, "
                f"{prof.header.threads} thread(s), {prof.header.device_model})"
                + (f"; {shaky} segment(s) stayed unstable after re-measuring" if shaky else ""))
+
+
+@contextlib.contextmanager
+def _engine(settings: EngineSettings, backend: str, precision: str, batch: int, device: str, threads: int | None,
+            timing: Any) -> Iterator[tuple[Any, Any]]:
+    """(None, this process's header), or the bench engine's Dask runner and the header all its workers agree on."""
+    from resgraph.bench.env import default_threads
+    from resgraph.cli.engine import open_runner
+    from resgraph.latency.profile import _header
+    from resgraph.latency.workers import cluster_header
+
+    if not (settings.workers or settings.scheduler):
+        for flag, value in (("--entry-timeout", settings.row_timeout), ("--retries", settings.retries)):
+            if value:
+                raise UsageError(f"{flag}: profile times entries in this process unless --workers or --scheduler "
+                                 "is given; add one, or drop it")
+        yield None, _header(backend, precision, batch, device, threads or default_threads(), timing)
+        return
+    with open_runner(settings, threads, device) as runner:
+        yield runner, cluster_header(runner, backend=backend, precision=precision, batch=batch, device=device,
+                                     threads=threads, timing=timing)
+
+
+def _dry_run(runner: Any, header: Any, tasks: list[Any], out: Path, resume: bool) -> str:
+    """Where the entries would be timed, on what device, and how many are left: nothing is measured."""
+    from resgraph.cli.engine import _table as _rows
+    from resgraph.latency.profile import pending
+
+    todo = pending(tasks, out, header, resume)
+    h = header
+    lines = [f"engine: {'this process' if runner is None else runner.name}",
+             f"device: {h.device_model} on {h.host} ({h.backend}, {h.precision}, batch {h.batch}, "
+             f"{h.threads} thread(s) an entry)"]
+    if runner is not None:
+        ask = ",".join(f"{k}={v:g}" for k, v in runner.resources.items())
+        rows = [("worker", "host", "device model", "slot")] + [(w.name, w.host, w.device_model or "?", w.slot)
+                                                              for w in runner.workers(h.device)]
+        lines += [f"each entry asks a worker for {ask} and is timed in its own process there", *_rows(rows)]
+    segs = sum(t.segment is not None for t in todo)
+    lines.append(f"{segs} segment(s) and {len(todo) - segs} network(s) to time"
+                 + (f", {len(tasks) - len(todo)} already in {out}" if len(todo) < len(tasks) else ""))
+    return "\n".join(lines)
 
 
 @click.command()
