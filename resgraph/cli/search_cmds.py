@@ -81,7 +81,8 @@ def space(space_ref: str, samples: int, seed: int) -> None:
               help="train: run trials on an existing Dask cluster, one per worker offering slot=1")
 @click.option("--trials", type=click.IntRange(1, 100_000), default=200, show_default=True,
               help="finished trials the study should hold (a resumed study counts its own)")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="the sampler's seed")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="the sampler's seed (train: also every trial's weights and data order)")
 @click.option("--sampler", type=click.Choice(("nsga2", "tpe")), default="nsga2", show_default=True,
               help="Optuna's NSGA-II or multi-objective TPE")
 @click.option("--verify", "verify_k", type=click.IntRange(0, 100), default=5, show_default=True,
