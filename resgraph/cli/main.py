@@ -69,8 +69,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench_cmds", "Benchmark the product SPECS x backends x batches x precisions; one JSON record per row."),
     "compare": ("compare_cmds",
                 "Benchmark several specs side by side: speed relative to the first, its 95 % interval and a verdict."),
-    "report": ("report_cmds",
-               "Write Markdown and CSV tables and PNG/SVG plots from a results file (of `bench` or of `train`)."),
+    "report": ("report_cmds", "Write Markdown and CSV tables, PNG/SVG plots and index.html from a results file "
+                              "(of `bench` or of `train`)."),
     "demo": ("report_cmds",
              "The main job on the CPU: every shortcut option and the plain twin of one network, side by side."),
     "train": ("train_cmds",
