@@ -111,8 +111,8 @@ def _header_on_worker(kw: dict[str, Any], slots: dict[str, Slot] | None, dask_wo
 
 
 def differences(first: ProfileHeader, other: ProfileHeader) -> list[str]:
-    """What two workers' headers disagree on (the fields a profile is applied by), as 'field A there, B here'."""
-    return [f"{k} {getattr(other, k)!r} there, {getattr(first, k)!r} on the first" for k in _SAME
+    """What a worker's header says unlike the first's (the fields a profile is applied by), as 'field A, not B'."""
+    return [f"{k} {getattr(other, k)!r}, not {getattr(first, k)!r}" for k in _SAME
             if getattr(other, k) != getattr(first, k)]
 
 
@@ -137,8 +137,8 @@ def cluster_header(runner: Any, *, backend: str, precision: str, batch: int, dev
         if first is None:
             first = (who, h)
         elif diff := differences(first[1], h):
-            raise UsageError(f"{runner.name}: {who} is not the device {first[0]} is ({'; '.join(diff)}): a profile "
-                             "describes one device; use workers alike, or profile each kind apart (its own -o)")
+            raise UsageError(f"{runner.name}: {who} is not the device {first[0]} is: {'; '.join(diff)}; a profile "
+                             "describes one device: use workers alike, or profile each kind apart (its own -o)")
     assert first is not None  # runner.check refused a cluster without a worker that fits
     return first[1]
 
