@@ -13,6 +13,7 @@ whose header differs from the first's is refused in one line naming it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing.connection
 import signal
@@ -43,12 +44,14 @@ def _child(fn: Callable[[Any], Any], arg: Any, slot: Slot, conn: multiprocessing
     _die_with_parent()
     enter_slot(slot)
     try:
-        conn.send(("ok", fn(arg)))
+        got: tuple[str, Any] = ("ok", fn(arg))
     except UsageError as e:
-        conn.send(("usage", str(e)))
+        got = ("usage", str(e))
     except Exception as e:  # noqa: BLE001 - the entry fails with why, the worker lives on
-        conn.send(("error", one_line(e)))
-    conn.close()
+        got = ("error", one_line(e))
+    with contextlib.suppress(OSError):  # the worker that asked is gone (lost): Dask runs the entry again elsewhere
+        conn.send(got)
+        conn.close()
 
 
 def in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot, timeout: float | None) -> tuple[str, Any]:
