@@ -156,3 +156,34 @@ def test_a_lost_workers_entry_is_timed_again_and_only_whole_entries_are_written(
                        timing=None, header=_header(), run=workers.on_workers(runner, _header(), None), progress=False)
     assert len(prof.segments) == 7 and len(prof.networks) == 1 and len(tries) == 16
     assert len(out.read_text().splitlines()) == 9  # the header and each entry once
+
+
+def test_an_entry_still_failed_is_not_written_and_the_profile_says_so(tmp_path: Path, monkeypatch) -> None:
+    from resgraph.latency import workers
+    from resgraph.latency.profile import NetworkTiming, run_profile
+    from resgraph.spec import load_spec
+
+    class Done:
+        def __init__(self, got: Any) -> None:
+            self.got = got
+
+        def result(self) -> Any:
+            return self.got
+
+    class AsCompleted(list):
+        def add(self, f: Any) -> None:
+            self.append(f)
+
+    def submit(task: Any) -> Done:  # only the network is timed; every segment fails on its (live) worker
+        if task.segment is None:
+            return Done(("ok", NetworkTiming(spec=task.name, signatures=[], macs=1, p50_ms=1.0)))
+        return Done(("error", "RuntimeError: boom"))
+
+    monkeypatch.setattr(distributed, "as_completed", AsCompleted)
+    out, spec = tmp_path / "p.jsonl", load_spec("resnet20")
+    with pytest.raises(workers.EntriesFailed, match=r"^7 entries not timed \(first: .*: RuntimeError: boom\); "
+                                                     r"`--resume` times them again$"):
+        run_profile([spec], [spec], out, backend="eager", precision="fp32", batch=1, device="cpu", threads=1,
+                    timing=None, header=_header(), run=workers.on_workers(_Runner(_Client({}, submit)), _header(), None),
+                    progress=False)
+    assert [json.loads(line)["record"] for line in out.read_text().splitlines()] == ["profile", "network"]
