@@ -86,7 +86,7 @@ def test_bad_batch_list_is_a_usage_error() -> None:
 
 
 def test_compare_shortcut_options_side_by_side() -> None:
-    res = run("compare", "resnet20", "--shortcuts", *FAST)
+    res = run("compare", "resnet20", "--shortcuts", *FAST, "--repeat", "2")  # the table, not its verdicts
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     names = [ln.split()[0] for ln in lines[2:7]]
@@ -177,7 +177,7 @@ def test_shortcuts_leave_out_an_option_that_cannot_build_the_net_and_say_why(tmp
                     "stages: [{blocks: 1, width: 64}, {blocks: 1, width: 32, stride: 2}]\n")
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text("extends: resnet20\nname: mixed\nstages: [{}, {shortcut: C}, {}]\n")
-    res = CliRunner().invoke(main, ["compare", str(spec), str(mixed), "--shortcuts", *FAST])
+    res = CliRunner().invoke(main, ["compare", str(spec), str(mixed), "--shortcuts", *FAST, "--repeat", "1"])
     assert res.exit_code == 0, res.output
     assert "warning: shrink: leaving out option A: stages[1].width: shortcut A cannot shrink channels" in res.output
     assert "warning: mixed: its stages' own shortcut options are cleared" in res.output
