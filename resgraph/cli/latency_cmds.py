@@ -95,7 +95,7 @@ def profile(backend: str, precision: str, batch: int, device: str, threads: int 
         try:
             prof = run_profile(specs, calibration, out, backend=backend, precision=precision, batch=batch,
                                device=device, threads=threads or default_threads(), timing=timing, resume=resume,
-                               header=header if runner else None, run=run)
+                               header=header, run=run)
         except EntriesFailed as e:
             click.echo(f"{out}: {e}", err=True)
             raise click.exceptions.Exit(1) from None

@@ -187,3 +187,27 @@ def test_an_entry_still_failed_is_not_written_and_the_profile_says_so(tmp_path: 
                     timing=None, header=_header(), run=workers.on_workers(_Runner(_Client({}, submit)), _header(), None),
                     progress=False)
     assert [json.loads(line)["record"] for line in out.read_text().splitlines()] == ["profile", "network"]
+
+
+def test_dry_run_on_workers_shows_the_device_and_the_workers_and_times_nothing(tmp_path: Path, monkeypatch) -> None:
+    import resgraph.cli.engine
+
+    heads = {a: ("ok", {"header": _header(), "cpus": 1, "slot": "cpus 0"})
+             for a in ("tcp://127.0.0.1:2", "tcp://127.0.0.1:3")}
+    runner = _Runner(_Client(heads))  # submit() fails the test
+    monkeypatch.setattr(resgraph.cli.engine, "open_runner", lambda *a: contextlib.nullcontext(runner))
+    space, out = tmp_path / "space.yaml", tmp_path / "p.jsonl"
+    space.write_text(SPACE)
+    res = _run("--space", str(space), "-o", str(out), "--scheduler", "tcp://127.0.0.1:1", "--dry-run", *FAST)
+    assert res.exit_code == 0 and not out.exists(), res.output
+    assert res.output.splitlines()[:3] == [
+        "engine: Dask scheduler tcp://127.0.0.1:1", "device: AMD EPYC on vm (eager, fp32, batch 1, 1 thread(s) an entry)",
+        "each entry asks a worker for slot=1 and is timed in its own process there"]
+    assert "7 segment(s) and 1 network(s) to time" in res.output and "b       vm    AMD EPYC      cpus 0" in res.output
+
+
+def test_engine_options_need_a_cluster(tmp_path: Path) -> None:
+    for flag in (["--retries", "1"], ["--entry-timeout", "5"]):
+        res = _run("-o", str(tmp_path / "p.jsonl"), *flag)
+        assert res.exit_code == 2 and f"{flag[0]}: profile times entries in this process unless --workers or " \
+            "--scheduler is given" in res.output, res.output
