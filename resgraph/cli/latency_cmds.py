@@ -84,6 +84,8 @@ def profile(backend: str, precision: str, batch: int, device: str, threads: int 
     if (why := unmet_requirement(backend, device, precision)) is not None:
         raise UsageError(f"--backend {backend}: cannot run here: {why}")
     specs, calibration = space_specs(load_space(space))
+    if out.is_file() and out.stat().st_size and not resume:  # before a cluster starts (pending() says it again)
+        raise UsageError(f"{out}: exists; --resume continues it, or choose another -o")
     timing = TimingConfig(warmup, iters, min_time)
     dry_run = engine.pop("dry_run")
     settings = EngineSettings(**engine)
