@@ -115,6 +115,7 @@ def _num(x: float) -> str:
 def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Reference],
           measured_refs: Sequence[ReferencePoint] = ()) -> str:
     """The front as Markdown, with the verdicts and the ordering check."""
+    own = "" if header.objective in ("macs", "params") else f"{header.objective} | "  # else it repeats a column
     lines = [f"# Search: {header.space}", "",
              f"Budget {header.budget_ms:g} ms on {header.backend} {header.precision}, batch {header.batch}, "
              f"{header.threads} thread(s) ({header.device}); objective `{header.objective}`; {header.trials} trials "
@@ -122,12 +123,13 @@ def table(header: SearchHeader, points: Sequence[FrontPoint], refs: Sequence[Ref
              "draws refused by constraints or the spec's rules"
              + (" or predicted over the budget (not trained)" if header.objective == "train" else "")
              + (f", {header.failed} failed (study.db keeps why)." if header.failed else "."), "",
-             "| # | spec | " + header.objective + " | MACs | params | depth | predicted ms (90 %) | measured ms | "
-             "status |", "|---|---|---|---|---|---|---|---|---|"]
+             "| # | spec | " + own + "MACs | params | depth | predicted ms (90 %) | measured ms | status |",
+             "|" + "---|" * (8 + bool(own))]
     for i, p in enumerate(points, 1):
         measured = "-" if p.measured_ms is None else f"{p.measured_ms:.2f}" + (" (unstable)" if p.measured_unstable
                                                                                 else "")
-        lines.append(f"| {i} | [{p.name}]({Path('..') / p.spec_file}) | {_num(p.value)} | {_num(p.macs)} | "
+        value = f"{_num(p.value)} | " if own else ""
+        lines.append(f"| {i} | [{p.name}]({Path('..') / p.spec_file}) | {value}{_num(p.macs)} | "
                      f"{_num(p.params)} | {p.depth} | {p.predicted_ms:.2f} ({p.predicted_low_ms:.2f}-"
                      f"{p.predicted_high_ms:.2f}) | {measured} | {p.status.replace('_', ' ')} |")
     verified = [p for p in points if p.measured_ms is not None]
