@@ -7,6 +7,7 @@ server imports only: it never runs a torch op, so no OpenMP or CUDA state is for
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
@@ -14,14 +15,16 @@ import multiprocessing.forkserver
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from resgraph.bench.env import cpu_model
 from resgraph.bench.record import Cause, Record
 from resgraph.bench.row import failed_record, one_line
 from resgraph.bench.task import RowTask, Slot, describe_slot, enter_slot, run_task
+from resgraph.errors import UsageError
 
-__all__ = ["PRELOAD", "run_isolated", "can_isolate", "exit_cause", "exit_reason", "probe_slot"]
+__all__ = ["PRELOAD", "run_isolated", "call_in_slot", "can_isolate", "exit_cause", "exit_reason", "probe_slot"]
 
 PRELOAD = ["resgraph.bench.preload"]  # imported once by the forkserver; every row's process starts with it loaded
 _JOIN_S = 10.0  # how long a row's process may take to exit after sending its record
@@ -150,31 +153,60 @@ def run_isolated(task: RowTask, slot: Slot = Slot(), timeout: float | None = Non
     return rec.evolve(wall_s=round(time.perf_counter() - t0, 4))
 
 
-def _probe_child(device: str, slot: Slot, conn: multiprocessing.connection.Connection) -> None:
+def _call_child(fn: Callable[[Any], Any], arg: Any, slot: Slot, conn: multiprocessing.connection.Connection) -> None:
+    """The called process: enter the slot, run ``fn(arg)``, send ('ok', result) or ('usage' | 'error', why)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it kills this process
     _die_with_parent()
     enter_slot(slot)
-    from resgraph.bench.env import default_threads, device_name
+    try:
+        got: tuple[str, Any] = ("ok", fn(arg))
+    except UsageError as e:
+        got = ("usage", str(e))
+    except Exception as e:  # noqa: BLE001 - the call fails with why; whoever asked lives on
+        got = ("error", one_line(e))
+    with contextlib.suppress(OSError):  # the caller is gone (a lost worker): nobody to tell
+        conn.send(got)
+        conn.close()
 
-    conn.send({"device_model": device_name(device), "slot": describe_slot(), "threads": default_threads()})
-    conn.close()
 
+def call_in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot = Slot(), timeout: float | None = None,
+                 what: str = "call") -> tuple[str, Any]:
+    """``fn(arg)`` in a fresh process forked from the preloaded server, in ``slot``: ('ok', result), or
+    ('usage' | 'error', why) when it raised, died or ran past ``timeout`` seconds; never raises for it.
 
-def probe_slot(device: str, slot: Slot = Slot(), timeout: float = 120.0) -> dict[str, Any]:
-    """What a row's process in ``slot`` sees: device model, slot, default threads (CUDA starts only in the child)."""
+    ``what`` names it in those reasons ("the entry's process died of SIGKILL"). ``fn`` and ``arg`` must pickle.
+    """
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_probe_child, args=(device, slot, send), name="resgraph-probe")
+    proc = ctx.Process(target=_call_child, args=(fn, arg, slot, send), name=f"resgraph-{what}")
     proc.start()
     send.close()
     try:
-        if recv.poll(timeout):
+        if not recv.poll(timeout):
+            proc.kill()
+            return "error", f"timed out: no result after {timeout:g} s; its process was killed"
+        try:
             return recv.recv()
-    except (EOFError, OSError):
-        pass
+        except (EOFError, OSError):
+            proc.join(_JOIN_S)
+            return "error", exit_reason(proc.exitcode).replace("the row's", f"the {what}'s")
     finally:
         recv.close()
         proc.join(_JOIN_S)
         if proc.exitcode is None:
             proc.kill()
             proc.join()
-    return {"device_model": None, "slot": f"(no answer: {exit_reason(proc.exitcode)})", "threads": 0}
+
+
+def _probe(device: str) -> dict[str, Any]:
+    from resgraph.bench.env import default_threads, device_name
+
+    return {"device_model": device_name(device), "slot": describe_slot(), "threads": default_threads()}
+
+
+def probe_slot(device: str, slot: Slot = Slot(), timeout: float = 120.0) -> dict[str, Any]:
+    """What a row's process in ``slot`` sees: device model, slot, default threads (CUDA starts only in the child)."""
+    status, got = call_in_slot(_probe, device, slot, timeout, "probe")
+    if status == "ok":
+        return dict(got)
+    return {"device_model": None, "slot": f"(no answer: {got})", "threads": 0}

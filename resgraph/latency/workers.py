@@ -13,10 +13,7 @@ whose header differs from the first's is refused in one line naming it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import multiprocessing.connection
-import signal
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,49 +32,14 @@ class EntriesFailed(RuntimeError):
     """Entries that stayed failed after their retries: not written, so ``--resume`` times them again."""
 
 
-def _child(fn: Callable[[Any], Any], arg: Any, slot: Slot, conn: multiprocessing.connection.Connection) -> None:
-    from resgraph.bench.isolate import _die_with_parent
-    from resgraph.bench.row import one_line
-    from resgraph.bench.task import enter_slot
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it tears the cluster down
-    _die_with_parent()
-    enter_slot(slot)
-    try:
-        got: tuple[str, Any] = ("ok", fn(arg))
-    except UsageError as e:
-        got = ("usage", str(e))
-    except Exception as e:  # noqa: BLE001 - the entry fails with why, the worker lives on
-        got = ("error", one_line(e))
-    with contextlib.suppress(OSError):  # the worker that asked is gone (lost): Dask runs the entry again elsewhere
-        conn.send(got)
-        conn.close()
-
-
 def in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot, timeout: float | None) -> tuple[str, Any]:
-    """``fn(arg)`` in a fresh process in ``slot``: ('ok', result), or ('usage' | 'error', why) - never raises."""
-    from resgraph.bench.isolate import _JOIN_S, _context, exit_reason
+    """``fn(arg)`` in a fresh process in ``slot`` (resgraph.bench.isolate.call_in_slot, as a row's probe)."""
+    from resgraph.bench.isolate import call_in_slot
 
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn, arg, slot, send), name="resgraph-profile-entry")
-    proc.start()
-    send.close()
-    try:
-        if not recv.poll(timeout):
-            proc.kill()
-            return "error", f"timed out: no result after {timeout:g} s (--entry-timeout); its process was killed"
-        try:
-            return recv.recv()
-        except (EOFError, OSError):
-            proc.join(_JOIN_S)
-            return "error", exit_reason(proc.exitcode).replace("the row's", "the entry's")
-    finally:
-        recv.close()
-        proc.join(_JOIN_S)
-        if proc.exitcode is None:
-            proc.kill()
-            proc.join()
+    status, got = call_in_slot(fn, arg, slot, timeout, "entry")
+    if status == "error" and isinstance(got, str) and got.startswith("timed out:"):
+        got = got.replace("; its process", " (--entry-timeout); its process")
+    return status, got
 
 
 def _timed(header: ProfileHeader, timing: Any, task: EntryTask) -> Timed:
