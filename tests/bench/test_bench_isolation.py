@@ -57,26 +57,9 @@ def test_a_hung_row_is_killed_at_the_row_timeout(tmp_path):
 
 
 def test_retries_rerun_a_row_that_failed_once(tmp_path, monkeypatch):
-    # A backend that dies the first time and works the second: its state is a file only this test knows,
-    # so the module registering it is written here (and imported by the row's process from sys.path).
+    # A backend that dies the first time and works the second
     marker = tmp_path / "failed-once"
-    name = f"flaky_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(f"""
-        import os
-        from pathlib import Path
-        from resgraph.bench.backends import Backend, get_backend, register
-
-        def build(model, x, ctx):
-            marker = Path({str(marker)!r})
-            if not marker.exists():
-                marker.touch()
-                os._exit(3)
-            return get_backend("eager").build(model, x, ctx)
-
-        register(Backend("test_flaky", build, {{"cpu": ("fp32",)}}))
-    """))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    __import__(name)
+    name = _fails_once(tmp_path, monkeypatch, "test_flaky", marker, "os._exit(3)")
     jobs = plan([_entry()], ["test_flaky"], [1])
     (row,) = _sweep(jobs, tmp_path / "r.jsonl", Isolated(1), retries=1)
     assert row["status"] == "ok" and row["attempts"] == 2
@@ -102,9 +85,12 @@ def test_a_row_that_cannot_leave_the_process_is_refused_before_anything_runs(tmp
     assert isinstance(tasks[0], RowTask) and tasks[0].plugins == ()
 
 
-def _killed_once(tmp_path, monkeypatch, marker):
-    """A backend whose row's process is SIGKILLed the first time (as an operator or the OOM killer does), then works."""
-    name = f"killed_{uuid.uuid4().hex[:8]}"
+def _fails_once(tmp_path, monkeypatch, backend, marker, how):
+    """A backend whose row's process ends by ``how`` the first time, then works; returns its module's name.
+
+    Its state is a file only this test knows, so the module registering it is written here (and imported by
+    the row's process from sys.path)."""
+    name = f"once_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
@@ -114,10 +100,10 @@ def _killed_once(tmp_path, monkeypatch, marker):
             marker = Path({str(marker)!r})
             if not marker.exists():
                 marker.touch()
-                os.kill(os.getpid(), signal.SIGKILL)
+                {how}
             return get_backend("eager").build(model, x, ctx)
 
-        register(Backend("test_killed_once", build, {{"cpu": ("fp32",)}}))
+        register(Backend({backend!r}, build, {{"cpu": ("fp32",)}}))
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__(name)
@@ -125,7 +111,9 @@ def _killed_once(tmp_path, monkeypatch, marker):
 
 
 def test_resume_measures_again_a_row_killed_from_outside_and_keeps_the_rows_own_failures(tmp_path, monkeypatch):
-    name = _killed_once(tmp_path, monkeypatch, tmp_path / "killed-once")
+    # SIGKILLed the first time, as an operator or the OOM killer does
+    name = _fails_once(tmp_path, monkeypatch, "test_killed_once", tmp_path / "killed-once",
+                       "os.kill(os.getpid(), signal.SIGKILL)")
     out = tmp_path / "r.jsonl"
     jobs = plan([_entry()], ["test_killed_once", "test_segfault", "test_raise", "eager"], [1])
     first = _sweep(jobs, out, Isolated(1))
