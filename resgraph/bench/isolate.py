@@ -170,11 +170,12 @@ def _call_child(fn: Callable[[Any], Any], arg: Any, slot: Slot, conn: multiproce
 
 
 def call_in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot = Slot(), timeout: float | None = None,
-                 what: str = "call") -> tuple[str, Any]:
+                 what: str = "call", timeout_option: str = "") -> tuple[str, Any]:
     """``fn(arg)`` in a fresh process forked from the preloaded server, in ``slot``: ('ok', result), or
     ('usage' | 'error', why) when it raised, died or ran past ``timeout`` seconds; never raises for it.
 
-    ``what`` names it in those reasons ("the entry's process died of SIGKILL"). ``fn`` and ``arg`` must pickle.
+    ``what`` names it in those reasons ("the entry's process died of SIGKILL"), ``timeout_option`` the option
+    that set ``timeout`` ("--entry-timeout"). ``fn`` and ``arg`` must pickle.
     """
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
@@ -184,7 +185,8 @@ def call_in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot = Slot(), timeou
     try:
         if not recv.poll(timeout):
             proc.kill()
-            return "error", f"timed out: no result after {timeout:g} s; its process was killed"
+            flag = f" ({timeout_option})" if timeout_option else ""
+            return "error", f"timed out: no result after {timeout:g} s{flag}; its process was killed"
         try:
             return recv.recv()
         except (EOFError, OSError):

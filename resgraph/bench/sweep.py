@@ -19,7 +19,7 @@ from resgraph.bench.task import make_tasks
 from resgraph.bench.timing import TimingConfig
 from resgraph.precision import CALIBRATION_BATCHES
 
-__all__ = ["plan", "run_sweep", "finished_rows", "stands"]
+__all__ = ["plan", "run_sweep", "finished_rows", "resume_split", "stands"]
 
 
 def plan(
@@ -89,9 +89,7 @@ def run_sweep(
         if replace:
             out.restart()
         resume = resume or retry_failed
-        found = finished_rows(out.path, jobs, where) if resume else {}
-        done = {k: r for k, r in found.items() if stands(r, retry_failed)}
-        again = {k: r for k, r in found.items() if k not in done}
+        done, again = resume_split(out.path, jobs, where, retry_failed) if resume else ({}, {})
         todo = [t for t in tasks if t.job.key not in done]
         if resume and progress:
             rerun = f"{len(again)} measured again ({_why_again(again.values(), retry_failed)}); " if again else ""
@@ -105,6 +103,14 @@ def run_sweep(
             out.append(rec)
             new[task.job.key] = rec
         return [new.get(j.key) or done[j.key] for j in jobs]
+
+
+def resume_split(out_path: Path, jobs: list[Job], runner: Runner, retry_failed: bool = False
+                 ) -> tuple[dict[tuple[Any, ...], Record], dict[tuple[Any, ...], Record]]:
+    """What --resume does with the rows already in the file, by job key: (kept, measured again)."""
+    found = finished_rows(out_path, jobs, runner)
+    kept = {k: r for k, r in found.items() if stands(r, retry_failed)}
+    return kept, {k: r for k, r in found.items() if k not in kept}
 
 
 def stands(rec: Record, retry_failed: bool = False) -> bool:

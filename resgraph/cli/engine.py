@@ -80,7 +80,7 @@ def open_runner(engine: EngineSettings, threads: int | None, device: str) -> Ite
 def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed: bool = False,
             timing: Any = None) -> str:
     """Workers, their slots, and where each row would run: what `bench` would do, with nothing measured."""
-    from resgraph.bench.sweep import finished_rows, stands
+    from resgraph.bench.sweep import resume_split
     from resgraph.bench.task import describe_slot
 
     device = jobs[0].device if jobs else "cpu"
@@ -105,11 +105,9 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed:
         slots = []
     lines += _table(rows)
     resume = resume or retry_failed
-    found = finished_rows(out, jobs, runner) if resume else {}
-    done = {k: r for k, r in found.items() if stands(r, retry_failed)}
+    done, again = resume_split(out, jobs, runner, retry_failed) if resume else ({}, {})
     todo = [j for j in jobs if j.key not in done]
     rows_ = f"{len(jobs)} row{'s' if len(jobs) != 1 else ''}"
-    again = [k for k in found if k not in done]
     also = f" ({len(again)} of them again: their last attempt failed)" if again else ""
     lines.append(f"{rows_}: {len(done)} already in {out}, {len(todo)} to measure{also}" if resume
                  else f"{rows_} to measure")
@@ -123,7 +121,7 @@ def dry_run(runner: Any, jobs: list[Any], out: Path, resume: bool, retry_failed:
             place = f"worker {slots[i]} (starts at once)"
         else:
             place = "the first worker to free its slot"
-        where.append((j.label + (f" (again: {found[j.key].cause or found[j.key].status})" if j.key in found else ""),
+        where.append((j.label + (f" (again: {again[j.key].cause or again[j.key].status})" if j.key in again else ""),
                       place))
     where += [(j.label, "done: already in the results file") for j in jobs if j.key in done]
     lines += _table([("row", "runs on")] + where)

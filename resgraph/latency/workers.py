@@ -36,10 +36,7 @@ def in_slot(fn: Callable[[Any], Any], arg: Any, slot: Slot, timeout: float | Non
     """``fn(arg)`` in a fresh process in ``slot`` (resgraph.bench.isolate.call_in_slot, as a row's probe)."""
     from resgraph.bench.isolate import call_in_slot
 
-    status, got = call_in_slot(fn, arg, slot, timeout, "entry")
-    if status == "error" and isinstance(got, str) and got.startswith("timed out:"):
-        got = got.replace("; its process", " (--entry-timeout); its process")
-    return status, got
+    return call_in_slot(fn, arg, slot, timeout, "entry", "--entry-timeout")
 
 
 def _timed(header: ProfileHeader, timing: Any, task: EntryTask) -> Timed:
